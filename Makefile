@@ -1,0 +1,36 @@
+# One-command set-up: `make run` builds the default workflow, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHOWDOWN := envs/showdown
+CORES ?= all
+
+.PHONY: setup run test test-fast bench clean
+
+setup: $(VENV)/.installed $(SHOWDOWN)/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+$(SHOWDOWN)/node_modules/.installed: $(SHOWDOWN)/package.json $(SHOWDOWN)/package-lock.json
+	cd $(SHOWDOWN) && npm ci --omit=optional --no-audit --no-fund
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow"
+
+bench: setup
+	$(BIN)/python benchmarks/battle_throughput.py
+
+clean:
+	rm -rf results logs .snakemake
