@@ -1,0 +1,31 @@
+# PSRO for Pokémon Showdown (Gen 1 OU) as file targets: phase 0, then one iteration after another.
+# `snakemake --cores all` builds everything; see README.md for the step-by-step targets.
+import sys
+
+from pokepsro.config import validate_config
+from pokepsro.errors import UsageError
+
+sys.setrecursionlimit(20000)  # deep iteration chains recurse in DAG building
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config)
+except UsageError as error:
+    sys.stderr.write(f"error: {error}\n")
+    sys.exit(2)
+
+
+include: "rules/common.smk"
+include: "rules/metagame.smk"
+include: "rules/phase0.smk"
+include: "rules/psro.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,36 @@
+"""Workflow configuration: validated against config/schema.yaml (JSON Schema draft 2020-12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
+    return data or {}
+
+
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
+    """Raise UsageError naming the first bad key (by its path) and what the schema expects."""
+    validator = Draft202012Validator(load_yaml(schema_path))
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise UsageError(f"config key {key}: {error.message}{more}; see config/schema.yaml")
+    return config

@@ -1,0 +1,58 @@
+"""One policy against opponents sampled per battle from a mixture: PSRO collection and evaluation battles."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+from .arena import run_battles, schedule_matchup
+from .population import PolicyEntry, Population, player_factory
+from .mixture import sample_members
+from .seeding import derive_seed
+from .stats import summarize
+from .teams import TeamSet
+
+LEARNER_SUFFIX = "@learner"
+
+
+def learner_key(entry: PolicyEntry) -> str:
+    """A name for side A that cannot collide with an opponent (the learner may also be a σ member)."""
+    return entry.name + LEARNER_SUFFIX
+
+
+def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: int, *, team_set: TeamSet,
+                         seed: int, record_path: Path, battle_format: str = "gen1ou", concurrency: int = 16,
+                         max_turns: int = 500, battle_timeout_s: float = 600.0, server_log: Path | None = None,
+                         record_learner: bool = False, on_battle_end=None, progress: bool = True) -> list[dict]:
+    """`n` battles of `learner` (side A) against a member of `opponents` drawn per battle from `sigma`.
+
+    The sampled member is the record's `policy_b`, so opponent counts can be checked against σ.
+    """
+    members = sample_members(opponents.names, sigma, n, derive_seed(seed, "opponents", learner.name))
+    key = learner_key(learner)
+    template = schedule_matchup(key, "opponent", n, team_set, derive_seed(seed, "teams", learner.name))
+    specs = [dataclasses.replace(spec, policy_b=member) for spec, member in zip(template, members)]
+    needed = set(members)
+    factories = {name: player_factory(opponents[name]) for name in needed}
+    factories[key] = player_factory(learner, record=record_learner)
+    return run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
+                       server_log=server_log, record_path=record_path, max_turns=max_turns,
+                       battle_timeout_s=battle_timeout_s, progress=progress, on_battle_end=on_battle_end)
+
+
+def summarize_against_mixture(records: list[dict], sigma_by_name: dict[str, float]) -> dict:
+    """Overall win rate (with interval) against the mixture, plus per-member counts and win rates."""
+    overall = _summary(records)
+    by_member = {}
+    for name, count in sorted(Counter(r["policy_b"] for r in records).items()):
+        member_records = [r for r in records if r["policy_b"] == name]
+        by_member[name] = {"sigma": sigma_by_name.get(name, 0.0), "battles_sampled": count,
+                           **_summary(member_records)}
+    return {**overall, "by_opponent": by_member}
+
+
+def _summary(records: list[dict]) -> dict:
+    results = Counter(r["result_a"] for r in records)
+    ends = Counter(r["end"] for r in records)
+    return {**summarize(results["win"], results["loss"], results["tie"]), "ends": dict(ends)}

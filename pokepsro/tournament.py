@@ -1,0 +1,71 @@
+"""Round-robin tournament into an interaction matrix, incremental like OpenSpiel's psro_v2.
+
+Every unordered pair of distinct policies plays `battles_per_matchup` battles, half in each seat; pairs already
+in the previous matrix are kept, so adding one policy to n plays exactly n matchups.
+"""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+from pathlib import Path
+from .arena import BattleSpec, run_battles, schedule_matchup
+from .atomic import write_jsonl
+from .errors import UsageError
+from .matrix import InteractionMatrix, missing_pairs
+from .population import Population, player_factories
+from .seeding import derive_seed
+from .teams import TeamSet
+
+
+def tournament_schedule(pairs: list[tuple[str, str]], battles_per_matchup: int, team_set: TeamSet,
+                        seed: int, parallel_matchups: int) -> list[BattleSpec]:
+    """All battles of `pairs`, interleaved so that `parallel_matchups` matchups are in flight at once."""
+    if battles_per_matchup <= 0:
+        raise UsageError(f"battles_per_matchup must be positive, got {battles_per_matchup}")
+    if parallel_matchups <= 0:
+        raise UsageError(f"parallel_matchups must be positive, got {parallel_matchups}")
+    per_pair = [
+        schedule_matchup(a, b, battles_per_matchup, team_set, derive_seed(seed, "matchup", a, b),
+                         start_index=k * battles_per_matchup)
+        for k, (a, b) in enumerate(pairs)
+    ]
+    specs: list[BattleSpec] = []
+    for start in range(0, len(per_pair), parallel_matchups):
+        group = per_pair[start:start + parallel_matchups]
+        for battles in zip_longest(*group):
+            specs.extend(spec for spec in battles if spec is not None)
+    return specs
+
+
+def run_tournament(population: Population, *, battles_per_matchup: int, team_set: TeamSet, seed: int,
+                   records_path: Path, previous: InteractionMatrix | None = None, battle_format: str = "gen1ou",
+                   parallel_matchups: int = 4, concurrency: int = 16, server_log: Path | None = None,
+                   max_turns: int = 500, battle_timeout_s: float = 600.0,
+                   record: bool = False, on_battle_end=None,
+                   progress: bool = True) -> InteractionMatrix:
+    """Play the pairs missing from `previous`, write their records, and return the merged matrix.
+
+    Records of a killed run are resumed from `records_path`.partial; the final `records_path` is written
+    atomically with this run's battles only (earlier cells' battles live next to the earlier matrix).
+    """
+    if len(population) < 2:
+        raise UsageError(f"a tournament needs at least two policies, the population has {len(population)}")
+    if any(entry.kind == "mixture" for entry in population.entries):
+        raise UsageError("mixture policies cannot be tournament members; evaluate them with `pokepsro evaluate`")
+    names = population.names
+    if previous is not None:
+        unknown = [name for name in previous.policy_names if name not in names]
+        if unknown:
+            raise UsageError(f"previous matrix has policies not in the population: {', '.join(unknown)}")
+    pairs = missing_pairs(names, previous)
+    specs = tournament_schedule(pairs, battles_per_matchup, team_set, seed, parallel_matchups)
+    factories = player_factories(population, record=record)
+    partial = records_path.with_name(records_path.name + ".partial")
+    records = run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
+                          server_log=server_log, record_path=partial, max_turns=max_turns,
+                          battle_timeout_s=battle_timeout_s, progress=progress,
+                          on_battle_end=on_battle_end) if specs else []
+    matrix = InteractionMatrix.from_records(names, records, previous=previous)
+    write_jsonl(records_path, sorted(records, key=lambda r: r["index"]))
+    partial.unlink(missing_ok=True)
+    return matrix

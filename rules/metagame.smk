@@ -1,0 +1,60 @@
+# Rules shared by every stage (phase0/baselines, phase0, iteration_i): tournament, meta-solver, figures.
+
+
+rule tournament:
+    """Play the pairs missing from the previous stage's matrix (incremental) and merge them."""
+    input:
+        population="results/{stage}/population.json",
+        previous=lambda wc: [f"{previous_stage(wc.stage)}/interaction_matrix.json"] if previous_stage(wc.stage) else [],
+    output:
+        matrix="results/{stage}/interaction_matrix.json",
+        battles="results/{stage}/battles.jsonl",
+        trajectories=directory("results/{stage}/trajectories"),
+    params:
+        battles_per_matchup=config["battles_per_matchup"],
+        team_set=config["team_set"],
+        seed=lambda wc: config["seed"],
+        battle=battle_params(),
+        runtime=runtime_options(),
+    threads: 2
+    resources:
+        gpu=lambda wc: 0 if wc.stage == "phase0/baselines" else 1,
+        mem_mb=4000,
+        runtime=120,
+    log:
+        "logs/{stage}/tournament.log",
+    benchmark:
+        "logs/{stage}/tournament.benchmark.tsv"
+    script:
+        "../scripts/tournament.py"
+
+
+rule solve_meta_game:
+    """Nash mixture σ of the stage's matrix; for iterations also the previous σ's exploitability."""
+    input:
+        matrix="results/{stage}/interaction_matrix.json",
+        population="results/{stage}/population.json",
+        previous_strategy=lambda wc: [f"{previous_stage(wc.stage)}/meta_strategy.json"] if wc.stage.startswith("iteration_") else [],
+        br_eval=lambda wc: [f"results/{wc.stage}/br_eval.json"] if wc.stage.startswith("iteration_") else [],
+    output:
+        strategy="results/{stage}/meta_strategy.json",
+        analysis="results/{stage}/meta_game_analysis.json",
+    params:
+        solver=config["meta_solver"],
+    log:
+        "logs/{stage}/solve.log",
+    script:
+        "../scripts/solve.py"
+
+
+rule stage_figures:
+    input:
+        matrix="results/{stage}/interaction_matrix.json",
+        strategy="results/{stage}/meta_strategy.json",
+    output:
+        matrix=report("results/{stage}/interaction_matrix.png", category="Stages", subcategory="{stage}"),
+        strategy=report("results/{stage}/meta_strategy.png", category="Stages", subcategory="{stage}"),
+    log:
+        "logs/{stage}/figures.log",
+    script:
+        "../scripts/stage_figures.py"

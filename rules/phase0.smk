@@ -1,0 +1,75 @@
+# Phase 0: heuristic baselines play a round robin whose battles train the bootstrap policy, which then joins
+# the population; the phase-0 matrix and Nash mixture include it.
+
+
+rule baseline_population:
+    output:
+        f"{BASELINES}/population.json",
+    params:
+        baselines=config["phase0"]["baselines"],
+        extra_policies=config["phase0"]["extra_policies"],
+    log:
+        "logs/phase0/baseline_population.log",
+    script:
+        "../scripts/baseline_population.py"
+
+
+rule bootstrap_train:
+    """Our stand-in for the guide's pretrained SyntheticRLV2: offline RL on the baselines' battles."""
+    input:
+        replay=f"{BASELINES}/trajectories",
+    output:
+        checkpoint=bootstrap_checkpoint(),
+    params:
+        model_config=config["oracle_model_config"],
+        train_config=config["bootstrap_train_config"],
+        epochs=config["phase0"]["bootstrap_epochs"],
+        batch_size=config["phase0"]["bootstrap_batch_size"],
+        seed=config["seed"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    log:
+        "logs/phase0/bootstrap_train.log",
+    benchmark:
+        "logs/phase0/bootstrap_train.benchmark.tsv"
+    script:
+        "../scripts/bootstrap_train.py"
+
+
+rule phase0_population:
+    input:
+        baselines=f"{BASELINES}/population.json",
+        checkpoint=bootstrap_checkpoint(),
+    output:
+        f"{PHASE0}/population.json",
+    log:
+        "logs/phase0/population.log",
+    script:
+        "../scripts/phase0_population.py"
+
+
+rule bootstrap_eval:
+    """The bootstrap against random and max_base_power, each over bootstrap_eval_battles battles."""
+    input:
+        checkpoint=bootstrap_checkpoint(),
+    output:
+        f"{PHASE0}/bootstrap_eval.json",
+    params:
+        battles=config["phase0"]["bootstrap_eval_battles"],
+        opponents=["random", "max_base_power"],
+        team_set=config["eval_team_set"],
+        seed=config["seed"],
+        battle=battle_params(),
+        runtime=runtime_options(),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    log:
+        "logs/phase0/bootstrap_eval.log",
+    script:
+        "../scripts/bootstrap_eval.py"

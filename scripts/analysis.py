@@ -1,0 +1,11 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import analysis_stage
+
+run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
+        analyses=[Path(p) for p in snakemake.input.analyses], strategies=[Path(p) for p in snakemake.input.strategies],
+        br_evals=[Path(p) for p in snakemake.input.br_evals], matrix=Path(snakemake.input.matrix),
+        population=Path(snakemake.input.population), initial_population=Path(snakemake.input.initial_population),
+        out={key: Path(getattr(snakemake.output, key)) for key in
+             ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]})

@@ -1,0 +1,8 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import grow_population
+
+run_job(snakemake, grow_population, previous=Path(snakemake.input.population),
+        checkpoint=Path(snakemake.input.checkpoint), iteration=int(snakemake.wildcards.i),
+        out=Path(snakemake.output[0]))

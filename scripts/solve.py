@@ -1,0 +1,10 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import solve_stage
+
+run_job(snakemake, solve_stage, matrix=Path(snakemake.input.matrix), population=Path(snakemake.input.population),
+        strategy_out=Path(snakemake.output.strategy), analysis_out=Path(snakemake.output.analysis),
+        solver=snakemake.params.solver,
+        previous_strategy=Path(snakemake.input.previous_strategy[0]) if snakemake.input.previous_strategy else None,
+        br_eval=Path(snakemake.input.br_eval[0]) if snakemake.input.br_eval else None)

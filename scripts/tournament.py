@@ -1,0 +1,12 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job, server_log
+from pokepsro.workflow import tournament_stage
+
+run_job(snakemake, tournament_stage, population=Path(snakemake.input.population),
+        previous=Path(snakemake.input.previous[0]) if snakemake.input.previous else None,
+        matrix_out=Path(snakemake.output.matrix), battles_out=Path(snakemake.output.battles),
+        trajectories_out=Path(snakemake.output.trajectories),
+        battles_per_matchup=snakemake.params.battles_per_matchup, team_set=snakemake.params.team_set,
+        seed=snakemake.params.seed, battle=snakemake.params.battle, runtime=snakemake.params.runtime,
+        server_log=server_log(snakemake), stage=snakemake.wildcards.stage)

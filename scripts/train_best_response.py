@@ -1,0 +1,10 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import train_stage
+
+run_job(snakemake, train_stage, out_checkpoint=Path(snakemake.output.checkpoint),
+        collected=[Path(snakemake.input.collected)], replay=[Path(p) for p in snakemake.input.replay],
+        init=Path(snakemake.input.init), replay_weight=snakemake.params.replay_weight,
+        model_config=snakemake.params.model_config, train_config=snakemake.params.train_config,
+        epochs=snakemake.params.epochs, batch_size=snakemake.params.batch_size, seed=snakemake.params.seed)
