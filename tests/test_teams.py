@@ -156,15 +156,9 @@ def test_unknown_battle_format_is_a_usage_error():
 
 
 def cli_validate(packed: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    """`pokemon-showdown validate-team gen1ou` exactly as shipped. Its only optional dependency on this
-    path, source-map-support (stack-trace prettifier, skipped by `npm ci --omit=optional`), gets an empty
-    stand-in on NODE_PATH (consulted only when the real one is missing); the validation is untouched."""
-    shim = tmp_path / "node_shim" / "source-map-support"
-    shim.mkdir(parents=True, exist_ok=True)
-    (shim / "register.js").write_text("")
+    """`pokemon-showdown validate-team gen1ou` exactly as shipped."""
     return subprocess.run([node_executable(), "pokemon-showdown", "validate-team", "gen1ou"], cwd=showdown_root(),
-                          input=packed + "\n", capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "NODE_PATH": str(shim.parent)})
+                          input=packed + "\n", capture_output=True, text=True, timeout=60)
 
 
 def test_batch_validator_agrees_with_the_showdown_cli(tmp_path):
