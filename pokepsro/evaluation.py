@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .arena import run_battles, schedule_matchup
 from .population import PolicyEntry, Population, player_factory
-from .mixture import sample_members
+from .errors import UsageError
+from .mixture import load_mixture, sample_members
 from .seeding import derive_seed
 from .stats import summarize
 from .teams import TeamSet
@@ -22,7 +23,7 @@ def learner_key(entry: PolicyEntry) -> str:
 
 
 def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: int, *, team_set: TeamSet,
-                         seed: int, record_path: Path, battle_format: str = "gen1ou", concurrency: int = 16,
+                         seed: int, record_path: Path | None, battle_format: str = "gen1ou", concurrency: int = 16,
                          max_turns: int = 500, battle_timeout_s: float = 600.0, server_log: Path | None = None,
                          record_learner: bool = False, on_battle_end=None, progress: bool = True) -> list[dict]:
     """`n` battles of `learner` (side A) against a member of `opponents` drawn per battle from `sigma`.
@@ -41,15 +42,50 @@ def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: 
                        battle_timeout_s=battle_timeout_s, progress=progress, on_battle_end=on_battle_end)
 
 
+def play_match(policy_a: PolicyEntry, policy_b: PolicyEntry, n: int, *, team_set: TeamSet, seed: int,
+               record_path: Path | None, battle_format: str = "gen1ou", concurrency: int = 16,
+               server_log: Path | None = None, progress: bool = True) -> dict:
+    """`n` battles between two policies, seats alternating; the summary is from `policy_a`'s side."""
+    name_a = policy_a.name
+    name_b = policy_b.name if policy_b.name != name_a else f"{policy_b.name}_2"
+    specs = schedule_matchup(name_a, name_b, n, team_set, derive_seed(seed, "match", name_a, name_b))
+    factories = {name_a: player_factory(policy_a), name_b: player_factory(policy_b)}
+    records = run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
+                          server_log=server_log, record_path=record_path, progress=progress)
+    return {"policy_a": name_a, "policy_b": name_b, **_summary(records)}
+
+
+def evaluate_policy(policy: PolicyEntry, opponent: PolicyEntry, n: int, **kwargs) -> dict:
+    """`policy` against `opponent`, either of which may be a Nash mixture (member drawn per battle from σ)."""
+    if policy.kind == "mixture" and opponent.kind == "mixture":
+        raise UsageError("evaluate one mixture at a time: make the policy or the opponent a single policy")
+    if opponent.kind == "mixture":
+        members, sigma = load_mixture(opponent)
+        records = play_against_mixture(policy, members, sigma, n, **kwargs)
+        return summarize_against_mixture(records, dict(zip(members.names, map(float, sigma))))
+    if policy.kind == "mixture":
+        members, sigma = load_mixture(policy)
+        records = play_against_mixture(opponent, members, sigma, n, **kwargs)
+        return mixture_side(summarize_against_mixture(records, dict(zip(members.names, map(float, sigma)))))
+    return play_match(policy, opponent, n, **kwargs)
+
+
+def mixture_side(summary: dict) -> dict:
+    """Flip a summary written from the opponent's side (side A) to the mixture's side."""
+    flipped = summarize(summary["losses"], summary["wins"], summary["ties"])
+    flipped["by_member"] = {name: {"sigma": s["sigma"], **summarize(s["losses"], s["wins"], s["ties"])}
+                            for name, s in summary["by_member"].items()}
+    return flipped
+
+
 def summarize_against_mixture(records: list[dict], sigma_by_name: dict[str, float]) -> dict:
     """Overall win rate (with interval) against the mixture, plus per-member counts and win rates."""
     overall = _summary(records)
     by_member = {}
-    for name, count in sorted(Counter(r["policy_b"] for r in records).items()):
+    for name in sorted({r["policy_b"] for r in records}):
         member_records = [r for r in records if r["policy_b"] == name]
-        by_member[name] = {"sigma": sigma_by_name.get(name, 0.0), "battles_sampled": count,
-                           **_summary(member_records)}
-    return {**overall, "by_opponent": by_member}
+        by_member[name] = {"sigma": sigma_by_name.get(name, 0.0), **_summary(member_records)}
+    return {**overall, "by_member": by_member}
 
 
 def _summary(records: list[dict]) -> dict:

@@ -100,11 +100,18 @@ def heuristic_entry(baseline: str) -> PolicyEntry:
 
 
 def entry_from_argument(text: str) -> PolicyEntry:
-    """A CLI policy argument: a baseline name, `module.path:ClassName`, or a checkpoint `.pt` file."""
+    """A CLI policy argument: a baseline, `module.path:ClassName`, a checkpoint `.pt`, or `mixture:POP:STRATEGY`."""
     from .baselines import BASELINES
 
     if text in BASELINES:
         return heuristic_entry(text)
+    if text.startswith("mixture:"):
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise UsageError(f"mixture policy {text!r} must look like mixture:POPULATION.json:META_STRATEGY.json")
+        return PolicyEntry(name="nash_mixture", kind="mixture",
+                           spec={"population": parts[1], "meta_strategy": parts[2]},
+                           description=f"Nash mixture of {parts[1]}")
     if text.endswith(".pt"):
         return PolicyEntry(name=Path(text).stem, kind="checkpoint", spec=text,
                            description=f"checkpoint {text}")

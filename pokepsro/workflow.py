@@ -11,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output_dir, atomic_write_json, read_jsonl, write_jsonl
+from .atomic import atomic_write_json, read_jsonl, write_jsonl
 from .errors import UsageError
-from .evaluation import play_against_mixture, summarize_against_mixture
+from .evaluation import mixture_side, play_against_mixture, summarize_against_mixture
 from .matrix import InteractionMatrix
 from .metagame import analyze, exploitability_of_previous, load_meta_strategy, solve, write_meta_strategy
 from .mixture import load_mixture, mixture_entry
 from .population import Population, PolicyEntry, heuristic_entry
 from .seeding import derive_seed
-from .stats import summarize
 from .teams import load_team_set
 from .tournament import run_tournament
 
@@ -203,13 +202,6 @@ def mixture_vs_baselines_stage(*, population: Path, strategy: Path, baselines: l
         result["opponents"][baseline] = mixture_side(summary)
     atomic_write_json(out, result)
     return result
-
-
-def mixture_side(summary: dict) -> dict:
-    """Flip a summary written from the opponent's side to the mixture's side."""
-    flipped = summarize(summary["losses"], summary["wins"], summary["ties"])
-    flipped["members_sampled"] = {name: s["battles_sampled"] for name, s in summary["by_opponent"].items()}
-    return flipped
 
 
 # ----------------------------------------------------------------------------- meta-game

@@ -1,0 +1,222 @@
+"""`pokepsro` command line: battles, tournaments, the meta-solver, training and evaluation by hand.
+
+Every bad input ends in one line on stderr and exit code 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import SetupError, UsageError
+
+SUPPORTED_FORMATS = ("gen1ou",)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _writable_file(path: Path, flag: str) -> Path:
+    """Fail before any battle if the output could not be written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path} is not writable")
+    return path
+
+
+def _writable_dir(path: Path, flag: str) -> Path:
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"{flag} {path} is not a writable folder")
+    return path
+
+
+def _check_format(battle_format: str) -> str:
+    if battle_format not in SUPPORTED_FORMATS:
+        raise UsageError(f"unsupported format {battle_format!r}; supported: {', '.join(SUPPORTED_FORMATS)}")
+    return battle_format
+
+
+def _team_set(name: str, battle_format: str):
+    """A shipped set, or a user's folder, validated by the real Showdown validator before it is used."""
+    from .teams import ensure_valid, load_team_set, team_set_names
+
+    team_set = load_team_set(name, battle_format)
+    if name not in team_set_names(battle_format):
+        ensure_valid(team_set)
+    return team_set
+
+
+def _print_summary(label: str, summary: dict, seconds: float) -> None:
+    low, high = summary["ci95"]
+    print(f"{label}: {summary['wins']} wins, {summary['losses']} losses, {summary['ties']} ties "
+          f"in {summary['battles']} battles")
+    print(f"win rate {summary['win_rate']:.3f} (95% Wilson interval {low:.3f}-{high:.3f})")
+    print(f"{summary['battles'] / seconds:.1f} battles/s ({seconds:.1f} s)")
+
+
+def cmd_battle(args: argparse.Namespace) -> None:
+    from .evaluation import play_match
+    from .population import entry_from_argument
+
+    _check_format(args.format)
+    policy_a, policy_b = entry_from_argument(args.p1), entry_from_argument(args.p2)
+    team_set = _team_set(args.team_set, args.format)
+    out = _writable_file(Path(args.out), "--out") if args.out else None
+    start = time.perf_counter()
+    summary = play_match(policy_a, policy_b, args.n, team_set=team_set, seed=args.seed, record_path=out,
+                         battle_format=args.format, concurrency=args.concurrency, server_log=args.server_log)
+    _print_summary(f"{summary['policy_a']} vs {summary['policy_b']}", summary, time.perf_counter() - start)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_policy
+    from .population import entry_from_argument
+
+    _check_format(args.format)
+    policy = entry_from_argument(args.policy)
+    opponent = entry_from_argument(args.opponent)
+    team_set = _team_set(args.team_set, args.format)
+    out = _writable_file(Path(args.out), "--out") if args.out else None
+    start = time.perf_counter()
+    summary = evaluate_policy(policy, opponent, args.n, team_set=team_set, seed=args.seed, record_path=out,
+                              battle_format=args.format, concurrency=args.concurrency, server_log=args.server_log)
+    _print_summary(f"{policy.name} vs {opponent.name}", summary, time.perf_counter() - start)
+    for member, stats in summary.get("by_member", {}).items():
+        print(f"  {member}: {stats['battles']} battles, win rate {stats['win_rate']:.3f}")
+
+
+def cmd_tournament(args: argparse.Namespace) -> None:
+    from .matrix import InteractionMatrix
+    from .population import Population
+    from .tournament import run_tournament
+
+    _check_format(args.format)
+    population = Population.load(args.population)
+    previous = InteractionMatrix.load(args.previous) if args.previous else None
+    team_set = _team_set(args.team_set, args.format)
+    out = _writable_dir(Path(args.out), "--out")
+    start = time.perf_counter()
+    matrix = run_tournament(population, battles_per_matchup=args.battles_per_matchup, team_set=team_set,
+                            seed=args.seed, records_path=out / "battles.jsonl", previous=previous,
+                            battle_format=args.format, parallel_matchups=args.parallel_matchups,
+                            concurrency=args.concurrency, server_log=args.server_log)
+    matrix.metadata.update({"battles_per_matchup": args.battles_per_matchup, "team_set": args.team_set,
+                            "seed": args.seed, "battle_format": args.format})
+    matrix.save(out / "interaction_matrix.json")
+    print(f"wrote {out / 'interaction_matrix.json'} ({len(population)} policies, "
+          f"{time.perf_counter() - start:.1f} s)")
+
+
+def cmd_solve(args: argparse.Namespace) -> None:
+    from .metagame import solve_matrix_file
+
+    out = _writable_dir(Path(args.out), "--out")
+    strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver)
+    print(f"wrote {strategy_path} and {analysis_path}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .model import load_model_config
+    from .trainer import load_train_config, train
+
+    config = load_train_config(args.train_config)
+    for key in ("epochs", "batch_size", "seed"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    last = train(out_dir=_writable_dir(Path(args.out), "--out"), collected_dirs=args.data,
+                 replay_dirs=args.replay or (), replay_weight=args.replay_weight,
+                 model_config=load_model_config(args.model_config), train_config=config,
+                 init_from_checkpoint=args.init_from_checkpoint)
+    print(f"wrote {last}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pokepsro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def battle_options(p: argparse.ArgumentParser, n_default: int | None) -> None:
+        p.add_argument("-n", type=_positive, default=n_default, required=n_default is None,
+                       help="number of battles (exactly this many are played)")
+        p.add_argument("--team-set", default="competitive", help="shipped team set or a folder of team files")
+        p.add_argument("--format", default="gen1ou", help="Showdown format (gen1ou)")
+        p.add_argument("--concurrency", type=_positive, default=16, help="battles in flight at once")
+        p.add_argument("--seed", type=int, default=0, help="seed of team draws and sampling")
+        p.add_argument("--out", help="append per-battle records to this JSONL file")
+        p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file")
+
+    battle = sub.add_parser("battle", help="play N battles between two policies")
+    battle.add_argument("p1", help="baseline name, module.path:ClassName, or checkpoint .pt")
+    battle.add_argument("p2", help="baseline name, module.path:ClassName, or checkpoint .pt")
+    battle_options(battle, None)
+    battle.set_defaults(func=cmd_battle)
+
+    evaluate = sub.add_parser("evaluate", help="a policy against an opponent policy or Nash mixture")
+    evaluate.add_argument("policy", help="baseline, module.path:ClassName, checkpoint .pt, or mixture:POP:STRATEGY")
+    evaluate.add_argument("--opponent", required=True,
+                          help="baseline, module.path:ClassName, checkpoint .pt, or mixture:POPULATION:META_STRATEGY")
+    battle_options(evaluate, 100)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    tournament = sub.add_parser("tournament", help="round robin of a population into an interaction matrix")
+    tournament.add_argument("--population", required=True, type=Path)
+    tournament.add_argument("--battles-per-matchup", required=True, type=_positive)
+    tournament.add_argument("--out", required=True, help="output folder")
+    tournament.add_argument("--previous", type=Path, help="previous interaction_matrix.json: play only new pairs")
+    tournament.add_argument("--team-set", default="competitive")
+    tournament.add_argument("--format", default="gen1ou")
+    tournament.add_argument("--parallel-matchups", type=_positive, default=4)
+    tournament.add_argument("--concurrency", type=_positive, default=16)
+    tournament.add_argument("--seed", type=int, default=0)
+    tournament.add_argument("--server-log", type=Path, default=None)
+    tournament.set_defaults(func=cmd_tournament)
+
+    solve = sub.add_parser("solve", help="Nash mixture and meta-game analysis of an interaction matrix")
+    solve.add_argument("matrix", type=Path)
+    solve.add_argument("--out", required=True, help="output folder")
+    solve.add_argument("--solver", default="nash", help="nash, maxent_nash or uniform")
+    solve.set_defaults(func=cmd_solve)
+
+    train = sub.add_parser("train", help="offline actor-critic training from trajectory folders")
+    train.add_argument("--out", required=True, help="training folder (ckpts/epoch_N.pt, metrics.csv)")
+    train.add_argument("--data", required=True, nargs="+", type=Path, help="collected trajectory folders")
+    train.add_argument("--replay", nargs="*", type=Path, help="replay trajectory folders")
+    train.add_argument("--replay-weight", type=float, default=0.5, help="custom_replay_sample_weight in [0, 1]")
+    train.add_argument("--model-config", default="small")
+    train.add_argument("--train-config", default="psro_oracle")
+    train.add_argument("--epochs", type=_positive)
+    train.add_argument("--batch-size", type=_positive)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--init-from-checkpoint", type=Path)
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UsageError, SetupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

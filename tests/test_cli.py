@@ -1,0 +1,81 @@
+"""Bad input on the command line: one clear line on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pokepsro.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pokepsro.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["battle", "max_base_power", "nosuchbot", "-n", "5"], "unknown policy 'nosuchbot'"),
+    (["battle", "max_base_power", "random", "-n", "5", "--team-set", "nosuchset"], "nosuchset"),
+    (["battle", "max_base_power", "random", "-n", "5", "--format", "gen9ou"], "unsupported format 'gen9ou'"),
+    (["battle", "max_base_power", "random", "-n", "5", "--out", "/nonexistent/dir/x.jsonl"], "does not exist"),
+    (["battle", "max_base_power", "random", "-n", "5", "--out", "/proc/version"], "not writable"),
+])
+def test_battle_bad_input_exits_2_and_names_the_problem(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_unknown_policy_lists_valid_baselines(capsys):
+    assert main(["battle", "nosuchbot", "random", "-n", "5"]) == 2
+    err = capsys.readouterr().err
+    for name in ["random", "max_base_power", "simple_heuristics", "gym_leader", "gen1_boss_ai"]:
+        assert name in err
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_non_positive_battle_count_is_a_usage_error(n):
+    result = run_cli("battle", "max_base_power", "random", "-n", n)
+    assert result.returncode == 2
+    assert "must be a positive integer" in result.stderr
+
+
+def test_bad_team_file_in_user_folder_is_named(tmp_path, capsys):
+    folder = tmp_path / "teams"
+    folder.mkdir()
+    (folder / "ubers.txt").write_text("Mewtwo\n- Psychic\n- Recover\n- Amnesia\n- Thunderbolt\n"
+                                      "EVs: 252 HP / 252 Atk / 252 Def / 252 SpA / 252 Spe\n")
+    out = tmp_path / "records.jsonl"
+    assert main(["battle", "max_base_power", "random", "-n", "2", "--team-set", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "ubers" in err and "Mewtwo" in err
+    assert not out.exists()
+
+
+def test_solve_rejects_non_square_matrix(tmp_path, capsys):
+    matrix = tmp_path / "interaction_matrix.json"
+    matrix.write_text(json.dumps({"policy_names": ["a", "b"], "pairs": [], "matrix": [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]}))
+    out = tmp_path / "out"
+    assert main(["solve", str(matrix), "--out", str(out)]) == 2
+    assert "square" in capsys.readouterr().err
+    assert not (out / "meta_strategy.json").exists()
+
+
+def test_tournament_rejects_empty_population(tmp_path, capsys):
+    population = tmp_path / "population.json"
+    population.write_text(json.dumps({"policies": []}))
+    assert main(["tournament", "--population", str(population), "--battles-per-matchup", "2",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_rejects_replay_weight_outside_unit_interval(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", str(data), "--replay-weight", "1.5"]) == 2
+    assert "replay" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
