@@ -125,7 +125,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
     from .metagame import solve_matrix_file
 
     out = _writable_dir(Path(args.out), "--out")
-    strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver)
+    strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver,
+                                                     previous_strategy_path=args.previous_strategy)
     print(f"wrote {strategy_path} and {analysis_path}")
 
 
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("matrix", type=Path)
     solve.add_argument("--out", required=True, help="output folder")
     solve.add_argument("--solver", default="nash", help="nash, maxent_nash or uniform")
+    solve.add_argument("--previous-strategy", type=Path,
+                       help="previous meta_strategy.json: also report its exploitability against this population")
     solve.set_defaults(func=cmd_solve)
 
     train = sub.add_parser("train", help="offline actor-critic training from trajectory folders")

@@ -28,7 +28,7 @@ def load_mixture(entry: PolicyEntry) -> tuple[Population, np.ndarray]:
     except (TypeError, KeyError):
         raise UsageError(f"mixture {entry.name!r} needs spec {{population: PATH, meta_strategy: PATH}}") from None
     population = Population.load(population_path)
-    sigma = load_meta_strategy(strategy_path, expected_names=population.names)
+    sigma = load_meta_strategy(strategy_path, expected_names=population.names).sigma
     if any(member.kind == "mixture" for member in population.entries):
         raise UsageError(f"mixture {entry.name!r}: nested mixtures are not supported ({population_path})")
     return population, np.asarray(sigma, dtype=float)

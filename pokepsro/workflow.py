@@ -15,10 +15,11 @@ from .atomic import atomic_write_json, read_jsonl, write_jsonl
 from .errors import UsageError
 from .evaluation import mixture_side, play_against_mixture, summarize_against_mixture
 from .matrix import InteractionMatrix
-from .metagame import analyze, exploitability_of_previous, load_meta_strategy, solve, write_meta_strategy
+from .metagame import load_meta_strategy, solve_matrix_file
 from .mixture import load_mixture, mixture_entry
 from .population import Population, PolicyEntry, heuristic_entry
 from .seeding import derive_seed
+from .stats import summarize
 from .teams import load_team_set
 from .tournament import run_tournament
 
@@ -117,7 +118,7 @@ def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Pa
                   battles: int, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
     """The learner against opponents drawn per battle from σ; its own decisions become trajectories."""
     opponents = Population.load(population)
-    sigma = load_meta_strategy(strategy, expected_names=opponents.names)
+    sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
     learner = PolicyEntry(name=learner_name, kind="checkpoint", spec=str(learner_checkpoint))
     if not learner_checkpoint.is_file():
         raise UsageError(f"checkpoint not found: {learner_checkpoint}")
@@ -156,20 +157,24 @@ def evaluate_best_response_stage(*, checkpoint: Path, iteration: int, population
                                  runtime: dict, server_log: Path) -> dict:
     """BR_i vs σ_{i-1} by direct battles, and vs each member as measured in the new matrix row."""
     previous = Population.load(population)
-    sigma = load_meta_strategy(strategy, expected_names=previous.names)
+    sigma = load_meta_strategy(strategy, expected_names=previous.names).sigma
     name = br_name(iteration)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint))
     vs_nash = _evaluate_vs_mixture(policy, previous, sigma, battles=battles, team_set=team_set,
                                    seed=derive_seed(seed, "br_eval", iteration), battle=battle, runtime=runtime,
                                    server_log=server_log, work_name=out)
     grown = InteractionMatrix.load(matrix)
-    vs_members = {other: grown.pair_summary(name, other) for other in previous.names}
+    vs_members = {other: _pair_summary(grown.counts(name, other)) for other in previous.names}
     result = {"policy": name, "checkpoint": str(checkpoint), "vs_previous_nash": vs_nash,
               "gain_vs_previous_nash": vs_nash["win_rate"] - 0.5,
               "gain_ci95": [vs_nash["ci95"][0] - 0.5, vs_nash["ci95"][1] - 0.5],
               "vs_members": vs_members, "team_set": team_set, "seed": seed}
     atomic_write_json(out, result)
     return result
+
+
+def _pair_summary(counts) -> dict:
+    return summarize(counts.wins, counts.losses, counts.ties)
 
 
 def bootstrap_eval_stage(*, checkpoint: Path, opponents: list[str], out: Path, battles: int, team_set: str,
@@ -207,32 +212,23 @@ def mixture_vs_baselines_stage(*, population: Path, strategy: Path, baselines: l
 # ----------------------------------------------------------------------------- meta-game
 
 def solve_stage(*, matrix: Path, population: Path, strategy_out: Path, analysis_out: Path, solver: str,
-                previous_strategy: Path | None = None, br_eval: Path | None = None) -> dict:
-    """σ of this stage; for an iteration also the previous σ's exploitability against the grown population."""
+                previous_strategy: Path | None = None, br_eval: Path | None = None) -> None:
+    """σ of this stage; for an iteration also the previous σ's exploitability and BR_i's direct gain."""
     members = Population.load(population)
-    interaction = InteractionMatrix.load(matrix)
-    if interaction.policy_names != members.names:
-        raise UsageError(f"{matrix} has policies {interaction.policy_names}, population {population} has "
-                         f"{members.names}; rebuild the matrix")
-    M = np.asarray(interaction.matrix, dtype=float)
-    sigma = solve(M, solver)
-    analysis = analyze(members.names, M, sigma)
-    analysis["solver"] = solver
-    if previous_strategy is not None:
-        previous_names = json.loads(Path(previous_strategy).read_text())["policy_names"]
-        sigma_prev = load_meta_strategy(previous_strategy, expected_names=previous_names)
-        if members.names[:len(previous_names)] != previous_names:
-            raise UsageError(f"{population} does not extend the population of {previous_strategy}")
-        progress = exploitability_of_previous(M, sigma_prev)
-        analysis.update(progress)
+    names = InteractionMatrix.load(matrix).policy_names
+    if names != members.names:
+        raise UsageError(f"{matrix} has policies {names}, population {population} has {members.names}; "
+                         "rebuild the matrix")
+    extra = {}
     if br_eval is not None:
         evaluation = json.loads(Path(br_eval).read_text())
-        analysis["br_gain_vs_previous_nash"] = evaluation["gain_vs_previous_nash"]
-        analysis["br_gain_ci95"] = evaluation["gain_ci95"]
-        analysis["br_winrate_vs_previous_nash"] = evaluation["vs_previous_nash"]["win_rate"]
-    write_meta_strategy(strategy_out, members.names, sigma, {"solver": solver, "matrix": str(matrix)})
-    atomic_write_json(analysis_out, analysis)
-    return analysis
+        extra = {"br_gain_vs_previous_nash": evaluation["gain_vs_previous_nash"],
+                 "br_gain_ci95": evaluation["gain_ci95"],
+                 "br_winrate_vs_previous_nash": evaluation["vs_previous_nash"]["win_rate"]}
+    strategy, analysis = solve_matrix_file(matrix, strategy_out.parent, solver=solver,
+                                           previous_strategy_path=previous_strategy, extra_analysis=extra)
+    if (strategy, analysis) != (strategy_out, analysis_out):
+        raise RuntimeError(f"solver wrote {strategy} and {analysis}, expected {strategy_out} and {analysis_out}")
 
 
 def stage_figures(*, matrix: Path, strategy: Path, matrix_png: Path, strategy_png: Path, stage: str) -> None:

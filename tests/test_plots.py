@@ -1,0 +1,80 @@
+"""Every plot writes a real PNG atomically and rejects inputs that do not line up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pokepsro.errors import UsageError
+from pokepsro.matrix import InteractionMatrix
+from pokepsro.plots import (plot_br_winrate, plot_exploitability, plot_interaction_matrix,
+                            plot_meta_strategy, plot_nash_mixture_history)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NAMES = ["Random", "MaxBP", "Heuristic", "BR_0"]
+
+
+def small_matrix() -> InteractionMatrix:
+    results = ("win", "loss", "tie")
+    pairs = [(a, b) for i, a in enumerate(NAMES) for b in NAMES[i + 1:]]
+    battles = [pair for pair in pairs for _ in range(5)]
+    records = [{"index": k, "policy_a": a, "policy_b": b, "result_a": results[k % 3], "end": "normal"}
+               for k, (a, b) in enumerate(battles)]
+    return InteractionMatrix.from_records(NAMES, records)
+
+
+def assert_single_png(folder: Path, name: str) -> None:
+    assert [p.name for p in folder.iterdir()] == [name]  # no temp file left behind
+    data = (folder / name).read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    assert len(data) > 5_000
+
+
+@pytest.mark.parametrize("name, draw", [
+    ("interaction_matrix.png", lambda path: plot_interaction_matrix(small_matrix(), path)),
+    ("meta_strategy.png", lambda path: plot_meta_strategy(NAMES, [0.1, 0.2, 0.3, 0.4], path, "Nash σ_1")),
+    ("exploitability.png", lambda path: plot_exploitability(
+        [0, 1, 2], [0.31, 0.2, 0.12], [0.28, 0.22, 0.05], [[0.2, 0.35], [0.15, 0.3], [-0.02, 0.12]], path)),
+    ("exploitability_empty.png", lambda path: plot_exploitability([], [], [], [], path)),
+    ("nash_history.png", lambda path: plot_nash_mixture_history(
+        [("iter 0", NAMES[:3], [1.0, 0.0, 0.0]), ("iter 1", NAMES, [0.5, 0.0, 0.0, 0.5])], path)),
+    ("br_winrate.png", lambda path: plot_br_winrate(
+        ["BR_0", "BR_1"], [0.7, 0.55], [[0.6, 0.78], [0.45, 0.64]], path)),
+])
+def test_each_plot_writes_a_png_atomically(tmp_path: Path, name: str, draw) -> None:
+    out = tmp_path / "plots"
+    returned = draw(out / name)
+    assert returned == out / name
+    assert_single_png(out, name)
+
+
+def test_replotting_replaces_the_file_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "meta_strategy.png"
+    plot_meta_strategy(["A", "B"], [1.0, 0.0], path, "first")
+    first = path.read_bytes()
+    plot_meta_strategy(["A", "B"], [0.5, 0.5], path, "second")
+    assert path.read_bytes() != first
+    assert_single_png(tmp_path, "meta_strategy.png")
+
+
+def test_large_populations_still_plot(tmp_path: Path) -> None:
+    names = [f"policy_{i}" for i in range(25)]
+    plot_nash_mixture_history([(f"iter {k}", names[:k + 1], [1.0 / (k + 1)] * (k + 1)) for k in range(25)],
+                              tmp_path / "history.png")
+    assert_single_png(tmp_path, "history.png")
+
+
+@pytest.mark.parametrize("draw, message", [
+    (lambda path: plot_meta_strategy(["A", "B"], [1.0], path, "t"), "sigma has 1 entries but names has 2"),
+    (lambda path: plot_br_winrate(["BR_0"], [0.6], [], path), "cis has 0 intervals but there are 1 points"),
+    (lambda path: plot_exploitability([0, 1], [0.2], [0.1, 0.1], [[0, 0.2]] * 2, path),
+     "exploitability has 1 entries but iterations has 2"),
+    (lambda path: plot_br_winrate(["BR_0"], [0.6], [[0.5, 0.6, 0.7]], path), "cis must hold \\[low, high\\] pairs"),
+    (lambda path: plot_nash_mixture_history([("iter 0", ["A"], [0.5, 0.5])], path),
+     "sigma of iter 0 has 2 entries but names of iter 0 has 1"),
+])
+def test_mismatched_inputs_are_usage_errors_and_write_nothing(tmp_path: Path, draw, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        draw(tmp_path / "plot.png")
+    assert list(tmp_path.iterdir()) == []
