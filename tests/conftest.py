@@ -1,0 +1,80 @@
+"""Shared fixtures: one real Showdown server per test session, two legal Gen 1 OU teams, a node-process probe."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pokepsro.showdown import ShowdownServer
+from pokepsro.teams import Team, TeamSet, pack_team_text
+
+EVS = "EVs: 252 HP / 252 Atk / 252 Def / 252 SpA / 252 Spe"
+TEAM_TEXTS = {
+    "classic": [("Tauros", "Body Slam", "Hyper Beam", "Blizzard", "Earthquake"),
+                ("Chansey", "Ice Beam", "Thunderbolt", "Soft-Boiled", "Thunder Wave"),
+                ("Snorlax", "Body Slam", "Hyper Beam", "Earthquake", "Self-Destruct"),
+                ("Starmie", "Psychic", "Blizzard", "Thunderbolt", "Recover"),
+                ("Exeggutor", "Sleep Powder", "Psychic", "Explosion", "Stun Spore"),
+                ("Alakazam", "Psychic", "Seismic Toss", "Thunder Wave", "Recover")],
+    "electric": [("Zapdos", "Thunderbolt", "Drill Peck", "Thunder Wave", "Agility"),
+                 ("Rhydon", "Earthquake", "Rock Slide", "Body Slam", "Substitute"),
+                 ("Jynx", "Lovely Kiss", "Blizzard", "Psychic", "Rest"),
+                 ("Slowbro", "Surf", "Amnesia", "Thunder Wave", "Rest"),
+                 ("Cloyster", "Blizzard", "Clamp", "Explosion", "Hyper Beam"),
+                 ("Jolteon", "Thunderbolt", "Double Kick", "Pin Missile", "Thunder Wave")],
+}
+
+
+def team_text(mons: list[tuple[str, ...]]) -> str:
+    return "\n\n".join("\n".join([species, *(f"- {move}" for move in moves), EVS])
+                       for species, *moves in mons) + "\n"
+
+
+def node_processes() -> dict[int, int]:
+    """pid -> process-group id of every live `node` process (from /proc; zombies await reaping, not work)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if name == "node":
+            state, _, group = text[text.rindex(")") + 2:].split()[:3]
+            if state != "Z":
+                found[int(stat.parent.name)] = int(group)
+    return found
+
+
+def processes_in_group(group: int) -> list[int]:
+    return [pid for pid, pgid in node_processes().items() if pgid == group]
+
+
+def processes_running_in(folder: Path) -> list[int]:
+    """node processes whose working directory is `folder` (a server's private root, even once deleted)."""
+    found = []
+    for pid in node_processes():
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd.removesuffix(" (deleted)") == str(folder):
+            found.append(pid)
+    return found
+
+
+@pytest.fixture(scope="session")
+def team_set() -> TeamSet:
+    teams = tuple(Team(id=name, text=team_text(mons), packed=pack_team_text(team_text(mons)))
+                  for name, mons in TEAM_TEXTS.items())
+    return TeamSet(name="test", battle_format="gen1ou", teams=teams)
+
+
+@pytest.fixture(scope="session")
+def showdown_server(tmp_path_factory):
+    """A real local server shared by the tests that do not kill or restart it."""
+    log = tmp_path_factory.mktemp("showdown") / "server.log"
+    with ShowdownServer(log) as server:
+        yield server
