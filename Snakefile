@@ -8,7 +8,7 @@ from pokepsro.errors import UsageError
 sys.setrecursionlimit(20000)  # deep iteration chains recurse in DAG building
 
 
-configfile: "config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 try:

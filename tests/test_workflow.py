@@ -1,0 +1,198 @@
+"""End-to-end: the real Snakemake workflow (real server, battles, training) on a tiny config.
+
+The tests share one workflow directory and run in file order: build, check the numbers, then staleness,
+growth, and a SIGKILL in the middle of an iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pokepsro.atomic import read_jsonl
+from pokepsro.metagame import exploitability
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "tests" / "data" / "tiny.yaml"
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(TINY), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def scheduled_jobs(dry_run_output: str) -> Counter:
+    """Job counts per rule from the 'Job stats' table of a dry run."""
+    counts: Counter = Counter()
+    lines = dry_run_output.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.startswith("Job stats")), None)
+    if start is None:
+        return counts
+    for line in lines[start + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        if parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def stages(workdir: Path, iterations: int = 2) -> list[Path]:
+    return [workdir / "results/phase0"] + [workdir / f"results/iteration_{i}" for i in range(iterations)]
+
+
+def test_every_artifact_is_built(workflow):
+    results = workflow / "results"
+    for stage in stages(workflow):
+        for name in ["population.json", "interaction_matrix.json", "battles.jsonl", "meta_strategy.json",
+                     "meta_game_analysis.json", "interaction_matrix.png", "meta_strategy.png"]:
+            assert (stage / name).is_file(), stage / name
+    for i in range(2):
+        assert (results / f"iteration_{i}/br_training/ckpts/epoch_1.pt").is_file()
+        assert (results / f"iteration_{i}/br_eval.json").is_file()
+        assert list((results / f"iteration_{i}/br_trajectories").glob("*.npz"))
+    for name in ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png",
+                 "summary.json", "success.json", "mixture_vs_baselines.json"]:
+        assert (results / "analysis" / name).is_file(), name
+    assert (results / "phase0/bootstrap/ckpts/epoch_2.pt").is_file()
+    assert (workflow / "logs/phase0/tournament.log").is_file()
+    assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.partial"))
+
+
+def test_every_pair_played_and_each_battle_counted_once(workflow):
+    previous_names: list[str] = []
+    for stage in [workflow / "results/phase0/baselines"] + stages(workflow):
+        matrix = load(stage / "interaction_matrix.json")
+        names = matrix["policy_names"]
+        n = len(names)
+        assert len(matrix["pairs"]) == n * (n - 1) // 2
+        assert all(pair["battles"] == 8 for pair in matrix["pairs"])
+        M = np.array(matrix["matrix"])
+        assert np.allclose(M + M.T, 1.0)
+        records = read_jsonl(stage / "battles.jsonl")
+        new_pairs = n * (n - 1) // 2 - len(previous_names) * (len(previous_names) - 1) // 2
+        assert len(records) == 8 * new_pairs  # incremental: only the new policy's row is played
+        assert len({r["battle_id"] for r in records}) == len(records)
+        assert len({r["index"] for r in records}) == len(records)
+        previous_names = names
+
+
+def test_nash_is_verified_and_progress_is_the_real_exploitability(workflow):
+    previous_sigma = None
+    for stage in stages(workflow):
+        M = np.array(load(stage / "interaction_matrix.json")["matrix"])
+        sigma = np.array(load(stage / "meta_strategy.json")["meta_strategy"])
+        analysis = load(stage / "meta_game_analysis.json")
+        assert exploitability(M, sigma) <= 1e-9
+        assert analysis["exploitability_within_population"] <= 1e-9
+        if previous_sigma is not None:
+            padded = np.zeros(len(M))
+            padded[:len(previous_sigma)] = previous_sigma
+            assert analysis["exploitability"] == pytest.approx(float(np.max(M @ padded) - 0.5), abs=1e-12)
+            assert "br_gain_vs_previous_nash" in analysis
+        previous_sigma = sigma
+
+
+def test_population_grows_by_one_best_response_per_iteration(workflow):
+    sizes = [len(load(stage / "population.json")["policies"]) for stage in stages(workflow)]
+    assert sizes == [4, 5, 6]  # 3 baselines + bootstrap, then PSRO_BR0, PSRO_BR1
+    names = [p["name"] for p in load(workflow / "results/iteration_1/population.json")["policies"]]
+    assert names[-2:] == ["PSRO_BR0", "PSRO_BR1"]
+    success = load(workflow / "results/analysis/success.json")
+    assert success["criteria"]["population_equals_initial_plus_iterations"]["pass"] is True
+
+
+def test_collection_opponents_follow_the_previous_nash(workflow):
+    for i, previous in enumerate(stages(workflow)[:2]):
+        strategy = load(previous / "meta_strategy.json")
+        sigma = dict(zip(strategy["policy_names"], strategy["meta_strategy"]))
+        records = read_jsonl(workflow / f"results/iteration_{i}/br_trajectories/records.jsonl")
+        assert len(records) == 40
+        counts = Counter(r["policy_b"] for r in records)
+        for name, p in sigma.items():
+            expected, sd = 40 * p, (40 * p * (1 - p)) ** 0.5
+            assert abs(counts.get(name, 0) - expected) <= 4 * sd + 1e-9, (name, counts, sigma)
+
+
+def test_second_run_has_nothing_to_do(workflow):
+    start = time.perf_counter()
+    result = snakemake(workflow)
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+    assert time.perf_counter() - start < 30
+
+
+def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follows(workflow):
+    result = snakemake(workflow, "-n", "--config", "battles_per_matchup=10")
+    jobs = scheduled_jobs(result.stdout)
+    assert jobs["tournament"] == 4
+    assert "baseline_population" not in jobs and "bootstrap_train" in jobs  # trained on the tournament's battles
+
+
+def test_config_error_names_the_bad_key(workflow):
+    result = snakemake(workflow, "-n", "--config", "num_iterations=0")
+    assert result.returncode != 0
+    assert "num_iterations" in result.stderr
+
+
+def test_slurm_profile_dry_runs(workflow):
+    result = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow),
+                             "--configfile", str(TINY), "--workflow-profile", str(REPO / "profiles/slurm"),
+                             "-n", "--config", "num_iterations=3"], capture_output=True, text=True, timeout=300,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert scheduled_jobs(result.stdout)["collect"] == 1
+
+
+def test_raising_iterations_schedules_only_the_new_ones_and_survives_sigkill(workflow):
+    dry = snakemake(workflow, "-n", "--config", "num_iterations=3")
+    jobs = scheduled_jobs(dry.stdout)
+    assert jobs["collect"] == 1 and jobs["train_best_response"] == 1 and jobs["tournament"] == 1
+    assert "bootstrap_train" not in jobs and "baseline_population" not in jobs
+
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow), "--configfile",
+               str(TINY), "--cores", "2", "--config", "num_iterations=3"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    trajectories = workflow / "results/iteration_2/br_trajectories"
+    partial = workflow / "results/iteration_2/.br_trajectories.partial"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(partial.glob("*.npz")):
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert list(partial.glob("*.npz")), "collection never started"
+    assert not trajectories.exists()  # nothing that looks complete
+
+    assert snakemake(workflow, "--unlock").returncode == 0  # a SIGKILLed snakemake leaves its lock behind
+    result = snakemake(workflow, "--config", "num_iterations=3")
+    assert result.returncode == 0, result.stderr[-4000:]
+    records = read_jsonl(trajectories / "records.jsonl")
+    assert len(records) == 40 and len({r["index"] for r in records}) == 40
+    assert len(list(trajectories.glob("*.npz"))) == 40
+    assert (workflow / "results/iteration_2/meta_game_analysis.json").is_file()
