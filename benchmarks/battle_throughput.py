@@ -1,0 +1,212 @@
+"""Battle throughput of the server backend against the floor of the Showdown simulator alone.
+
+On one warm local Showdown server (a short warm-up run first, not timed) this plays `max_base_power` vs
+`random` through `pokepsro.arena.run_battles` at each concurrency level, then `random` vs `random` on a fixed
+schedule. The floor plays the same random-vs-random schedule (same format, teams, seats and battle seeds) in
+one Node process through `BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
+
+Battle length depends on the matchup, so turns/s is reported next to battles/s, and the two backends are
+compared on the same pair. "CPU cores used" is measured, not assumed: CPU seconds of this Python process plus
+the server's whole process group (or of the Node process for the floor) divided by wall seconds. The last
+column compares turns/s per core used with the floor's.
+
+    python benchmarks/battle_throughput.py --battles 300 --concurrency 4 16 32 --floor-battles 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
+
+from pokepsro.arena import BattleSpec, PlayerFactory, run_battles, schedule_matchup, summarize_records
+from pokepsro.atomic import atomic_write_json
+from pokepsro.baselines import BASELINES
+from pokepsro.errors import SetupError, UsageError
+from pokepsro.seeding import derive_seed
+from pokepsro.showdown import ShowdownServer, check_showdown_install, node_executable, showdown_root
+from pokepsro.teams import TeamSet, load_team_set
+
+FLOOR_SCRIPT = Path(__file__).resolve().parent / "sim_floor.js"
+FLOOR_TIMEOUT_S = 600
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+STRONG, WEAK = "max_base_power", "random"
+
+
+def process_group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every live process in process group `group` (from /proc)."""
+    total_ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        fields = text[text.rindex(")") + 2:].split()  # fields from the 3rd (state) on
+        if int(fields[2]) == group:
+            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return total_ticks / CLOCK_TICKS_PER_S
+
+
+def server_backend_cpu_seconds(server: ShowdownServer) -> float:
+    """This process (players, poke-env's loop thread) plus the Showdown server and its subprocesses."""
+    return time.process_time() + process_group_cpu_seconds(server.pid)
+
+
+def measure_server(label: str, specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory],
+                   concurrency: int, server: ShowdownServer, battle_format: str) -> dict:
+    """Play `specs` on the warm server and time them, wall clock and CPU."""
+    cpu_before = server_backend_cpu_seconds(server)
+    started = time.perf_counter()
+    records = run_battles(specs, players, battle_format=battle_format, concurrency=concurrency,
+                          server=server, progress=False)
+    seconds = time.perf_counter() - started
+    cpu_seconds = server_backend_cpu_seconds(server) - cpu_before
+    summary = summarize_records(records)
+    return {"configuration": label, "backend": "server", "concurrency": concurrency,
+            "policy_a": specs[0].policy_a, "policy_b": specs[0].policy_b, "battles": len(records),
+            "turns": sum(r["turns"] for r in records), "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "win_rate_a": summary["win_rate"], "ci95_a": summary["ci95"], "ends": summary["ends"]}
+
+
+def floor_request(specs: Sequence[BattleSpec], battle_format: str, concurrency: int) -> dict:
+    """The schedule as sim_floor.js takes it: each battle's teams by seat, and its seed."""
+    battles = []
+    for spec in specs:
+        p1, p2 = (spec.team_a, spec.team_b) if spec.a_seat == "p1" else (spec.team_b, spec.team_a)
+        battles.append({"p1": p1.packed, "p2": p2.packed, "seed": spec.seed})
+    return {"format": battle_format, "concurrency": concurrency, "battles": battles}
+
+
+def measure_floor(specs: Sequence[BattleSpec], battle_format: str, concurrency: int) -> dict:
+    """Run sim_floor.js on the schedule; it times itself (Node start-up and module loading excluded)."""
+    root = showdown_root()
+    check_showdown_install(root)
+    completed = subprocess.run([node_executable(), str(FLOOR_SCRIPT), str(root)],
+                               input=json.dumps(floor_request(specs, battle_format, concurrency)),
+                               capture_output=True, text=True, timeout=FLOOR_TIMEOUT_S, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{FLOOR_SCRIPT.name} failed (exit {completed.returncode}): "
+                           f"{completed.stderr.strip()[-1000:]}")
+    floor = json.loads(completed.stdout)
+    return {"configuration": f"simulator floor c={concurrency}", "backend": "simulator",
+            "concurrency": concurrency, "policy_a": WEAK, "policy_b": WEAK, "battles": floor["battles"],
+            "turns": floor["turns"], "seconds": floor["seconds"], "cpu_seconds": floor["cpu_seconds"],
+            "results_by_seat": floor["results"], "max_turns": floor["max_turns"]}
+
+
+def add_rates(rows: list[dict], floor: dict) -> None:
+    """Rates of every row (the floor among them); turns/s per core also relative to the floor's."""
+    for row in rows:
+        row["battles_per_s"] = row["battles"] / row["seconds"]
+        row["turns_per_s"] = row["turns"] / row["seconds"]
+        row["cores_used"] = row["cpu_seconds"] / row["seconds"]
+        row["turns_per_s_per_core"] = row["turns_per_s"] / row["cores_used"]
+    for row in rows:
+        row["per_core_vs_floor"] = row["turns_per_s_per_core"] / floor["turns_per_s_per_core"]
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table, one row per configuration."""
+    lines = [("| configuration | battles | battles/s | turns/s | mean turns | CPU cores used | turns/s per core "
+              "| per core vs floor | side-A win rate (95 % CI) |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        if "win_rate_a" in row:
+            low, high = row["ci95_a"]
+            win = f"{row['win_rate_a']:.3f} ({low:.3f}–{high:.3f})"
+        else:
+            win = "p1 {p1} / p2 {p2} / tie {tie}".format(**row["results_by_seat"])
+        lines.append(f"| {row['configuration']} | {row['battles']} | {row['battles_per_s']:.1f} "
+                     f"| {row['turns_per_s']:.0f} | {row['turns'] / row['battles']:.1f} | {row['cores_used']:.2f} "
+                     f"| {row['turns_per_s_per_core']:.0f} | {row['per_core_vs_floor']:.2f} | {win} |")
+    return "\n".join(lines)
+
+
+def machine_description() -> dict:
+    node_version = subprocess.run([node_executable(), "--version"], capture_output=True, text=True,
+                                  check=False).stdout.strip()
+    package = json.loads((showdown_root() / "package.json").read_text(encoding="utf-8"))
+    return {"nproc": os.cpu_count(), "loadavg_at_start": list(os.getloadavg()), "node": node_version,
+            "pokemon_showdown": package.get("version"), "python": sys.version.split()[0]}
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    """Warm-up, the timed server runs on one server, then the floor (after the server stopped)."""
+    team_set: TeamSet = load_team_set(args.team_set, args.format)
+    players = {name: BASELINES[name] for name in (STRONG, WEAK)}
+    # One schedule per pair, so concurrency levels differ in nothing else and the floor replays the server's battles.
+    strong_pair = schedule_matchup(STRONG, WEAK, args.battles, team_set, derive_seed(args.seed, "strong-pair"))
+    same_pair = schedule_matchup(WEAK, WEAK, args.floor_battles, team_set, derive_seed(args.seed, "random-pair"))
+    rows = []
+    log_path = Path(tempfile.gettempdir()) / f"pokepsro-battle-throughput-{os.getpid()}.log"
+    with ShowdownServer(log_path) as server:
+        run_battles(schedule_matchup(STRONG, WEAK, args.warmup_battles, team_set, derive_seed(args.seed, "warm-up")),
+                    players, battle_format=args.format, concurrency=max(args.concurrency), server=server,
+                    progress=False)
+        for concurrency in args.concurrency:
+            rows.append(measure_server(f"server c={concurrency}, {STRONG} vs {WEAK}", strong_pair, players,
+                                       concurrency, server, args.format))
+            print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
+        rows.append(measure_server(f"server c={args.pair_concurrency}, {WEAK} vs {WEAK}", same_pair, players,
+                                   args.pair_concurrency, server, args.format))
+        print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
+    floor = measure_floor(same_pair, args.format, args.floor_concurrency)
+    rows.append(floor)
+    add_rates(rows, floor)
+    return {"team_set": team_set.name, "format": args.format, "rows": rows}
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--battles", type=positive_int, default=300,
+                        help=f"{STRONG} vs {WEAK} battles per concurrency level")
+    parser.add_argument("--concurrency", type=positive_int, nargs="+", default=[4, 16, 32])
+    parser.add_argument("--floor-battles", type=positive_int, default=300,
+                        help=f"{WEAK} vs {WEAK} battles, played by both the server and the simulator floor")
+    parser.add_argument("--pair-concurrency", type=positive_int, default=16,
+                        help=f"concurrency of the server's {WEAK} vs {WEAK} run")
+    parser.add_argument("--floor-concurrency", type=positive_int, default=16,
+                        help="battles in flight at once in the simulator floor's Node process")
+    parser.add_argument("--warmup-battles", type=positive_int, default=20, help="untimed battles first")
+    parser.add_argument("--team-set", default="competitive", help="shipped team set name or folder")
+    parser.add_argument("--format", default="gen1ou", help="battle format")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write machine info and rows here")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.json is not None and not args.json.parent.is_dir():
+            raise UsageError(f"--json {args.json}: folder {args.json.parent} does not exist")
+        machine = machine_description()
+        print("nproc {nproc}, load average at start {load}, node {node}, pokemon-showdown {pokemon_showdown}, "
+              "python {python}".format(load=" ".join(f"{x:.2f}" for x in machine["loadavg_at_start"]), **machine),
+              flush=True)
+        result = run_benchmark(args)
+    except (UsageError, SetupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"\n{args.format}, team set {result['team_set']!r}; load average at end "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print(format_table(result["rows"]))
+    if args.json is not None:
+        atomic_write_json(args.json, {"machine": machine, **result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
