@@ -103,7 +103,8 @@ def build_private_root(root: Path, private: Path, port: int) -> None:
     # A real copy of the launcher: it loads ./dist relative to its own (unresolved) location.
     shutil.copy2(root / "pokemon-showdown", private / "pokemon-showdown")
     (private / "owner-watch.js").write_text(OWNER_WATCH_JS, encoding="utf-8")
-    (private / "config").mkdir()
+    # chat-plugins/ holds the server's own state files; without it every start logs ENOENT crashes.
+    (private / "config" / "chat-plugins").mkdir(parents=True)
     (private / "config" / "config.js").write_text(
         SERVER_CONFIG_JS.format(port=port, unused_login_server=UNUSED_AUTHENTICATION_URL), encoding="utf-8")
     for folder in ("repl", "chat", "modlog"):
