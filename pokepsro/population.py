@@ -150,10 +150,10 @@ def player_class(entry: PolicyEntry) -> type:
     if entry.kind == "player":
         return import_player_class(entry.spec)
     if entry.kind == "checkpoint":
-        from .neural import NeuralPlayer
-
         if not Path(entry.spec).is_file():
             raise UsageError(f"policy {entry.name!r}: checkpoint not found: {entry.spec}")
+        from .neural import NeuralPlayer
+
         return NeuralPlayer
     raise UsageError(f"policy {entry.name!r} of kind {entry.kind!r} is played through its members, "
                      "not as one Player")
