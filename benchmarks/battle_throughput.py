@@ -1,23 +1,32 @@
-"""Battle throughput of the server backend against the floor of the Showdown simulator alone.
+"""Battle throughput of the server and direct backends against the floor of the Showdown simulator alone.
 
 On one warm local Showdown server (a short warm-up run first, not timed) this plays `max_base_power` vs
 `random` through `pokepsro.arena.run_battles` at each concurrency level, then `random` vs `random` on a fixed
-schedule. The floor plays the same random-vs-random schedule (same format, teams, seats and battle seeds) in
-one Node process through `BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
+schedule. The direct backend (`backend="direct"`, no server) plays both schedules with each number of
+worker processes in `--direct-workers`; its timing includes starting its workers. The floor plays the same
+random-vs-random schedule (same format, teams, seats and battle seeds) in one Node process through
+`BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
 
-Battle length depends on the matchup, so turns/s is reported next to battles/s, and the two backends are
-compared on the same pair. "CPU cores used" is measured, not assumed: CPU seconds of this Python process plus
-the server's whole process group (or of the Node process for the floor) divided by wall seconds. The last
-column compares turns/s per core used with the floor's.
+Battle length depends on the matchup, so turns/s is reported next to battles/s, and the backends are
+compared on the same pair ("vs server": turns/s over the best server row of the same pair). "CPU cores used"
+is measured, not assumed: CPU seconds of this Python process plus the server's whole process group (or the
+direct backend's worker processes, or the floor's Node process) divided by wall seconds. "per core vs floor"
+compares turns/s per core used with the floor's.
 
     python benchmarks/battle_throughput.py --battles 300 --concurrency 4 16 32 --floor-battles 300
+
+`--soak N` instead plays N `max_base_power` vs `random` battles in one direct run and prints throughput and
+memory (this process and its workers) per 1,000 battles: the last 1,000 battles' throughput should be at
+least 0.8 of the first 1,000's, and memory flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,12 +36,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
-from pokepsro.arena import BattleSpec, PlayerFactory, run_battles, schedule_matchup, summarize_records
+from pokepsro.arena import (
+    BattleSpec,
+    PlayerFactory,
+    run_battles,
+    schedule_matchup,
+    summarize_records,
+)
 from pokepsro.atomic import atomic_write_json
 from pokepsro.baselines import BASELINES
 from pokepsro.errors import SetupError, UsageError
 from pokepsro.seeding import derive_seed
-from pokepsro.showdown import ShowdownServer, check_showdown_install, node_executable, showdown_root
+from pokepsro.showdown import (
+    ShowdownServer,
+    check_showdown_install,
+    node_executable,
+    showdown_root,
+)
 from pokepsro.teams import TeamSet, load_team_set
 
 FLOOR_SCRIPT = Path(__file__).resolve().parent / "sim_floor.js"
@@ -60,6 +80,33 @@ def server_backend_cpu_seconds(server: ShowdownServer) -> float:
     return time.process_time() + process_group_cpu_seconds(server.pid)
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's reaped child processes (the direct backend's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_direct(label: str, specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory],
+                   concurrency: int, workers: int, battle_format: str) -> dict:
+    """Play `specs` through the direct backend (workers started and stopped inside the timed span)."""
+    cpu_before = time.process_time() + children_cpu_seconds()
+    started = time.perf_counter()
+    records = run_battles(specs, players, battle_format=battle_format, concurrency=concurrency,
+                          backend="direct", workers=workers, progress=False)
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() + children_cpu_seconds() - cpu_before
+    return result_row(label, "direct", concurrency, records, seconds, cpu_seconds, workers=workers)
+
+
+def result_row(label: str, backend: str, concurrency: int, records: list[dict], seconds: float,
+               cpu_seconds: float, **extra) -> dict:
+    summary = summarize_records(records)
+    return {"configuration": label, "backend": backend, "concurrency": concurrency, **extra,
+            "policy_a": records[0]["policy_a"], "policy_b": records[0]["policy_b"], "battles": len(records),
+            "turns": sum(r["turns"] for r in records), "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "win_rate_a": summary["win_rate"], "ci95_a": summary["ci95"], "ends": summary["ends"]}
+
+
 def measure_server(label: str, specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory],
                    concurrency: int, server: ShowdownServer, battle_format: str) -> dict:
     """Play `specs` on the warm server and time them, wall clock and CPU."""
@@ -69,11 +116,7 @@ def measure_server(label: str, specs: Sequence[BattleSpec], players: Mapping[str
                           server=server, progress=False)
     seconds = time.perf_counter() - started
     cpu_seconds = server_backend_cpu_seconds(server) - cpu_before
-    summary = summarize_records(records)
-    return {"configuration": label, "backend": "server", "concurrency": concurrency,
-            "policy_a": specs[0].policy_a, "policy_b": specs[0].policy_b, "battles": len(records),
-            "turns": sum(r["turns"] for r in records), "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "win_rate_a": summary["win_rate"], "ci95_a": summary["ci95"], "ends": summary["ends"]}
+    return result_row(label, "server", concurrency, records, seconds, cpu_seconds)
 
 
 def floor_request(specs: Sequence[BattleSpec], battle_format: str, concurrency: int) -> dict:
@@ -103,21 +146,29 @@ def measure_floor(specs: Sequence[BattleSpec], battle_format: str, concurrency: 
 
 
 def add_rates(rows: list[dict], floor: dict) -> None:
-    """Rates of every row (the floor among them); turns/s per core also relative to the floor's."""
+    """Rates of every row (the floor among them); turns/s per core also relative to the floor's, and
+    turns/s relative to the best server row of the same pair."""
     for row in rows:
         row["battles_per_s"] = row["battles"] / row["seconds"]
         row["turns_per_s"] = row["turns"] / row["seconds"]
         row["cores_used"] = row["cpu_seconds"] / row["seconds"]
         row["turns_per_s_per_core"] = row["turns_per_s"] / row["cores_used"]
+    best_server: dict[tuple[str, str], float] = {}
+    for row in rows:
+        if row["backend"] == "server":
+            pair = (row["policy_a"], row["policy_b"])
+            best_server[pair] = max(best_server.get(pair, 0.0), row["turns_per_s"])
     for row in rows:
         row["per_core_vs_floor"] = row["turns_per_s_per_core"] / floor["turns_per_s_per_core"]
+        server_rate = best_server.get((row["policy_a"], row["policy_b"]))
+        row["vs_server"] = row["turns_per_s"] / server_rate if server_rate and row["backend"] != "server" else None
 
 
 def format_table(rows: list[dict]) -> str:
     """Markdown table, one row per configuration."""
     lines = [("| configuration | battles | battles/s | turns/s | mean turns | CPU cores used | turns/s per core "
-              "| per core vs floor | side-A win rate (95 % CI) |"),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| per core vs floor | vs server | side-A win rate (95 % CI) |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         if "win_rate_a" in row:
             low, high = row["ci95_a"]
@@ -126,7 +177,8 @@ def format_table(rows: list[dict]) -> str:
             win = "p1 {p1} / p2 {p2} / tie {tie}".format(**row["results_by_seat"])
         lines.append(f"| {row['configuration']} | {row['battles']} | {row['battles_per_s']:.1f} "
                      f"| {row['turns_per_s']:.0f} | {row['turns'] / row['battles']:.1f} | {row['cores_used']:.2f} "
-                     f"| {row['turns_per_s_per_core']:.0f} | {row['per_core_vs_floor']:.2f} | {win} |")
+                     f"| {row['turns_per_s_per_core']:.0f} | {row['per_core_vs_floor']:.2f} "
+                     f"| {'' if row['vs_server'] is None else format(row['vs_server'], '.2f')} | {win} |")
     return "\n".join(lines)
 
 
@@ -158,10 +210,66 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         rows.append(measure_server(f"server c={args.pair_concurrency}, {WEAK} vs {WEAK}", same_pair, players,
                                    args.pair_concurrency, server, args.format))
         print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
+    for label, specs in ((f"{STRONG} vs {WEAK}", strong_pair), (f"{WEAK} vs {WEAK}", same_pair)):
+        for workers in args.direct_workers:
+            rows.append(measure_direct(f"direct w={workers} c={args.direct_concurrency}, {label}", specs, players,
+                                       args.direct_concurrency, workers, args.format))
+            print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
     floor = measure_floor(same_pair, args.format, args.floor_concurrency)
     rows.append(floor)
     add_rates(rows, floor)
     return {"team_set": team_set.name, "format": args.format, "rows": rows}
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of one process in MB (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+
+
+def child_pids() -> list[int]:
+    """Live child processes of this process (the direct backend's workers), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2:].split()[1]) == os.getpid():
+            children.append(int(stat.parent.name))
+    return children
+
+
+def run_soak(args: argparse.Namespace) -> dict:
+    """N battles in one direct run; throughput and memory per window of `--soak-window` battles."""
+    team_set = load_team_set(args.team_set, args.format)
+    specs = schedule_matchup(STRONG, WEAK, args.soak, team_set, derive_seed(args.seed, "soak"))
+    players = {name: BASELINES[name] for name in (STRONG, WEAK)}
+    windows: list[dict] = []
+    started = time.perf_counter()
+    window_start = [started]
+    finished = itertools.count(1)
+
+    def sample(spec, battle_a, battle_b, record) -> None:
+        done = next(finished)
+        if done % args.soak_window:
+            return
+        now = time.perf_counter()
+        windows.append({"battles_done": done, "elapsed_s": now - started,
+                        "battles_per_s": args.soak_window / (now - window_start[0]),
+                        "python_rss_mb": resident_mb(os.getpid()),
+                        "workers_rss_mb": sum(resident_mb(pid) for pid in child_pids())})
+        window_start[0] = now
+        print("  {battles_done:>6} battles  {elapsed_s:7.1f} s  {battles_per_s:6.1f} battles/s  python "
+              "{python_rss_mb:6.0f} MB  workers {workers_rss_mb:6.0f} MB".format(**windows[-1]), flush=True)
+
+    run_battles(specs, players, battle_format=args.format, concurrency=args.direct_concurrency, backend="direct",
+                workers=args.soak_workers, progress=False, on_battle_end=sample)
+    ratio = windows[-1]["battles_per_s"] / windows[0]["battles_per_s"] if windows else None
+    return {"battles": args.soak, "windows": windows, "last_vs_first_throughput": ratio}
 
 
 def positive_int(text: str) -> int:
@@ -182,6 +290,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"concurrency of the server's {WEAK} vs {WEAK} run")
     parser.add_argument("--floor-concurrency", type=positive_int, default=16,
                         help="battles in flight at once in the simulator floor's Node process")
+    parser.add_argument("--direct-workers", type=positive_int, nargs="*", default=[1, 2],
+                        help="worker processes of each direct-backend row (none: no direct rows)")
+    parser.add_argument("--direct-concurrency", type=positive_int, default=32,
+                        help="battles in flight in each direct-backend run")
+    parser.add_argument("--soak", type=positive_int, default=None,
+                        help="instead of the table: this many battles in one direct run (throughput, memory)")
+    parser.add_argument("--soak-window", type=positive_int, default=1000, help="battles per soak report line")
+    parser.add_argument("--soak-workers", type=positive_int, default=1, help="worker processes of the soak run")
     parser.add_argument("--warmup-battles", type=positive_int, default=20, help="untimed battles first")
     parser.add_argument("--team-set", default="competitive", help="shipped team set name or folder")
     parser.add_argument("--format", default="gen1ou", help="battle format")
@@ -196,10 +312,20 @@ def main(argv: list[str] | None = None) -> int:
         print("nproc {nproc}, load average at start {load}, node {node}, pokemon-showdown {pokemon_showdown}, "
               "python {python}".format(load=" ".join(f"{x:.2f}" for x in machine["loadavg_at_start"]), **machine),
               flush=True)
-        result = run_benchmark(args)
+        if args.soak is not None:
+            soak = run_soak(args)
+        else:
+            result = run_benchmark(args)
     except (UsageError, SetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.soak is not None:
+        ratio = soak["last_vs_first_throughput"]
+        print(f"\nlast {args.soak_window} battles' throughput / first {args.soak_window}'s: "
+              f"{'n/a' if ratio is None else format(ratio, '.2f')} (target >= 0.8)")
+        if args.json is not None:
+            atomic_write_json(args.json, {"machine": machine, "soak": soak})
+        return 0
     print(f"\n{args.format}, team set {result['team_set']!r}; load average at end "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print(format_table(result["rows"]))

@@ -23,9 +23,10 @@ import random
 import secrets
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from poke_env.concurrency import POKE_LOOP
 from poke_env.data import to_id_str
@@ -56,6 +57,7 @@ WATCHDOG_INTERVAL_S = 0.25
 MAX_ATTEMPTS_PER_BATTLE = 3    # start failures / dropped connections before giving up on one battle
 MAX_SERVER_RESTARTS = 3
 MAX_PLAYERS_PER_LANE = 8       # idle players beyond this are disconnected (least recently used first)
+BACKENDS = ("server", "direct")
 
 
 @dataclass(frozen=True)
@@ -90,22 +92,30 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
                 battle_format: str = "gen1ou", concurrency: int = 16, server: ShowdownServer | None = None,
                 server_log: Path | None = None, record_path: Path | None = None, max_turns: int = 500,
                 battle_timeout_s: float = 600.0, progress: bool = True,
-                on_battle_end: BattleEndCallback | None = None) -> list[dict]:
+                on_battle_end: BattleEndCallback | None = None, backend: str = "server",
+                workers: int = 1) -> list[dict]:
     """Play every spec not already recorded in `record_path`; return all their records, sorted by index.
 
-    Without `server`, a private server is started for the call (log: `server_log`, default beside the
-    records or in the temp folder). `on_battle_end(spec, battle_a, battle_b, record)` runs in
-    poke-env's loop thread before the record is written, so a battle whose callback did not finish is
-    replayed on resume.
+    `backend="server"` plays through a local Showdown server: without `server`, a private one is started
+    for the call (log: `server_log`, default beside the records or in the temp folder). `backend="direct"`
+    plays through `workers` simulator processes with no server (`pokepsro.direct`); `concurrency` is then
+    the number of battles in flight over all of them. Either way `on_battle_end(spec, battle_a, battle_b,
+    record)` runs in poke-env's loop thread before the record is written, so a battle whose callback did
+    not finish is replayed on resume.
     """
     validate_run(specs, players, concurrency, max_turns, battle_timeout_s)
+    validate_backend(backend, workers, server)
     recorded = load_recorded(record_path, specs) if record_path is not None else {}
     pending = [spec for spec in specs if spec.index not in recorded]
     if pending:
         settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
                                  record_path=record_path, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
                                  on_battle_end=on_battle_end)
-        if server is None:
+        if backend == "direct":
+            from .direct import play_direct  # imported late: direct imports this module
+
+            recorded.update(play_direct(pending, settings, workers, progress, len(specs)))
+        elif server is None:
             log_path = server_log or default_server_log(record_path)
             with ShowdownServer(log_path) as owned_server:
                 recorded.update(play_all(pending, settings, owned_server, progress, len(specs)))
@@ -167,6 +177,19 @@ def validate_run(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactor
             if policy not in players:
                 raise UsageError(f"battle {spec.index} names policy {policy!r}, which has no player factory "
                                  f"(known: {', '.join(sorted(players)) or 'none'})")
+
+
+def validate_backend(backend: str, workers: int, server: ShowdownServer | None) -> None:
+    if backend not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    if backend == "direct" and server is not None:
+        raise UsageError("a Showdown server was given, but the direct backend plays without one: "
+                         "pass backend='server' or no server")
+    if backend == "server" and workers != 1:
+        raise UsageError(f"workers={workers} needs backend='direct' (the server backend scales with its "
+                         "own subprocesses)")
 
 
 def load_recorded(record_path: Path, specs: Sequence[BattleSpec]) -> dict[int, dict]:
@@ -300,12 +323,18 @@ class Arena:
         LOGGER.warning("battle %d: %s; retrying with fresh players", spec.index, reason)
 
     def finish(self, spec: BattleSpec, battle_a: AbstractBattle, battle_b: AbstractBattle, record: dict) -> None:
-        if self.settings.on_battle_end is not None:
-            self.settings.on_battle_end(spec, battle_a, battle_b, record)
-        if self.settings.record_path is not None:
-            append_jsonl(self.settings.record_path, [record])
-        self.records[spec.index] = record
+        keep_record(self.settings, self.records, spec, battle_a, battle_b, record)
         self.bar.update(1)
+
+
+def keep_record(settings: ArenaSettings, records: dict[int, dict], spec: BattleSpec, battle_a: AbstractBattle,
+                battle_b: AbstractBattle, record: dict) -> None:
+    """Callback first, then the record on disk: a battle whose callback did not finish is replayed on resume."""
+    if settings.on_battle_end is not None:
+        settings.on_battle_end(spec, battle_a, battle_b, record)
+    if settings.record_path is not None:
+        append_jsonl(settings.record_path, [record])
+    records[spec.index] = record
 
 
 class PopupCollector(logging.Handler):
@@ -470,7 +499,7 @@ class Lane:
         lane_player = LanePlayer(player, PopupCollector(), watch_disconnect(player))
         player.logger.setLevel(logging.WARNING)  # popups are logged at WARNING; the lane must see them
         player.logger.addHandler(lane_player.popups)
-        enforce_turn_limit(lane_player, settings.max_turns)
+        enforce_turn_limit(player, settings.max_turns, lane_player.turn_limited)
         self.players[key] = lane_player
         return lane_player
 
@@ -481,17 +510,20 @@ class Lane:
 
 # -- helpers on poke-env players and battles -----------------------------------------------------------------
 
-def enforce_turn_limit(side: LanePlayer, max_turns: int) -> None:
-    """Forfeit instead of moving once a battle passes `max_turns`; the battle is then a turn-limit tie."""
-    choose_move = side.player.choose_move
+def enforce_turn_limit(player: Player, max_turns: int, turn_limited: set[str]) -> None:
+    """Forfeit instead of moving once a battle passes `max_turns`, noting its tag in `turn_limited`.
+
+    The battle is then recorded as a turn-limit tie.
+    """
+    choose_move = player.choose_move
 
     def choose_or_forfeit(battle):
         if battle.turn > max_turns:
-            side.turn_limited.add(battle.battle_tag)
+            turn_limited.add(battle.battle_tag)
             return ForfeitBattleOrder()
         return choose_move(battle)
 
-    side.player.choose_move = choose_or_forfeit
+    player.choose_move = choose_or_forfeit
 
 
 def watch_disconnect(player: Player) -> asyncio.Event:

@@ -1,0 +1,431 @@
+"""The direct battle backend: battles in simulator processes, with no Showdown server and no websocket.
+
+Each worker is one Node process (`pokepsro/js/battle_host.js`) running many battles at once through the
+simulator's `BattleStream`. It sends each side exactly what a server would send that side (its view of the
+battle log, its requests and errors), tagged by battle and seat, as JSON lines on stdout; choices go back on
+stdin. On the Python side the messages feed the real poke-env `Player` objects through their own
+`_handle_battle_message`, and the order a player hands to `ps_client.send_message` is routed to the worker
+instead of a websocket. So any poke-env Player's `choose_move` (baselines, user players, batched neural
+players, recording wrappers) runs unchanged, and battle state is parsed by poke-env itself.
+
+One Player per side and policy plays all its battles concurrently (its battles are keyed by tag). Battles are
+seeded with their spec's seed. Records, callbacks, limits and resume are those of `pokepsro.arena`: a battle
+past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying worker
+is replayed on a fresh worker; each battle is recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import functools
+import itertools
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from poke_env.concurrency import POKE_LOOP
+from poke_env.player import Player
+from poke_env.ps_client.account_configuration import AccountConfiguration
+
+from .arena import (
+    ArenaSettings,
+    BattleSpec,
+    build_record,
+    enforce_turn_limit,
+    keep_record,
+)
+from .errors import SetupError
+from .showdown import check_showdown_install, node_executable, showdown_root
+
+LOGGER = logging.getLogger(__name__)
+HOST_SCRIPT = Path(__file__).resolve().parent / "js" / "battle_host.js"
+HOST_READY_TIMEOUT_S = 30.0
+FORFEIT_GRACE_S = 10.0        # a forfeit that has not ended the battle by then: record it anyway
+MAX_WORKER_RESTARTS = 3       # per run, over all workers
+MAX_CRASHES_PER_BATTLE = 3    # the simulator threw inside the same battle this often: give up
+READ_CHUNK_BYTES = 1 << 16
+STDERR_TAIL_CHARS = 2000
+SHUTDOWN_WAIT_S = 5.0
+OTHER_SEAT = {"p1": "p2", "p2": "p1"}
+
+
+def play_direct(pending: list[BattleSpec], settings: ArenaSettings, workers: int, progress: bool,
+                total: int) -> dict[int, dict]:
+    """Play `pending` on `workers` simulator processes; block until every battle is recorded."""
+    from tqdm import tqdm
+
+    root = showdown_root()
+    check_showdown_install(root)
+    command = (node_executable(), str(HOST_SCRIPT), str(root))
+    bar = tqdm(total=total, initial=total - len(pending), unit="battle", disable=not progress,
+               desc="battles", smoothing=0.1)
+    arena = DirectArena(settings, command, workers, bar)
+    future = asyncio.run_coroutine_threadsafe(arena.run(pending), POKE_LOOP)
+    try:
+        future.result()
+    except BaseException:
+        future.cancel()  # the run's own clean-up stops the workers; give it a moment
+        concurrent.futures.wait([future], timeout=SHUTDOWN_WAIT_S)
+        raise
+    finally:
+        bar.close()
+    return arena.records
+
+
+class SimulatorWorker:
+    """One `battle_host.js` process: JSON lines in, JSON lines out, stderr kept for error messages."""
+
+    def __init__(self, command: tuple[str, ...], number: int, dispatch, on_lost) -> None:
+        self.command = command
+        self.number = number
+        self.dispatch = dispatch
+        self.on_lost = on_lost
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready = asyncio.Event()
+        self.stderr_tail = ""
+        self.in_flight = 0
+        self.stopping = False
+        self._outbox: list[bytes] = []
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True)  # Ctrl-C reaches Python, which stops it
+        self._tasks = [asyncio.create_task(self._read_stdout()), asyncio.create_task(self._read_stderr())]
+        try:
+            await asyncio.wait_for(self.ready.wait(), HOST_READY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise SetupError(f"the battle host did not start within {HOST_READY_TIMEOUT_S:.0f} s: "
+                             f"{self.stderr_tail.strip() or 'no output'}") from None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def send(self, command: dict) -> None:
+        """Queue a command; all commands of one event-loop turn go out in one write."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(orjson.dumps(command))
+
+    def _flush(self) -> None:
+        commands, self._outbox = self._outbox, []
+        if self.process is not None and self.process.returncode is None and not self.process.stdin.is_closing():
+            self.process.stdin.write(b"\n".join(commands) + b"\n")
+
+    async def stop(self) -> None:
+        """Close stdin (the host exits), kill it if it lingers, and reap it."""
+        self.stopping = True
+        if self.process is None:
+            return
+        if self.process.returncode is None:
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), SHUTDOWN_WAIT_S)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _read_stdout(self) -> None:
+        pending = b""
+        while True:
+            chunk = await self.process.stdout.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                tag, kind, payload = orjson.loads(line)
+                if tag == "" and kind == "ready":
+                    self.ready.set()
+                else:
+                    self.dispatch(self, tag, kind, payload)
+        await self.process.wait()
+        if not self.stopping:
+            self.on_lost(self)
+
+    async def _read_stderr(self) -> None:
+        while True:
+            chunk = await self.process.stderr.read(READ_CHUNK_BYTES)
+            if not chunk:
+                return
+            self.stderr_tail = (self.stderr_tail + chunk.decode(errors="replace"))[-STDERR_TAIL_CHARS:]
+
+
+@dataclass
+class Seat:
+    """One side of a battle: its Player and the messages it has yet to read, in order."""
+
+    player: Player
+    inbox: collections.deque[str] = field(default_factory=collections.deque)
+    reading: bool = False
+
+
+@dataclass
+class DirectBattle:
+    spec: BattleSpec
+    tag: str
+    worker: SimulatorWorker
+    seats: dict[str, Seat]
+    started: float
+    end: str = "normal"
+    timer: asyncio.TimerHandle | None = None
+    over: bool = False
+
+    def seat_of(self, player: Player) -> str | None:
+        for name, seat in self.seats.items():
+            if seat.player is player:
+                return name
+        return None
+
+    def battle_objects(self) -> tuple:
+        """Side A's and side B's poke-env battle objects (None until that side's first message)."""
+        seat_b = OTHER_SEAT[self.spec.a_seat]
+        return tuple(self.seats[name].player._battles.get(self.tag) for name in (self.spec.a_seat, seat_b))
+
+
+class DirectArena:
+    """State of one direct run: workers, players, battles in flight, records; all in poke-env's loop."""
+
+    def __init__(self, settings: ArenaSettings, command: tuple[str, ...], workers: int, bar) -> None:
+        self.settings = settings
+        self.command = command
+        self.worker_count = workers
+        self.bar = bar
+        self.records: dict[int, dict] = {}
+        self.queue: collections.deque[BattleSpec] = collections.deque()
+        self.battles: dict[str, DirectBattle] = {}
+        self.players: dict[tuple[str, str], Player] = {}
+        self.turn_limited: set[str] = set()
+        self.launches: collections.Counter[int] = collections.Counter()
+        self.crashes: collections.Counter[int] = collections.Counter()
+        self.workers: list[SimulatorWorker] = []
+        self.worker_numbers = itertools.count()
+        self.restarts = 0
+        self.simulator_errors = 0
+        self.run_token = secrets.token_hex(3)
+        self.failure: BaseException | None = None
+        self.done: asyncio.Event | None = None
+        self.tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+
+    # -- the run ----------------------------------------------------------------------------------------------
+
+    async def run(self, pending: list[BattleSpec]) -> None:
+        self.done = asyncio.Event()
+        self.queue.extend(pending)
+        try:
+            self.workers = [self.new_worker() for _ in range(self.worker_count)]
+            await asyncio.gather(*(worker.start() for worker in self.workers))
+            self.launch_more()
+            await self.done.wait()
+        finally:
+            await asyncio.gather(*(worker.stop() for worker in self.workers), return_exceptions=True)
+        if self.failure is not None:
+            raise self.failure
+
+    def new_worker(self) -> SimulatorWorker:
+        return SimulatorWorker(self.command, next(self.worker_numbers), self.dispatch, self.worker_lost)
+
+    def spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def fail(self, failure: BaseException) -> None:
+        if self.failure is None:
+            self.failure = failure
+        self.done.set()
+
+    def launch_more(self) -> None:
+        """Start queued battles on the least busy ready workers, up to `concurrency` in flight."""
+        while self.queue and len(self.battles) < self.settings.concurrency and self.failure is None:
+            ready = [worker for worker in self.workers if worker.ready.is_set() and not worker.stopping]
+            if not ready:
+                return
+            self.launch(self.queue.popleft(), min(ready, key=lambda worker: worker.in_flight))
+        if not self.queue and not self.battles:
+            self.done.set()
+
+    def launch(self, spec: BattleSpec, worker: SimulatorWorker) -> None:
+        settings = self.settings
+        tag = f"battle-{settings.battle_format}-{self.run_token}-{spec.index}-{self.launches[spec.index]}"
+        self.launches[spec.index] += 1
+        seat_b = OTHER_SEAT[spec.a_seat]
+        seats = {spec.a_seat: Seat(self.player("a", spec.policy_a)), seat_b: Seat(self.player("b", spec.policy_b))}
+        teams = {spec.a_seat: spec.team_a, seat_b: spec.team_b}
+        battle = DirectBattle(spec, tag, worker, seats, time.monotonic())
+        battle.timer = asyncio.get_running_loop().call_later(settings.battle_timeout_s, self.expire, battle)
+        self.battles[tag] = battle
+        worker.in_flight += 1
+        worker.send({"start": tag, "format": settings.battle_format, "seed": spec.seed,
+                     **{name: {"name": seats[name].player.username, "team": teams[name].packed}
+                        for name in ("p1", "p2")}})
+
+    def player(self, side: str, policy: str) -> Player:
+        """The run's Player for `policy` on `side` (self-play gets two), made on first use, never connected."""
+        key = (side, policy)
+        if key not in self.players:
+            player = self.settings.players[policy](
+                account_configuration=AccountConfiguration(f"pd{self.run_token}{side}{len(self.players)}", None),
+                battle_format=self.settings.battle_format, max_concurrent_battles=0, start_listening=False)
+            player.logger.setLevel(logging.WARNING)
+            player.ps_client.send_message = functools.partial(self.send_order, player)
+            enforce_turn_limit(player, self.settings.max_turns, self.turn_limited)
+            self.players[key] = player
+        return self.players[key]
+
+    # -- messages from workers --------------------------------------------------------------------------------
+
+    def dispatch(self, worker: SimulatorWorker, tag: str, kind: str, payload) -> None:
+        battle = self.battles.get(tag)
+        if battle is None or battle.worker is not worker:
+            return  # a battle already recorded or dropped
+        if kind in battle.seats:
+            self.deliver(battle, kind, payload)
+        elif kind == "refused":
+            self.fail(RuntimeError(f"battle {battle.spec.index}: the simulator's validator refused a team for "
+                                   f"{self.settings.battle_format}: {'; '.join(payload)}"))
+        elif kind == "crashed":
+            self.battle_crashed(battle, payload)
+        # "end": the battle is recorded once both players have read their |win| or |tie| line
+
+    def deliver(self, battle: DirectBattle, seat_name: str, text: str) -> None:
+        if "|error|" in text:
+            self.simulator_errors += 1
+            LOGGER.warning("simulator error in battle %d (%s): %s", battle.spec.index, seat_name,
+                           text[text.index("|error|"):].split("\n", 1)[0])
+        seat = battle.seats[seat_name]
+        seat.inbox.append(text)
+        if not seat.reading:
+            seat.reading = True
+            self.spawn(self.read_inbox(battle, seat))
+
+    async def read_inbox(self, battle: DirectBattle, seat: Seat) -> None:
+        """Feed the seat's messages, in order, to its Player exactly as its websocket client would."""
+        try:
+            while seat.inbox:
+                text = seat.inbox.popleft()
+                await seat.player._handle_battle_message(
+                    [line.split("|") for line in f">{battle.tag}\n{text}".split("\n")])
+        except Exception as error:
+            LOGGER.exception("player failed in battle %d", battle.spec.index)
+            self.fail(RuntimeError(f"battle {battle.spec.index}: {type(seat.player).__name__} failed: {error!r}"))
+            return
+        finally:
+            seat.reading = False
+        self.finish_if_over(battle)
+
+    async def send_order(self, player: Player, message: str, room: str = "", message_2: str | None = None) -> None:
+        """Stands in for the player's `ps_client.send_message`: orders go to the battle's worker."""
+        battle = self.battles.get(room)
+        seat_name = battle.seat_of(player) if battle is not None else None
+        if seat_name is None:
+            return  # /leave after the end, or an order for a battle already recorded or dropped
+        if message.startswith("/choose "):
+            battle.worker.send({"choose": room, "side": seat_name, "choice": message[len("/choose "):]})
+        elif message.startswith("/team "):
+            battle.worker.send({"choose": room, "side": seat_name, "choice": message[1:]})
+        elif message == "/forfeit":
+            battle.worker.send({"forfeit": room, "side": seat_name})
+        # anything else (/timer, /leave, open team sheets) has no meaning without a server
+
+    # -- ends ---------------------------------------------------------------------------------------------------
+
+    def finish_if_over(self, battle: DirectBattle) -> None:
+        if battle.over:
+            return
+        battle_a, battle_b = battle.battle_objects()
+        if battle_a is not None and battle_b is not None and battle_a.finished and battle_b.finished:
+            self.finish(battle, battle_a, battle_b)
+
+    def finish(self, battle: DirectBattle, battle_a, battle_b) -> None:
+        end = battle.end
+        if end == "normal" and battle.tag in self.turn_limited:
+            end = "turn_limit"
+        self.forget(battle)
+        record = build_record(battle.spec, battle_a, self.settings.battle_format, end,
+                              time.monotonic() - battle.started)
+        try:
+            keep_record(self.settings, self.records, battle.spec, battle_a, battle_b, record)
+        except Exception as error:  # noqa: BLE001 - the caller's callback failed: stop the run with its error
+            self.fail(error)
+            return
+        self.bar.update(1)
+        self.launch_more()
+
+    def forget(self, battle: DirectBattle) -> None:
+        """Take the battle out of the run and out of its players (their battle dicts would grow forever)."""
+        battle.over = True
+        if battle.timer is not None:
+            battle.timer.cancel()
+        self.battles.pop(battle.tag, None)
+        battle.worker.in_flight -= 1
+        self.turn_limited.discard(battle.tag)
+        for seat in battle.seats.values():
+            seat.inbox.clear()
+            seat.player._battles.pop(battle.tag, None)
+
+    def expire(self, battle: DirectBattle) -> None:
+        """Past the wall-time limit: side A forfeits; recorded as a timeout tie once the battle ends."""
+        battle.end = "timeout"
+        battle.worker.send({"forfeit": battle.tag, "side": battle.spec.a_seat})
+        battle.timer = asyncio.get_running_loop().call_later(FORFEIT_GRACE_S, self.abandon, battle)
+
+    def abandon(self, battle: DirectBattle) -> None:
+        """The forfeit did not end the battle (a player is stuck): record the timeout tie anyway."""
+        battle_a, battle_b = battle.battle_objects()
+        battle.worker.send({"drop": battle.tag})
+        if battle_a is None or battle_b is None:  # the worker never even started it: treat it as lost
+            self.worker_lost(battle.worker)
+            return
+        self.finish(battle, battle_a, battle_b)
+
+    def battle_crashed(self, battle: DirectBattle, message: str) -> None:
+        spec = battle.spec
+        self.crashes[spec.index] += 1
+        if self.crashes[spec.index] >= MAX_CRASHES_PER_BATTLE:
+            self.fail(RuntimeError(f"the simulator crashed {MAX_CRASHES_PER_BATTLE} times in battle {spec.index} "
+                                   f"({spec.policy_a} vs {spec.policy_b}); last: {message[-1000:]}"))
+            return
+        LOGGER.warning("simulator crashed in battle %d; replaying it: %s", spec.index, message[-300:])
+        self.forget(battle)
+        self.queue.appendleft(spec)
+        self.launch_more()
+
+    def worker_lost(self, worker: SimulatorWorker) -> None:
+        """A worker died: replay its battles on a fresh one (at most MAX_WORKER_RESTARTS per run)."""
+        if worker.stopping or self.failure is not None:
+            return
+        worker.stopping = True
+        lost = [battle for battle in self.battles.values() if battle.worker is worker]
+        for battle in lost:
+            self.forget(battle)
+        self.queue.extendleft(reversed([battle.spec for battle in lost]))
+        self.restarts += 1
+        if self.restarts > MAX_WORKER_RESTARTS:
+            self.fail(RuntimeError(f"battle workers died {self.restarts} times; {len(self.queue)} battles left "
+                                   f"unplayed; last worker's stderr: {worker.stderr_tail.strip()[-1000:]}"))
+            return
+        LOGGER.warning("battle worker %d (pid %s) died with %d battles in flight: replaying them on a fresh "
+                       "worker (restart %d of at most %d)", worker.number, worker.pid, len(lost), self.restarts,
+                       MAX_WORKER_RESTARTS)
+        self.spawn(self.replace(worker))
+
+    async def replace(self, worker: SimulatorWorker) -> None:
+        await worker.stop()
+        fresh = self.new_worker()
+        self.workers[self.workers.index(worker)] = fresh
+        try:
+            await fresh.start()
+        except BaseException as error:  # noqa: BLE001 - reported as the run's failure
+            self.fail(error)
+            return
+        self.launch_more()

@@ -1,0 +1,390 @@
+"""Observation, action mask and shaped reward against REAL Showdown requests.
+
+A small Node driver runs the real simulator (`BattleStream` of the pinned pokemon-showdown package)
+in-process; Python feeds each side's protocol lines and requests into poke-env `Battle` objects,
+checks the mask against the request, and sends the orders `action_to_order` produces, translated
+exactly as poke-env's websocket client would (`/choose X` -> `>p1 X`). While both sides still have
+to choose, every legal action is tried and undone, so every masked action is shown to be accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from poke_env.battle.battle import Battle
+
+from pokepsro import features
+from pokepsro.features import (
+    NUM_ACTIONS,
+    OBS_DIM,
+    action_mask,
+    action_to_order,
+    encode_battle,
+    order_to_action,
+    own_bench,
+    reward_state,
+    shaped_reward,
+)
+from pokepsro.showdown import showdown_root
+
+NODE_DRIVER = """
+const {BattleStream} = require(process.argv[2]);
+const readline = require('readline');
+const stream = new BattleStream();
+(async () => {
+  for await (const chunk of stream) process.stdout.write(JSON.stringify(chunk) + "\\n");
+  process.stdout.write(JSON.stringify("end-of-stream") + "\\n");
+})();
+readline.createInterface({input: process.stdin}).on('line', line => stream.write(JSON.parse(line)));
+"""
+
+EVS = "252,252,252,252,252,252"
+
+
+def pack(*sets: tuple[str, list[str]]) -> str:
+    """Showdown packed team from (species, moves) pairs with full Gen 1 stat experience."""
+    return "]".join(f"{species}||||{','.join(moves)}||{EVS}|||||" for species, moves in sets)
+
+
+# Chosen to reach every special request: Hyper Beam (recharge), Wrap (partial trapping both ways),
+# Disable (disabled moves), Explosion (faints -> forced switches), Rest/Softboiled (long battles).
+TEAM_A = pack(("Tauros", ["bodyslam", "hyperbeam", "blizzard", "earthquake"]),
+              ("Chansey", ["softboiled", "thunderwave", "icebeam", "seismictoss"]),
+              ("Dragonite", ["wrap", "agility", "hyperbeam", "thunderwave"]),
+              ("Gengar", ["hypnosis", "nightshade", "thunderbolt", "explosion"]),
+              ("Starmie", ["recover", "psychic", "thunderwave", "blizzard"]),
+              ("Snorlax", ["bodyslam", "rest", "amnesia", "selfdestruct"]))
+TEAM_B = pack(("Alakazam", ["psychic", "recover", "thunderwave", "reflect"]),
+              ("Exeggutor", ["sleeppowder", "psychic", "explosion", "stunspore"]),
+              ("Zapdos", ["thunderbolt", "drillpeck", "thunderwave", "agility"]),
+              ("Rhydon", ["earthquake", "rockslide", "bodyslam", "substitute"]),
+              ("Hypno", ["hypnosis", "psychic", "disable", "rest"]),
+              ("Victreebel", ["wrap", "razorleaf", "sleeppowder", "stunspore"]))
+# Hyper Beam into an immune Ghost spends all 8 PP without ever recharging: then only Struggle is left.
+STRUGGLE_A = pack(("Tauros", ["hyperbeam"]), ("Chansey", ["softboiled"]))
+STRUGGLE_B = pack(("Gengar", ["rest"]), ("Snorlax", ["rest"]))
+
+NAMES = {"p1": "alice", "p2": "bob"}
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and (showdown_root() / "dist" / "sim").is_dir()
+
+
+pytestmark = pytest.mark.skipif(not node_available(), reason="needs node and the Showdown install (make setup)")
+
+
+class SimulatorBattle:
+    """One battle in the real simulator, seen by two poke-env Battle objects (one per side)."""
+
+    def __init__(self, driver: Path, team_p1: str, team_p2: str, seed: int) -> None:
+        self.process = subprocess.Popen(["node", str(driver), str(showdown_root())], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.battles = {side: Battle(f"battle-gen1ou-{seed}", name, logging.getLogger("test"), gen=1)
+                        for side, name in NAMES.items()}
+        self.pending: dict[str, dict] = {}
+        self.errors: list[str] = []
+        self.finished = False
+        self.status_starts: Counter = Counter()  # side -> `-status` events on that side's Pokémon
+        self._send(f'>start {{"formatid":"gen1ou","seed":[{seed},{seed + 1},{seed + 2},{seed + 3}]}}')
+        self._send(f'>player p1 {{"name":"{NAMES["p1"]}","team":"{team_p1}"}}')
+        self._send(f'>player p2 {{"name":"{NAMES["p2"]}","team":"{team_p2}"}}')
+        self.sync()
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def _send(self, line: str) -> None:
+        self.process.stdin.write(json.dumps(line) + "\n")
+        self.process.stdin.flush()
+
+    def sync(self) -> list[str]:
+        """Read until everything the simulator produced for earlier input is in; returns new errors."""
+        self._send(">requestlog")
+        new_errors: list[str] = []
+        while True:
+            chunk = json.loads(self.process.stdout.readline())
+            kind, _, body = chunk.partition("\n")
+            if kind in ("requesteddata", "end-of-stream"):  # the stream closes when the battle ends
+                return new_errors
+            if kind == "update":
+                self._feed_update(body)
+            elif kind == "sideupdate":
+                side, _, lines = body.partition("\n")
+                new_errors += self._feed_side(side, lines)
+            elif kind == "end":
+                self.finished = True
+
+    def _feed_update(self, body: str) -> None:
+        lines = body.split("\n")
+        for line in lines:
+            if line.startswith("|-status|"):
+                self.status_starts[line.split("|")[2][:2]] += 1
+        per_side: dict[str, list[str]] = {side: [] for side in NAMES}
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            if line.startswith("|split|"):
+                owner = line.split("|")[2]
+                for side in NAMES:
+                    per_side[side].append(lines[index + 1] if side == owner else lines[index + 2])
+                index += 3
+                continue
+            for side in NAMES:
+                per_side[side].append(line)
+            index += 1
+        for side, side_lines in per_side.items():
+            for line in side_lines:
+                self._parse(self.battles[side], line)
+
+    @staticmethod
+    def _parse(battle: Battle, line: str) -> None:
+        message = line.split("|")
+        if len(message) < 2 or message[1] in ("t:", "split"):
+            return
+        if message[1] == "win":
+            battle.won_by(message[2])
+        elif message[1] == "tie":
+            battle.tied()
+        else:
+            battle.parse_message(message)
+
+    def _feed_side(self, side: str, lines: str) -> list[str]:
+        errors = []
+        for line in lines.split("\n"):
+            if line.startswith("|request|"):
+                request = json.loads(line[len("|request|"):])
+                self.battles[side].parse_request(request)
+                if not request.get("wait"):
+                    self.pending[side] = request
+            elif line.startswith("|error|"):
+                errors.append(f"{side}: {line}")
+                self.errors.append(f"{side}: {line}")
+            else:
+                self._parse(self.battles[side], line)
+        return errors
+
+    def choose(self, side: str, message: str) -> list[str]:
+        """Send a poke-env order message ("/choose move x") the way the server relays it."""
+        assert message.startswith("/choose "), message
+        self._send(f">{side} {message[len('/choose '):]}")
+        return self.sync()
+
+    def undo(self, side: str) -> list[str]:
+        self._send(f">{side} undo")
+        return self.sync()
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "driver.js"
+    path.write_text(NODE_DRIVER, encoding="utf-8")
+    return path
+
+
+def expected_mask(battle: Battle, request: dict) -> np.ndarray:
+    """The legal actions read straight off the server request (independent of poke-env's parsing)."""
+    mask = np.zeros(NUM_ACTIONS, dtype=bool)
+    side = request["side"]["pokemon"]
+    active_entry = next(entry for entry in side if entry["active"])
+    if not request.get("forceSwitch"):
+        active = request["active"][0]
+        moveset = active_entry["moves"]
+        for move in active["moves"]:
+            if not move.get("disabled"):
+                mask[moveset.index(move["id"]) if move["id"] in moveset else 0] = True
+        if active.get("trapped"):
+            return mask
+    by_ident = {entry["ident"]: entry for entry in side}
+    bench = [ident for ident in battle.team if ident != active_entry["ident"]]
+    for slot, ident in enumerate(bench):
+        if not by_ident[ident]["condition"].endswith(" fnt"):
+            mask[4 + slot] = True
+    return mask
+
+
+def request_kinds(request: dict) -> set[str]:
+    if request.get("forceSwitch"):
+        return {"force_switch"}
+    active = request["active"][0]
+    ids = [move["id"] for move in active["moves"]]
+    kinds = {"move"}
+    if ids == ["recharge"]:
+        kinds.add("recharge")
+    if ids == ["struggle"]:
+        kinds.add("struggle")
+    if ids == ["fight"]:  # wrapped by the opponent: no move of one's own this turn
+        kinds.add("wrapped")
+    if active.get("trapped"):
+        kinds.add("trapped")
+    if any(move.get("disabled") for move in active["moves"]):
+        kinds.add("disabled")
+    moveset = next(entry for entry in request["side"]["pokemon"] if entry["active"])["moves"]
+    if len(ids) == 1 and ids[0] in moveset and len(moveset) > 1:
+        kinds.add("locked")
+    return kinds
+
+
+def probe_every_action(sim: SimulatorBattle, side: str) -> int | None:
+    """Choose and undo each legal action; the simulator must accept all of them.
+
+    Undo is refused while a trapping/disabling effect is in play (it would leak information): the
+    action just chosen then stands and is returned.
+    """
+    for action in np.flatnonzero(action_mask(sim.battles[side])):
+        assert sim.choose(side, action_to_order(sim.battles[side], int(action)).message) == []
+        refused = sim.undo(side)
+        if refused:
+            assert all("Can't undo" in error for error in refused), refused
+            sim.errors.clear()
+            return int(action)
+    return None
+
+
+def play(driver: Path, team_p1: str, team_p2: str, seed: int, policy: str, kinds: Counter,
+         probe_all: bool = True, max_turns: int = 400) -> SimulatorBattle:
+    """Play one battle with `policy` ("random" over the mask, or "first" legal action) on both sides."""
+    rng = random.Random(seed)
+    sim = SimulatorBattle(driver, team_p1, team_p2, seed)
+    try:
+        while not sim.finished and sim.battles["p1"].turn < max_turns:
+            requests, sim.pending = sim.pending, {}
+            assert requests, "simulator is waiting for no one"
+            chosen: dict[str, int] = {}
+            for side, request in requests.items():
+                battle = sim.battles[side]
+                mask = action_mask(battle)
+                kinds.update(request_kinds(request))
+                np.testing.assert_array_equal(mask, expected_mask(battle, request),
+                                              err_msg=json.dumps(request)[:2000])
+                assert mask.any()
+                obs = encode_battle(battle)
+                assert obs.shape == (OBS_DIM,) and obs.dtype == np.float32 and np.isfinite(obs).all()
+                for action in np.flatnonzero(mask):
+                    assert order_to_action(battle, action_to_order(battle, int(action))) == action
+                legal = [int(a) for a in np.flatnonzero(mask)]
+                chosen[side] = legal[0] if policy == "first" else rng.choice(legal)
+            committed: set[str] = set()
+            if probe_all and len(requests) == 2:
+                for side in requests:
+                    locked = probe_every_action(sim, side)
+                    if locked is not None:  # that side's choice stands; probing more would run the turn
+                        chosen[side] = locked
+                        committed.add(side)
+                        break
+            for side, action in chosen.items():
+                if side not in committed:
+                    assert sim.choose(side, action_to_order(sim.battles[side], action).message) == []
+        assert sim.errors == []
+        return sim
+    finally:
+        sim.close()
+
+
+def test_layout_constants():
+    assert OBS_DIM == features.GLOBAL_DIM + 12 * features.POKEMON_DIM
+    assert NUM_ACTIONS == 9
+
+
+def test_masks_orders_and_observations_on_real_battles(driver):
+    kinds: Counter = Counter()
+    finished = 0
+    for seed in range(1, 9):
+        sim = play(driver, TEAM_A, TEAM_B, seed, "random", kinds)
+        finished += sim.finished
+    assert finished >= 6
+    for kind in ("move", "force_switch", "recharge", "trapped", "disabled", "locked", "wrapped"):
+        assert kinds[kind] > 0, f"no {kind} request in {dict(kinds)}"
+
+
+def test_struggle_is_move_slot_zero(driver):
+    kinds: Counter = Counter()
+    play(driver, STRUGGLE_A, STRUGGLE_B, seed=5, policy="first", kinds=kinds, max_turns=12)
+    assert kinds["struggle"] > 0, dict(kinds)
+
+
+def test_observation_contents_track_the_battle(driver):
+    sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=11)
+    try:
+        battle = sim.battles["p1"]
+        obs = encode_battle(battle)
+        np.testing.assert_array_equal(obs, encode_battle(battle))  # deterministic
+        own = obs[features.GLOBAL_DIM:features.GLOBAL_DIM + features.POKEMON_DIM]
+        assert own[0] == 1.0 and own[1 + 128] == 1.0  # revealed; Tauros is dex #128
+        opponent_start = features.GLOBAL_DIM + 6 * features.POKEMON_DIM
+        first_opponent = obs[opponent_start:opponent_start + features.POKEMON_DIM]
+        assert first_opponent[0] == 1.0 and first_opponent[1 + 65] == 1.0  # Alakazam #65, revealed
+        unrevealed = obs[opponent_start + features.POKEMON_DIM:]
+        assert not unrevealed.any(), "unrevealed opponent slots must be all zeros"
+        assert [pokemon.species for pokemon in own_bench(battle)] == \
+            ["chansey", "dragonite", "gengar", "starmie", "snorlax"]
+        moves_start = features.POKEMON_DIM - 4 * features.MOVE_DIM
+
+        def own_move(slot: int, move: int) -> np.ndarray:
+            start = features.GLOBAL_DIM + slot * features.POKEMON_DIM + moves_start + move * features.MOVE_DIM
+            return obs[start:start + features.MOVE_DIM]
+
+        # Dynamic part: known, PP fraction, immune, log2(effectiveness)/2, legal now.
+        np.testing.assert_allclose(own_move(0, 3)[:5], [1, 1, 0, 0, 1])  # Tauros' Earthquake on Alakazam
+        np.testing.assert_allclose(own_move(4, 1)[:5], [1, 1, 0, -0.5, 0])  # benched Starmie's Psychic: resisted
+        assert own_move(0, 3)[-1] == pytest.approx(0.2)  # the block ends exactly at POKEMON_DIM
+    finally:
+        sim.close()
+
+
+def test_shaped_reward_telescopes_to_the_final_state(driver):
+    """Summed over a battle, HP/faint/victory terms telescope to final-minus-initial exactly; the
+    status terms are bounded by the `-status` events the protocol reported for each side."""
+    rng = random.Random(3)
+    sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=3)
+    states = {side: None for side in NAMES}
+    totals = {side: 0.0 for side in NAMES}
+    try:
+        while not sim.finished:
+            requests, sim.pending = sim.pending, {}
+            for side in requests:
+                battle = sim.battles[side]
+                reward, states[side] = shaped_reward(states[side], battle)
+                totals[side] += reward
+                action = rng.choice([int(a) for a in np.flatnonzero(action_mask(battle))])
+                assert sim.choose(side, action_to_order(battle, action).message) == []
+    finally:
+        sim.close()
+    for side, opponent in (("p1", "p2"), ("p2", "p1")):
+        battle = sim.battles[side]
+        reward, final = shaped_reward(states[side], battle)
+        totals[side] += reward
+        assert battle.finished and abs(reward) >= 90.0
+        hp_and_faints = ((len(final.opponent_hp) - sum(final.opponent_hp.values()))
+                         + (sum(final.own_hp.values()) - len(final.own_hp))
+                         + (final.opponent_fainted - final.own_fainted)
+                         + 100 * features.victory_sign(battle))
+        status_part = totals[side] - hp_and_faints
+        assert -0.5 * sim.status_starts[side] - 1e-4 <= status_part <= 0.5 * sim.status_starts[opponent] + 1e-4
+    assert sim.battles["p1"].won != sim.battles["p2"].won
+
+
+def test_reward_terms_on_protocol_events(driver):
+    sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=7)
+    try:
+        battle = sim.battles["p1"]
+        before = reward_state(battle)
+        target = f"p2a: {battle.opponent_active_pokemon.name}"
+        battle.parse_message(["", "-damage", target, "40/100 par"])
+        reward, after = shaped_reward(before, battle)
+        assert reward == pytest.approx(0.6 + 0.5)  # 60 % damage dealt, paralysis given
+        battle.parse_message(["", "-damage", target, "0 fnt"])
+        battle.parse_message(["", "faint", target])
+        reward, _ = shaped_reward(after, battle)
+        assert reward == pytest.approx(0.4 + 1.0)  # the last 40 % plus the knock-out
+    finally:
+        sim.close()

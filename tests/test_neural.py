@@ -1,0 +1,138 @@
+"""NeuralPlayer: checkpoint loading, cross-player batching, and real battles on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import torch
+
+from pokepsro.arena import run_battles, schedule_matchup
+from pokepsro.baselines import RandomBaseline
+from pokepsro.errors import UsageError
+from pokepsro.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
+from pokepsro.model import build_model, save_checkpoint
+from pokepsro.neural import BatchedPolicy, NeuralPlayer, shared_policy
+from pokepsro.recording import TrajectoryWriter, make_recording
+from pokepsro.trajectories import read_shard, shard_paths
+
+TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
+
+
+def write_checkpoint(path, feature_version: str = FEATURE_VERSION):
+    torch.manual_seed(0)
+    model = build_model(TINY_MODEL, OBS_DIM)
+    return save_checkpoint(path, model, model_config=TINY_MODEL, obs_dim=OBS_DIM, feature_version=feature_version,
+                           train_config={}, epoch=0, metrics={})
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "epoch_0.pt")
+
+
+class ErrorCountingNeuralPlayer(NeuralPlayer):
+    """Counts the server's `|error|` replies (an order it refused) before poke-env handles them."""
+
+    errors: ClassVar[list[str]] = []
+
+    async def _handle_battle_message(self, split_messages):
+        for message in split_messages[1:]:
+            if len(message) > 1 and message[1] == "error":
+                ErrorCountingNeuralPlayer.errors.append("|".join(message))
+        await super()._handle_battle_message(split_messages)
+
+
+def test_feature_version_mismatch_is_refused(tmp_path):
+    stale = write_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
+    with pytest.raises(UsageError, match="feature version"):
+        shared_policy(stale, device="cpu")
+
+
+def test_players_of_one_checkpoint_share_one_policy(checkpoint):
+    first = NeuralPlayer(checkpoint=checkpoint, device="cpu", battle_format="gen1ou", start_listening=False)
+    second = NeuralPlayer(checkpoint=checkpoint, device="cpu", battle_format="gen1ou", start_listening=False)
+    assert first.policy is second.policy
+    with pytest.raises(ValueError, match="temperature"):
+        NeuralPlayer(checkpoint=checkpoint, temperature=0.0, battle_format="gen1ou", start_listening=False)
+
+
+def random_masks(rng: np.random.Generator, count: int) -> np.ndarray:
+    masks = rng.random((count, NUM_ACTIONS)) < 0.5
+    masks[np.arange(count), rng.integers(0, NUM_ACTIONS, count)] = True
+    return masks
+
+
+def test_batched_policy_batches_waiting_battles_and_flushes_a_lone_one(checkpoint):
+    model = build_model(TINY_MODEL, OBS_DIM)
+    policy = BatchedPolicy(model, seed=1, flush_delay_s=0.05)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(3, OBS_DIM)).astype(np.float32)
+    masks = random_masks(rng, 3)
+
+    async def scenario():
+        for key in ("x", "y", "z"):
+            policy.battle_started(key)
+        # Two of three live battles ask: they wait for the third or the delay.
+        first = [policy.decide(obs[i], masks[i], 1.0, False) for i in range(2)]
+        await asyncio.sleep(0)
+        assert not any(future.done() for future in first)
+        third = policy.decide(obs[2], masks[2], 1.0, False)  # everyone waiting -> one batch of 3, at once
+        results = [await future for future in (*first, third)]
+        policy.battle_finished("z")
+        # One of two live battles asks and the other never does: the delay flushes it alone.
+        started = time.monotonic()
+        lone = await asyncio.wait_for(policy.decide(obs[0], masks[0], 1.0, True), timeout=1.0)
+        return results, lone, time.monotonic() - started
+
+    results, lone, waited = asyncio.run(scenario())
+    assert 0.04 <= waited < 1.0
+    assert dict(policy.batch_sizes) == {3: 1, 1: 1}
+    for (action, logp), mask in zip(results, masks, strict=True):
+        assert mask[action] and logp <= 0.0
+    assert masks[0][lone[0]] and lone[1] == 0.0  # greedy: deterministic, log-prob 0
+
+
+def play_neural_vs_random(showdown_server, team_set, checkpoint, out_dir, battles: int, concurrency: int,
+                          **neural_kwargs):
+    ErrorCountingNeuralPlayer.errors.clear()
+    specs = schedule_matchup("neural", "random", battles, team_set, seed=11)
+    players = {"neural": functools.partial(make_recording(ErrorCountingNeuralPlayer), checkpoint=checkpoint,
+                                           device="cpu", seed=0, **neural_kwargs),
+               "random": RandomBaseline}
+    writer = TrajectoryWriter(out_dir, sides="a")
+    records = run_battles(specs, players, server=showdown_server, concurrency=concurrency, progress=False,
+                          on_battle_end=writer.on_battle_end)
+    return records, writer
+
+
+def test_neural_player_plays_real_battles_with_batched_decisions(showdown_server, team_set, checkpoint, tmp_path):
+    policy = shared_policy(checkpoint, device="cpu")
+    before = sum(policy.batch_sizes.values())
+    records, writer = play_neural_vs_random(showdown_server, team_set, checkpoint, tmp_path, battles=8,
+                                            concurrency=4)
+    assert ErrorCountingNeuralPlayer.errors == []
+    assert all(record["end"] == "normal" for record in records)
+    assert sum(policy.batch_sizes.values()) > before
+    assert max(policy.batch_sizes) > 1, dict(policy.batch_sizes)  # decisions of several lanes in one pass
+    assert writer.shards_written == 8
+    for path in shard_paths(tmp_path):
+        shard = read_shard(path)
+        assert shard.meta["policy"] == "neural" and shard.meta["opponent"] == "random"
+        assert np.isfinite(shard.logp).all() and (shard.logp <= 0).all()  # sampled: real behaviour log-probs
+
+
+def test_unbatched_greedy_player_plays_real_battles(showdown_server, team_set, checkpoint, tmp_path):
+    policy = shared_policy(checkpoint, device="cpu")
+    flushes = sum(policy.batch_sizes.values())
+    _, writer = play_neural_vs_random(showdown_server, team_set, checkpoint, tmp_path, battles=2,
+                                      concurrency=2, batched=False, greedy=True)
+    assert ErrorCountingNeuralPlayer.errors == []
+    assert sum(policy.batch_sizes.values()) == flushes  # never went through the batcher
+    assert writer.shards_written == 2
+    for path in shard_paths(tmp_path):
+        assert (read_shard(path).logp == 0).all()
