@@ -60,6 +60,11 @@ def _team_set(name: str, battle_format: str):
     return team_set
 
 
+def _run_options(args: argparse.Namespace) -> dict:
+    return {"battle_format": args.format, "concurrency": args.concurrency, "server_log": args.server_log,
+            "backend": args.backend, "workers": args.workers}
+
+
 def _print_summary(label: str, summary: dict, seconds: float) -> None:
     low, high = summary["ci95"]
     print(f"{label}: {summary['wins']} wins, {summary['losses']} losses, {summary['ties']} ties "
@@ -78,7 +83,7 @@ def cmd_battle(args: argparse.Namespace) -> None:
     out = _writable_file(Path(args.out), "--out") if args.out else None
     start = time.perf_counter()
     summary = play_match(policy_a, policy_b, args.n, team_set=team_set, seed=args.seed, record_path=out,
-                         battle_format=args.format, concurrency=args.concurrency, server_log=args.server_log)
+                         **_run_options(args))
     _print_summary(f"{summary['policy_a']} vs {summary['policy_b']}", summary, time.perf_counter() - start)
 
 
@@ -93,7 +98,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     out = _writable_file(Path(args.out), "--out") if args.out else None
     start = time.perf_counter()
     summary = evaluate_policy(policy, opponent, args.n, team_set=team_set, seed=args.seed, record_path=out,
-                              battle_format=args.format, concurrency=args.concurrency, server_log=args.server_log)
+                              **_run_options(args))
     _print_summary(f"{policy.name} vs {opponent.name}", summary, time.perf_counter() - start)
     for member, stats in summary.get("by_member", {}).items():
         print(f"  {member}: {stats['battles']} battles, win rate {stats['win_rate']:.3f}")
@@ -112,8 +117,7 @@ def cmd_tournament(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     matrix = run_tournament(population, battles_per_matchup=args.battles_per_matchup, team_set=team_set,
                             seed=args.seed, records_path=out / "battles.jsonl", previous=previous,
-                            battle_format=args.format, parallel_matchups=args.parallel_matchups,
-                            concurrency=args.concurrency, server_log=args.server_log)
+                            parallel_matchups=args.parallel_matchups, **_run_options(args))
     matrix.metadata.update({"battles_per_matchup": args.battles_per_matchup, "team_set": args.team_set,
                             "seed": args.seed, "battle_format": args.format})
     matrix.save(out / "interaction_matrix.json")
@@ -149,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pokepsro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def backend_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--backend", choices=["direct", "server"], default="direct",
+                       help="direct: simulator worker processes, no websockets (default); server: a local Showdown server")
+        p.add_argument("--workers", type=_positive, default=1, help="simulator worker processes (direct backend)")
+        p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file (server backend)")
+
     def battle_options(p: argparse.ArgumentParser, n_default: int | None) -> None:
         p.add_argument("-n", type=_positive, default=n_default, required=n_default is None,
                        help="number of battles (exactly this many are played)")
@@ -157,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--concurrency", type=_positive, default=16, help="battles in flight at once")
         p.add_argument("--seed", type=int, default=0, help="seed of team draws and sampling")
         p.add_argument("--out", help="append per-battle records to this JSONL file")
-        p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file")
+        backend_options(p)
 
     battle = sub.add_parser("battle", help="play N battles between two policies")
     battle.add_argument("p1", help="baseline name, module.path:ClassName, or checkpoint .pt")
@@ -182,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     tournament.add_argument("--parallel-matchups", type=_positive, default=4)
     tournament.add_argument("--concurrency", type=_positive, default=16)
     tournament.add_argument("--seed", type=int, default=0)
-    tournament.add_argument("--server-log", type=Path, default=None)
+    backend_options(tournament)
     tournament.set_defaults(func=cmd_tournament)
 
     solve = sub.add_parser("solve", help="Nash mixture and meta-game analysis of an interaction matrix")

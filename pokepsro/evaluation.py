@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from pathlib import Path
 
 from .arena import run_battles, schedule_matchup
 from .population import PolicyEntry, Population, player_factory
@@ -23,12 +22,11 @@ def learner_key(entry: PolicyEntry) -> str:
 
 
 def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: int, *, team_set: TeamSet,
-                         seed: int, record_path: Path | None, battle_format: str = "gen1ou", concurrency: int = 16,
-                         max_turns: int = 500, battle_timeout_s: float = 600.0, server_log: Path | None = None,
-                         record_learner: bool = False, on_battle_end=None, progress: bool = True) -> list[dict]:
+                         seed: int, record_learner: bool = False, **run_options) -> list[dict]:
     """`n` battles of `learner` (side A) against a member of `opponents` drawn per battle from `sigma`.
 
     The sampled member is the record's `policy_b`, so opponent counts can be checked against σ.
+    `run_options` go to `run_battles` (record_path, backend, concurrency, limits, callbacks...).
     """
     members = sample_members(opponents.names, sigma, n, derive_seed(seed, "opponents", learner.name))
     key = learner_key(learner)
@@ -37,21 +35,17 @@ def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: 
     needed = set(members)
     factories = {name: player_factory(opponents[name]) for name in needed}
     factories[key] = player_factory(learner, record=record_learner)
-    return run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
-                       server_log=server_log, record_path=record_path, max_turns=max_turns,
-                       battle_timeout_s=battle_timeout_s, progress=progress, on_battle_end=on_battle_end)
+    return run_battles(specs, factories, **run_options)
 
 
 def play_match(policy_a: PolicyEntry, policy_b: PolicyEntry, n: int, *, team_set: TeamSet, seed: int,
-               record_path: Path | None, battle_format: str = "gen1ou", concurrency: int = 16,
-               server_log: Path | None = None, progress: bool = True) -> dict:
+               **run_options) -> dict:
     """`n` battles between two policies, seats alternating; the summary is from `policy_a`'s side."""
     name_a = policy_a.name
     name_b = policy_b.name if policy_b.name != name_a else f"{policy_b.name}_2"
     specs = schedule_matchup(name_a, name_b, n, team_set, derive_seed(seed, "match", name_a, name_b))
     factories = {name_a: player_factory(policy_a), name_b: player_factory(policy_b)}
-    records = run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
-                          server_log=server_log, record_path=record_path, progress=progress)
+    records = run_battles(specs, factories, **run_options)
     return {"policy_a": name_a, "policy_b": name_b, **_summary(records)}
 
 

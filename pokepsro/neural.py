@@ -26,6 +26,7 @@ from poke_env.player.player import Player
 
 from pokepsro.features import (
     FEATURE_VERSION,
+    OBS_DIM,
     action_mask,
     action_to_order,
     encode_battle,
@@ -128,7 +129,8 @@ def shared_policy(checkpoint: str | os.PathLike, device: str | torch.device | No
     stat = path.stat() if path.is_file() else None
     key = (str(path), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0, str(resolved_device))
     if key not in _SHARED_POLICIES:
-        loaded = load_checkpoint(path, map_location=resolved_device, expected_feature_version=FEATURE_VERSION)
+        loaded = load_checkpoint(path, map_location=resolved_device, expected_feature_version=FEATURE_VERSION,
+                                 expected_obs_dim=OBS_DIM)
         _SHARED_POLICIES[key] = BatchedPolicy(loaded.model, seed=seed)
     return _SHARED_POLICIES[key]
 

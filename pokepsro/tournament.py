@@ -38,12 +38,11 @@ def tournament_schedule(pairs: list[tuple[str, str]], battles_per_matchup: int, 
 
 
 def run_tournament(population: Population, *, battles_per_matchup: int, team_set: TeamSet, seed: int,
-                   records_path: Path, previous: InteractionMatrix | None = None, battle_format: str = "gen1ou",
-                   parallel_matchups: int = 4, concurrency: int = 16, server_log: Path | None = None,
-                   max_turns: int = 500, battle_timeout_s: float = 600.0,
-                   record: bool = False, on_battle_end=None,
-                   progress: bool = True) -> InteractionMatrix:
+                   records_path: Path, previous: InteractionMatrix | None = None, parallel_matchups: int = 4,
+                   record: bool = False, **run_options) -> InteractionMatrix:
     """Play the pairs missing from `previous`, write their records, and return the merged matrix.
+
+    `run_options` go to `run_battles` (backend, concurrency, limits, server log, on_battle_end...).
 
     Records of a killed run are resumed from `records_path`.partial; the final `records_path` is written
     atomically with this run's battles only (earlier cells' battles live next to the earlier matrix).
@@ -61,10 +60,7 @@ def run_tournament(population: Population, *, battles_per_matchup: int, team_set
     specs = tournament_schedule(pairs, battles_per_matchup, team_set, seed, parallel_matchups)
     factories = player_factories(population, record=record)
     partial = records_path.with_name(records_path.name + ".partial")
-    records = run_battles(specs, factories, battle_format=battle_format, concurrency=concurrency,
-                          server_log=server_log, record_path=partial, max_turns=max_turns,
-                          battle_timeout_s=battle_timeout_s, progress=progress,
-                          on_battle_end=on_battle_end) if specs else []
+    records = run_battles(specs, factories, record_path=partial, **run_options) if specs else []
     matrix = InteractionMatrix.from_records(names, records, previous=previous)
     write_jsonl(records_path, sorted(records, key=lambda r: r["index"]))
     partial.unlink(missing_ok=True)

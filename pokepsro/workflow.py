@@ -61,7 +61,8 @@ def grow_population(previous: Path, checkpoint: Path, iteration: int, out: Path)
 
 def _battle_kwargs(battle: dict, runtime: dict) -> dict:
     return {"battle_format": battle["battle_format"], "max_turns": battle["max_turns"],
-            "battle_timeout_s": battle["battle_timeout_s"], "concurrency": runtime["concurrency"]}
+            "battle_timeout_s": battle["battle_timeout_s"], "concurrency": runtime["concurrency"],
+            "backend": runtime["backend"], "workers": runtime["workers"]}
 
 
 def _trajectory_writer(out_dir: Path, sides: str, battle_format: str):

@@ -57,7 +57,7 @@ def battle_params():
 
 def runtime_options():
     """How fast, not what: no rerun when these change."""
-    return {"concurrency": config["concurrency"], "parallel_matchups": config["parallel_matchups"]}
+    return {key: config[key] for key in ("concurrency", "parallel_matchups", "backend", "workers")}
 
 
 def stage_figures(stage):

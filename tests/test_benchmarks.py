@@ -18,14 +18,16 @@ def test_battle_throughput_smoke(tmp_path):
     out = tmp_path / "throughput.json"
     completed = subprocess.run(
         [sys.executable, str(BENCHMARK), "--battles", "3", "--concurrency", "1", "2", "--floor-battles", "4",
-         "--warmup-battles", "1", "--pair-concurrency", "2", "--floor-concurrency", "2", "--json", str(out)],
+         "--warmup-battles", "1", "--pair-concurrency", "2", "--floor-concurrency", "2", "--direct-workers", "1", "--direct-concurrency", "2",
+         "--json", str(out)],
         capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "| simulator floor c=2 |" in completed.stdout
     result = json.loads(out.read_text())
     rows = {row["configuration"]: row for row in result["rows"]}
     assert list(rows) == ["server c=1, max_base_power vs random", "server c=2, max_base_power vs random",
-                          "server c=2, random vs random", "simulator floor c=2"]
+                          "server c=2, random vs random", "direct w=1 c=2, max_base_power vs random",
+                          "direct w=1 c=2, random vs random", "simulator floor c=2"]
     floor = rows["simulator floor c=2"]
     assert floor["battles"] == 4 and sum(floor["results_by_seat"].values()) == 4
     assert floor["per_core_vs_floor"] == pytest.approx(1.0)

@@ -20,7 +20,7 @@ from pokepsro.model import (
 )
 
 OBS_DIM = 24
-GEN1_V1_OBS_DIM = 4713  # pokepsro.features.OBS_DIM for gen1-v1; the configs state sizes for it
+GEN1_V1_OBS_DIM = 4689  # pokepsro.features.OBS_DIM for gen1-v1; the configs state sizes for it
 TINY = {"architecture": "residual_mlp", "width": 32, "depth": 2, "expansion": 2}
 
 
