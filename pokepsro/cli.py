@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from .atomic import read_jsonl
 from .errors import SetupError, UsageError
 
 SUPPORTED_FORMATS = ("gen1ou",)
@@ -32,6 +33,12 @@ def _writable_file(path: Path, flag: str) -> Path:
         raise UsageError(f"{flag} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"{flag} {path} is not writable")
+    if path.exists():  # battles are appended to (and resumed from) an existing record file
+        try:
+            read_jsonl(path)
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise UsageError(f"{flag} {path} exists and is not a JSONL battle record file; "
+                             "choose another path") from None
     return path
 
 

@@ -12,17 +12,23 @@ from typing import Callable
 from .errors import SetupError, UsageError
 
 
-def run_job(snakemake, job: Callable, **kwargs):
-    """Run `job(**kwargs)` with stdout/stderr going to the rule's log file and torch using the rule's threads."""
+def run_job(snakemake, job: Callable, *, torch_threads: int | None = None, **kwargs):
+    """Run `job(**kwargs)` with stdout/stderr going to the rule's log file.
+
+    torch uses the rule's threads for training; battle jobs pass `torch_threads=1`, since small batched
+    forward passes are fastest on one thread (the other core runs the simulator).
+    """
     log_path = Path(snakemake.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     threads = str(getattr(snakemake, "threads", 1))
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        print(f"job start: SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', 'none')} "
+              f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}")  # where and on what it ran
         try:
             import torch
 
-            torch.set_num_threads(int(threads))
+            torch.set_num_threads(torch_threads or int(threads))
             return job(**kwargs)
         except (UsageError, SetupError) as error:
             print(f"error: {error}", file=log)

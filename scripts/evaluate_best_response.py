@@ -3,7 +3,7 @@ from pathlib import Path
 from pokepsro.snakemake_job import run_job, server_log
 from pokepsro.workflow import evaluate_best_response_stage
 
-run_job(snakemake, evaluate_best_response_stage, checkpoint=Path(snakemake.input.checkpoint),
+run_job(snakemake, evaluate_best_response_stage, torch_threads=1, checkpoint=Path(snakemake.input.checkpoint),
         iteration=int(snakemake.wildcards.i), population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), matrix=Path(snakemake.input.matrix), out=Path(snakemake.output[0]),
         battles=snakemake.params.battles, team_set=snakemake.params.team_set, seed=snakemake.params.seed,

@@ -3,7 +3,7 @@ from pathlib import Path
 from pokepsro.snakemake_job import run_job, server_log
 from pokepsro.workflow import tournament_stage
 
-run_job(snakemake, tournament_stage, population=Path(snakemake.input.population),
+run_job(snakemake, tournament_stage, torch_threads=1, population=Path(snakemake.input.population),
         previous=Path(snakemake.input.previous[0]) if snakemake.input.previous else None,
         matrix_out=Path(snakemake.output.matrix), battles_out=Path(snakemake.output.battles),
         trajectories_out=Path(snakemake.output.trajectories),

@@ -21,7 +21,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (["battle", "max_base_power", "random", "-n", "5", "--team-set", "nosuchset"], "nosuchset"),
     (["battle", "max_base_power", "random", "-n", "5", "--format", "gen9ou"], "unsupported format 'gen9ou'"),
     (["battle", "max_base_power", "random", "-n", "5", "--out", "/nonexistent/dir/x.jsonl"], "does not exist"),
-    (["battle", "max_base_power", "random", "-n", "5", "--out", "/proc/version"], "not writable"),
+    (["battle", "max_base_power", "random", "-n", "5", "--out", "/tmp"], "is a directory"),
+    (["battle", "max_base_power", "random", "-n", "5", "--out", "/etc/os-release"], "not a JSONL battle record"),
 ])
 def test_battle_bad_input_exits_2_and_names_the_problem(args, message, capsys):
     assert main(args) == 2
