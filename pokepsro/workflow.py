@@ -117,7 +117,7 @@ def tournament_stage(*, population: Path, previous: Path | None, matrix_out: Pat
 
 def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Path, strategy: Path, out: Path,
                   battles: int, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
-    """The learner against opponents drawn per battle from σ; its own decisions become trajectories."""
+    """The learner against opponents drawn per battle from σ; both seats' decisions become trajectories."""
     opponents = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
     learner = PolicyEntry(name=learner_name, kind="checkpoint", spec=str(learner_checkpoint))
@@ -125,11 +125,11 @@ def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Pa
         raise UsageError(f"checkpoint not found: {learner_checkpoint}")
     records_path = out.with_name(f".{out.name}.records.partial")
     work = _resumable_dir(out, records_path)
-    writer = _trajectory_writer(work, "a", battle["battle_format"])
+    writer = _trajectory_writer(work, "both", battle["battle_format"])
     records = play_against_mixture(learner, opponents, sigma, battles,
                                    team_set=load_team_set(team_set, battle["battle_format"]),
                                    seed=derive_seed(seed, "collect", learner_name), record_path=records_path,
-                                   server_log=server_log, record_learner=True, on_battle_end=writer.on_battle_end,
+                                   server_log=server_log, record=True, on_battle_end=writer.on_battle_end,
                                    **_battle_kwargs(battle, runtime))
     summary = summarize_against_mixture(records, dict(zip(opponents.names, map(float, sigma))))
     summary.update({"learner": learner_name, "learner_checkpoint": str(learner_checkpoint), "seed": seed})

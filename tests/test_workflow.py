@@ -194,5 +194,5 @@ def test_raising_iterations_schedules_only_the_new_ones_and_survives_sigkill(wor
     assert result.returncode == 0, result.stderr[-4000:]
     records = read_jsonl(trajectories / "records.jsonl")
     assert len(records) == 40 and len({r["index"] for r in records}) == 40
-    assert len(list(trajectories.glob("*.npz"))) == 40
+    assert len(list(trajectories.glob("*__a.npz"))) == 40 and len(list(trajectories.glob("*__b.npz"))) == 40
     assert (workflow / "results/iteration_2/meta_game_analysis.json").is_file()
