@@ -7,3 +7,12 @@ class UsageError(Exception):
 
 class SetupError(Exception):
     """The environment is incomplete (Node or the Showdown install is missing)."""
+
+
+def require_exact_keys(config: dict, keys, what: str) -> None:
+    """A config must name exactly the known keys: a typo is an error, not a silently ignored setting."""
+    unknown = sorted(set(config) - set(keys))
+    missing = [key for key in keys if key not in config]
+    if unknown or missing:
+        raise UsageError(f"{what} config has unknown keys {unknown} / lacks keys {missing}; "
+                         f"expected exactly {', '.join(keys)}")

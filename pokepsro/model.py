@@ -27,7 +27,7 @@ import yaml
 from torch import nn
 
 from pokepsro.atomic import atomic_write_bytes
-from pokepsro.errors import UsageError
+from pokepsro.errors import UsageError, require_exact_keys
 from pokepsro.trajectories import NUM_ACTIONS
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "models"
@@ -60,11 +60,7 @@ def load_yaml_config(name_or_path: str | os.PathLike, directory: Path, kind: str
 def validate_model_config(model_config: Mapping[str, Any]) -> dict:
     """Exactly the known keys, positive integer sizes; returns a plain dict."""
     config = dict(model_config)
-    unknown = sorted(set(config) - set(MODEL_CONFIG_KEYS))
-    missing = [key for key in MODEL_CONFIG_KEYS if key not in config]
-    if unknown or missing:
-        raise UsageError(f"model config has unknown keys {unknown} / lacks keys {missing}; "
-                         f"expected exactly {', '.join(MODEL_CONFIG_KEYS)}")
+    require_exact_keys(config, MODEL_CONFIG_KEYS, "model")
     if config["architecture"] != ARCHITECTURE:
         raise UsageError(f"model architecture {config['architecture']!r} is not supported; "
                          f"use {ARCHITECTURE!r}")

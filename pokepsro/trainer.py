@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pokepsro.atomic import atomic_write_text
-from pokepsro.errors import SetupError, UsageError
+from pokepsro.errors import SetupError, UsageError, require_exact_keys
 from pokepsro.model import (
     ActorCritic,
     build_model,
@@ -70,11 +70,7 @@ VALUE_CHUNK = 16384  # steps per critic forward pass when recomputing targets
 def validate_train_config(train_config: Mapping[str, Any]) -> dict:
     """Exactly the keys of TRAIN_CONFIG_SPEC with sane values; ints are accepted for floats."""
     config = dict(train_config)
-    unknown = sorted(set(config) - set(TRAIN_CONFIG_SPEC))
-    missing = [key for key in TRAIN_CONFIG_SPEC if key not in config]
-    if unknown or missing:
-        raise UsageError(f"train config has unknown keys {unknown} / lacks keys {missing}; "
-                         f"expected exactly {', '.join(TRAIN_CONFIG_SPEC)}")
+    require_exact_keys(config, TRAIN_CONFIG_SPEC, "train")
     for key, (kind, is_valid, demand) in TRAIN_CONFIG_SPEC.items():
         value = config[key]
         accepted = (int, float) if kind is float else (kind,)
