@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import inspect
 import itertools
 import logging
 import os
@@ -363,6 +364,8 @@ class LanePlayer:
     player: Player
     popups: PopupCollector
     disconnected: asyncio.Event
+    failures: list[BaseException]
+    failed: asyncio.Event
     turn_limited: set[str] = field(default_factory=set)
 
     @property
@@ -464,6 +467,7 @@ class Lane:
         for side in sides:
             alarms[asyncio.ensure_future(side.disconnected.wait())] = functools.partial(
                 PlayerLost, f"websocket of {side.player.username} closed")
+            alarms[asyncio.ensure_future(side.failed.wait())] = functools.partial(player_failure, side)
             if popups_fail:
                 alarms[asyncio.ensure_future(side.popups.arrived.wait())] = functools.partial(
                     popup_failure, side)
@@ -496,7 +500,7 @@ class Lane:
             server_configuration=self.arena.server.server_configuration,
             max_concurrent_battles=1,
         )
-        lane_player = LanePlayer(player, PopupCollector(), watch_disconnect(player))
+        lane_player = LanePlayer(player, PopupCollector(), watch_disconnect(player), *watch_failures(player))
         player.logger.setLevel(logging.WARNING)  # popups are logged at WARNING; the lane must see them
         player.logger.addHandler(lane_player.popups)
         enforce_turn_limit(player, settings.max_turns, lane_player.turn_limited)
@@ -524,6 +528,45 @@ def enforce_turn_limit(player: Player, max_turns: int, turn_limited: set[str]) -
         return choose_move(battle)
 
     player.choose_move = choose_or_forfeit
+
+
+def watch_failures(player: Player) -> tuple[list[BaseException], asyncio.Event]:
+    """Errors raised by the player's choose_move, and an event set on the first one.
+
+    poke-env only logs such an error and the battle would stall until its timeout; the lane fails the run
+    at once instead, naming the player and the error.
+    """
+    failures: list[BaseException] = []
+    failed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    choose_move = player.choose_move
+
+    def fail(error: BaseException) -> None:
+        failures.append(error)
+        loop.call_soon_threadsafe(failed.set)
+
+    async def awaited(choice):
+        try:
+            return await choice
+        except Exception as error:
+            fail(error)
+            raise
+
+    def checked(battle):
+        try:
+            choice = choose_move(battle)
+        except Exception as error:
+            fail(error)
+            raise
+        return awaited(choice) if inspect.isawaitable(choice) else choice
+
+    player.choose_move = checked
+    return failures, failed
+
+
+def player_failure(side: LanePlayer) -> RuntimeError:
+    error = side.failures[0]
+    return RuntimeError(f"{type(side.player).__name__} ({side.player.username}) failed choosing a move: {error!r}")
 
 
 def watch_disconnect(player: Player) -> asyncio.Event:

@@ -244,3 +244,21 @@ def test_refused_team_fails_fast_with_the_servers_reason(showdown_server):
         run_battles(schedule_matchup("maxbp", "random", 1, team_set, seed=1), PLAYERS, server=showdown_server,
                     progress=False)
     assert time.monotonic() - start < 20
+
+
+class BrokenPlayer(RandomPlayer):
+    """A user Player with a bug: its move choice raises."""
+
+    def choose_move(self, battle):
+        raise ValueError("bug in the user's bot")
+
+
+@pytest.mark.parametrize("backend", ["server", "direct"])
+def test_a_player_whose_choice_raises_fails_the_run_fast(team_set, backend, tmp_path):
+    specs = schedule_matchup("broken", "random", 4, team_set, seed=3)
+    players = {"broken": BrokenPlayer, "random": RandomPlayer}
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="bug in the user's bot"):
+        run_battles(specs, players, concurrency=2, backend=backend, battle_timeout_s=300,
+                    server_log=tmp_path / "server.log", progress=False)
+    assert time.monotonic() - start < 60  # not after the 300 s battle timeout
