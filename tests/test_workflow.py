@@ -147,6 +147,14 @@ def test_second_run_has_nothing_to_do(workflow):
     assert time.perf_counter() - start < 30
 
 
+def test_report_renders_every_plot(workflow):
+    result = snakemake(workflow, "--report", str(workflow / "results/report.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workflow / "results/report.html").read_text(errors="replace")
+    for name in ["exploitability.png", "nash_mixture.png", "br_winrate.png", "success.json"]:
+        assert name in html
+
+
 def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follows(workflow):
     result = snakemake(workflow, "-n", "--config", "battles_per_matchup=10")
     jobs = scheduled_jobs(result.stdout)

@@ -1,0 +1,53 @@
+"""The workflow config is validated against config/schema.yaml; an error names the bad key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from pokepsro.config import REPO_ROOT, load_yaml, validate_config
+from pokepsro.errors import UsageError
+
+SHIPPED = ["config/config.yaml", "config/seed_scale.yaml", "tests/data/tiny.yaml"]
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_shipped_configs_are_valid(path):
+    validate_config(load_yaml(REPO_ROOT / path))
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"num_iterations": 0}, "num_iterations"),
+    ({"custom_replay_sample_weight": 1.5}, "custom_replay_sample_weight"),
+    ({"battles_per_matchup": "many"}, "battles_per_matchup"),
+    ({"backend": "websocket"}, "backend"),
+    ({"batles_per_matchup": 10}, "batles_per_matchup"),
+])
+def test_bad_values_name_the_key(change, key):
+    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config.update(change)
+    with pytest.raises(UsageError, match=key):
+        validate_config(config)
+
+
+def test_nested_key_is_named_by_its_path():
+    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config["phase0"]["baselines"] = ["random", "deep_blue"]
+    with pytest.raises(UsageError, match=r"phase0\.baselines\.1"):
+        validate_config(config)
+
+
+def test_every_schema_key_is_documented():
+    schema = load_yaml(REPO_ROOT / "config/schema.yaml")
+    properties = dict(schema["properties"])
+    properties.update({f"phase0.{k}": v for k, v in schema["properties"]["phase0"]["properties"].items()})
+    undocumented = [key for key, spec in properties.items() if not spec.get("description")]
+    assert not undocumented
+
+
+def test_seed_scale_carries_the_guides_numbers():
+    config = load_yaml(REPO_ROOT / "config/seed_scale.yaml")
+    assert (config["battles_per_matchup"], config["collection_battles"], config["oracle_epochs"],
+            config["oracle_batch_size"], config["num_iterations"], config["parallel_matchups"]) == (200, 500, 3, 16, 5, 4)
+    assert config["custom_replay_sample_weight"] == 0.5
