@@ -317,6 +317,8 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
         "exploitability_below_0.15": {
             "value": last_exploitability, "threshold": SUCCESS_EXPLOITABILITY,
             "measured_on": measured[-1]["sigma_of"] if measured else None,
+            "note": ("measured against the grown population: a lower bound on the true exploitability, as "
+                     "tight as the best responses are strong (see each_br_beats_previous_nash_60pct)"),
             "pass": last_exploitability is not None and last_exploitability < SUCCESS_EXPLOITABILITY},
         "nash_support_at_least_3": {"value": final["support_size"], "threshold": SUCCESS_SUPPORT,
                                     "pass": final["support_size"] >= SUCCESS_SUPPORT},
