@@ -22,6 +22,11 @@ $(SHOWDOWN)/node_modules/.installed: $(SHOWDOWN)/package.json $(SHOWDOWN)/packag
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+	@$(MAKE) --no-print-directory results/report.html
+
+# The HTML report of every plot, rebuilt only when the analysis changed.
+results/report.html: results/analysis/success.json
+	$(BIN)/snakemake --report $@
 
 test: setup
 	$(BIN)/python -m pytest tests
