@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_json, read_jsonl, write_jsonl
+from .atomic import atomic_write_json, write_jsonl
 from .errors import UsageError
 from .evaluation import mixture_side, play_against_mixture, summarize_against_mixture
 from .matrix import InteractionMatrix
@@ -71,19 +71,14 @@ def _trajectory_writer(out_dir: Path, sides: str, battle_format: str):
     return TrajectoryWriter(out_dir, sides=sides, format=battle_format)
 
 
-def _drop_unrecorded_shards(shard_dir: Path, records: list[dict]) -> None:
-    """On resume, keep only shards of battles whose record survived (the rest are replayed)."""
-    kept = {record["battle_id"] for record in records}
-    for shard in shard_dir.glob("*.npz"):
-        if shard.name.split("__")[0] not in kept:
-            shard.unlink()
+def _resumable_dir(final: Path) -> Path:
+    """A stable work folder next to `final`, so a killed job's shards are reused on rerun.
 
-
-def _resumable_dir(final: Path, records_path: Path) -> Path:
-    """A stable work folder next to `final`, so a killed job's complete shards are reused on rerun."""
+    Shards are named by battle index and written before the battle's record, so a battle without a record
+    is replayed and overwrites its own shard: the folder never holds a battle twice.
+    """
     work = final.with_name(f".{final.name}.partial")
     work.mkdir(parents=True, exist_ok=True)
-    _drop_unrecorded_shards(work, read_jsonl(records_path) if records_path.exists() else [])
     return work
 
 
@@ -100,8 +95,7 @@ def tournament_stage(*, population: Path, previous: Path | None, matrix_out: Pat
     members = Population.load(population)
     teams = load_team_set(team_set, battle["battle_format"])
     previous_matrix = InteractionMatrix.load(previous) if previous else None
-    partial_records = battles_out.with_name(battles_out.name + ".partial")
-    work = _resumable_dir(trajectories_out, partial_records)
+    work = _resumable_dir(trajectories_out)
     writer = _trajectory_writer(work, "both", battle["battle_format"])
     matrix = run_tournament(members, battles_per_matchup=battles_per_matchup, team_set=teams,
                             seed=derive_seed(seed, "tournament", stage), records_path=battles_out,
@@ -124,7 +118,7 @@ def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Pa
     if not learner_checkpoint.is_file():
         raise UsageError(f"checkpoint not found: {learner_checkpoint}")
     records_path = out.with_name(f".{out.name}.records.partial")
-    work = _resumable_dir(out, records_path)
+    work = _resumable_dir(out)
     writer = _trajectory_writer(work, "both", battle["battle_format"])
     records = play_against_mixture(learner, opponents, sigma, battles,
                                    team_set=load_team_set(team_set, battle["battle_format"]),
