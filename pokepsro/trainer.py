@@ -68,11 +68,19 @@ VALUE_CHUNK = 16384  # steps per critic forward pass when recomputing targets
 
 
 def validate_train_config(train_config: Mapping[str, Any]) -> dict:
-    """Exactly the keys of TRAIN_CONFIG_SPEC with sane values; ints are accepted for floats."""
+    """Exactly the keys of TRAIN_CONFIG_SPEC with sane values; ints are accepted for floats.
+
+    YAML 1.1 reads `lr: 3e-5` (no dot) as a string; such a number is accepted for a float key.
+    """
     config = dict(train_config)
     require_exact_keys(config, TRAIN_CONFIG_SPEC, "train")
     for key, (kind, is_valid, demand) in TRAIN_CONFIG_SPEC.items():
         value = config[key]
+        if kind is float and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         accepted = (int, float) if kind is float else (kind,)
         if isinstance(value, bool) or not isinstance(value, accepted) or not is_valid(value):
             raise UsageError(f"train config {key} must be {kind.__name__} {demand}, got {value!r}")

@@ -190,3 +190,12 @@ def test_training_modules_import_without_poke_env():
              "import pokepsro.trainer, pokepsro.model, pokepsro.trajectories; "
              "assert not [m for m in sys.modules if m.startswith('poke_env.')]")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_yaml_exponent_without_dot_is_read_as_a_float():
+    from pokepsro.trainer import load_train_config, validate_train_config
+
+    config = dict(load_train_config("psro_oracle"), lr="3e-5")
+    assert validate_train_config(config)["lr"] == pytest.approx(3e-5)
+    with pytest.raises(UsageError, match="train config lr must be float"):
+        validate_train_config(dict(config, lr="fast"))
