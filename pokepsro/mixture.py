@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,3 @@ def sample_members(names: list[str], sigma, n: int, seed: int) -> list[str]:
     """Draw one member per battle from σ with a seeded RNG (the opponent of PSRO's collection battles)."""
     rng = random.Random(seed)
     return rng.choices(names, weights=list(map(float, sigma)), k=n)
-
-
-def member_counts(members: list[str]) -> dict[str, int]:
-    return dict(Counter(members))
