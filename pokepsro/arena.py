@@ -99,10 +99,12 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
 
     `backend="server"` plays through a local Showdown server: without `server`, a private one is started
     for the call (log: `server_log`, default beside the records or in the temp folder). `backend="direct"`
-    plays through `workers` simulator processes with no server (`pokepsro.direct`); `concurrency` is then
-    the number of battles in flight over all of them. Either way `on_battle_end(spec, battle_a, battle_b,
-    record)` runs in poke-env's loop thread before the record is written, so a battle whose callback did
-    not finish is replayed on resume.
+    plays with no server on a simulator process of its own (`pokepsro.direct`), or over `workers` worker
+    processes each with its own simulator (`pokepsro.worker_pool`; factories and callback must then be
+    picklable); `concurrency` is the number of battles in flight over all of them. Either way
+    `on_battle_end(spec, battle_a, battle_b, record)` runs in poke-env's loop thread (of the worker process
+    that played the battle) before the record is written, so a battle whose callback did not finish is
+    replayed on resume.
     """
     validate_run(specs, players, concurrency, max_turns, battle_timeout_s)
     validate_backend(backend, workers, server)
@@ -112,10 +114,14 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
         settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
                                  record_path=record_path, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
                                  on_battle_end=on_battle_end)
-        if backend == "direct":
+        if backend == "direct" and workers > 1:
+            from .worker_pool import play_in_processes  # imported late: it imports this module
+
+            recorded.update(play_in_processes(pending, settings, workers, progress, len(specs)))
+        elif backend == "direct":
             from .direct import play_direct  # imported late: direct imports this module
 
-            recorded.update(play_direct(pending, settings, workers, progress, len(specs)))
+            recorded.update(play_direct(pending, settings, progress, len(specs)))
         elif server is None:
             log_path = server_log or default_server_log(record_path)
             with ShowdownServer(log_path) as owned_server:

@@ -1,17 +1,17 @@
-"""The direct battle backend: battles in simulator processes, with no Showdown server and no websocket.
+"""The direct battle backend: battles in a simulator process, with no Showdown server and no websocket.
 
-Each worker is one Node process (`pokepsro/js/battle_host.js`) running many battles at once through the
+The simulator is one Node process (`pokepsro/js/battle_host.js`) running many battles at once through the
 simulator's `BattleStream`. It sends each side exactly what a server would send that side (its view of the
 battle log, its requests and errors), tagged by battle and seat, as JSON lines on stdout; choices go back on
 stdin. On the Python side the messages feed the real poke-env `Player` objects through their own
-`_handle_battle_message`, and the order a player hands to `ps_client.send_message` is routed to the worker
-instead of a websocket. So any poke-env Player's `choose_move` (baselines, user players, batched neural
+`_handle_battle_message`, and the order a player hands to `ps_client.send_message` is routed to the
+simulator instead of a websocket. So any poke-env Player's `choose_move` (baselines, user players, batched neural
 players, recording wrappers) runs unchanged, and battle state is parsed by poke-env itself.
 
 One Player per side and policy plays all its battles concurrently (its battles are keyed by tag). Battles are
 seeded with their spec's seed. Records, callbacks, limits and resume are those of `pokepsro.arena`: a battle
-past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying worker
-is replayed on a fresh worker; each battle is recorded exactly once.
+past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying simulator
+is replayed on a fresh one; each battle is recorded exactly once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 from poke_env.concurrency import POKE_LOOP
@@ -46,7 +47,7 @@ LOGGER = logging.getLogger(__name__)
 HOST_SCRIPT = Path(__file__).resolve().parent / "js" / "battle_host.js"
 HOST_READY_TIMEOUT_S = 30.0
 FORFEIT_GRACE_S = 10.0        # a forfeit that has not ended the battle by then: record it anyway
-MAX_WORKER_RESTARTS = 3       # per run, over all workers
+MAX_SIMULATOR_RESTARTS = 3    # per run
 MAX_CRASHES_PER_BATTLE = 3    # the simulator threw inside the same battle this often: give up
 READ_CHUNK_BYTES = 1 << 16
 STDERR_TAIL_CHARS = 2000
@@ -54,22 +55,19 @@ SHUTDOWN_WAIT_S = 5.0
 OTHER_SEAT = {"p1": "p2", "p2": "p1"}
 
 
-def play_direct(pending: list[BattleSpec], settings: ArenaSettings, workers: int, progress: bool,
-                total: int) -> dict[int, dict]:
-    """Play `pending` on `workers` simulator processes; block until every battle is recorded."""
+def play_direct(pending: list[BattleSpec], settings: ArenaSettings, progress: bool, total: int,
+                feed: SpecFeed | None = None) -> dict[int, dict]:
+    """Play `pending` (then what `feed` hands out) on one simulator process; block until all are recorded."""
     from tqdm import tqdm
 
-    root = showdown_root()
-    check_showdown_install(root)
-    command = (node_executable(), str(HOST_SCRIPT), str(root))
     bar = tqdm(total=total, initial=total - len(pending), unit="battle", disable=not progress,
                desc="battles", smoothing=0.1)
-    arena = DirectArena(settings, command, workers, bar)
+    arena = DirectArena(settings, host_command(), bar, feed)
     future = asyncio.run_coroutine_threadsafe(arena.run(pending), POKE_LOOP)
     try:
         future.result()
     except BaseException:
-        future.cancel()  # the run's own clean-up stops the workers; give it a moment
+        future.cancel()  # the run's own clean-up stops the simulator; give it a moment
         concurrent.futures.wait([future], timeout=SHUTDOWN_WAIT_S)
         raise
     finally:
@@ -77,7 +75,14 @@ def play_direct(pending: list[BattleSpec], settings: ArenaSettings, workers: int
     return arena.records
 
 
-class SimulatorWorker:
+def host_command() -> tuple[str, ...]:
+    """The command starting one battle host (checks the Showdown install first)."""
+    root = showdown_root()
+    check_showdown_install(root)
+    return (node_executable(), str(HOST_SCRIPT), str(root))
+
+
+class SimulatorProcess:
     """One `battle_host.js` process: JSON lines in, JSON lines out, stderr kept for error messages."""
 
     def __init__(self, command: tuple[str, ...], number: int, dispatch, on_lost) -> None:
@@ -173,7 +178,7 @@ class Seat:
 class DirectBattle:
     spec: BattleSpec
     tag: str
-    worker: SimulatorWorker
+    simulator: SimulatorProcess
     seats: dict[str, Seat]
     started: float
     end: str = "normal"
@@ -192,13 +197,25 @@ class DirectBattle:
         return tuple(self.seats[name].player._battles.get(self.tag) for name in (self.spec.a_seat, seat_b))
 
 
-class DirectArena:
-    """State of one direct run: workers, players, battles in flight, records; all in poke-env's loop."""
+class SpecFeed(Protocol):
+    """Where a battle worker process gets its battles from and sends its records to (`pokepsro.battle_worker`)."""
 
-    def __init__(self, settings: ArenaSettings, command: tuple[str, ...], workers: int, bar) -> None:
+    exhausted: bool
+
+    def top_up(self, held: int) -> None:
+        """Ask for more battles when fewer than wanted are queued or in flight (`held`)."""
+
+    def recorded(self, record: dict) -> None:
+        """Hand one battle's record on (its callback has run)."""
+
+
+class DirectArena:
+    """State of one direct run: its simulator, players, battles in flight, records; all in poke-env's loop."""
+
+    def __init__(self, settings: ArenaSettings, command: tuple[str, ...], bar, feed: SpecFeed | None = None) -> None:
         self.settings = settings
+        self.feed = feed
         self.command = command
-        self.worker_count = workers
         self.bar = bar
         self.records: dict[int, dict] = {}
         self.queue: collections.deque[BattleSpec] = collections.deque()
@@ -207,8 +224,8 @@ class DirectArena:
         self.turn_limited: set[str] = set()
         self.launches: collections.Counter[int] = collections.Counter()
         self.crashes: collections.Counter[int] = collections.Counter()
-        self.workers: list[SimulatorWorker] = []
-        self.worker_numbers = itertools.count()
+        self.simulator: SimulatorProcess | None = None
+        self.simulator_numbers = itertools.count()
         self.restarts = 0
         self.simulator_errors = 0
         self.run_token = secrets.token_hex(3)
@@ -222,17 +239,18 @@ class DirectArena:
         self.done = asyncio.Event()
         self.queue.extend(pending)
         try:
-            self.workers = [self.new_worker() for _ in range(self.worker_count)]
-            await asyncio.gather(*(worker.start() for worker in self.workers))
+            self.simulator = self.new_simulator()
+            await self.simulator.start()
             self.launch_more()
             await self.done.wait()
         finally:
-            await asyncio.gather(*(worker.stop() for worker in self.workers), return_exceptions=True)
+            if self.simulator is not None:
+                await self.simulator.stop()
         if self.failure is not None:
             raise self.failure
 
-    def new_worker(self) -> SimulatorWorker:
-        return SimulatorWorker(self.command, next(self.worker_numbers), self.dispatch, self.worker_lost)
+    def new_simulator(self) -> SimulatorProcess:
+        return SimulatorProcess(self.command, next(self.simulator_numbers), self.dispatch, self.simulator_lost)
 
     def spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
@@ -245,27 +263,34 @@ class DirectArena:
         self.done.set()
 
     def launch_more(self) -> None:
-        """Start queued battles on the least busy ready workers, up to `concurrency` in flight."""
+        """Start queued battles on the simulator (once it is ready), up to `concurrency` in flight."""
+        simulator = self.simulator
+        if simulator is None or not simulator.ready.is_set() or simulator.stopping:
+            return
         while self.queue and len(self.battles) < self.settings.concurrency and self.failure is None:
-            ready = [worker for worker in self.workers if worker.ready.is_set() and not worker.stopping]
-            if not ready:
-                return
-            self.launch(self.queue.popleft(), min(ready, key=lambda worker: worker.in_flight))
-        if not self.queue and not self.battles:
+            self.launch(self.queue.popleft(), simulator)
+        if self.feed is not None and self.failure is None:
+            self.feed.top_up(len(self.queue) + len(self.battles))
+        if not self.queue and not self.battles and (self.feed is None or self.feed.exhausted):
             self.done.set()
 
-    def launch(self, spec: BattleSpec, worker: SimulatorWorker) -> None:
+    def receive(self, specs: list[BattleSpec]) -> None:
+        """More battles from the feed (an empty list once the feed is exhausted)."""
+        self.queue.extend(specs)
+        self.launch_more()
+
+    def launch(self, spec: BattleSpec, simulator: SimulatorProcess) -> None:
         settings = self.settings
         tag = f"battle-{settings.battle_format}-{self.run_token}-{spec.index}-{self.launches[spec.index]}"
         self.launches[spec.index] += 1
         seat_b = OTHER_SEAT[spec.a_seat]
         seats = {spec.a_seat: Seat(self.player("a", spec.policy_a)), seat_b: Seat(self.player("b", spec.policy_b))}
         teams = {spec.a_seat: spec.team_a, seat_b: spec.team_b}
-        battle = DirectBattle(spec, tag, worker, seats, time.monotonic())
+        battle = DirectBattle(spec, tag, simulator, seats, time.monotonic())
         battle.timer = asyncio.get_running_loop().call_later(settings.battle_timeout_s, self.expire, battle)
         self.battles[tag] = battle
-        worker.in_flight += 1
-        worker.send({"start": tag, "format": settings.battle_format, "seed": spec.seed,
+        simulator.in_flight += 1
+        simulator.send({"start": tag, "format": settings.battle_format, "seed": spec.seed,
                      **{name: {"name": seats[name].player.username, "team": teams[name].packed}
                         for name in ("p1", "p2")}})
 
@@ -282,11 +307,11 @@ class DirectArena:
             self.players[key] = player
         return self.players[key]
 
-    # -- messages from workers --------------------------------------------------------------------------------
+    # -- messages from the simulator--------------------------------------------------------------------------
 
-    def dispatch(self, worker: SimulatorWorker, tag: str, kind: str, payload) -> None:
+    def dispatch(self, simulator: SimulatorProcess, tag: str, kind: str, payload) -> None:
         battle = self.battles.get(tag)
-        if battle is None or battle.worker is not worker:
+        if battle is None or battle.simulator is not simulator:
             return  # a battle already recorded or dropped
         if kind in battle.seats:
             self.deliver(battle, kind, payload)
@@ -324,17 +349,17 @@ class DirectArena:
         self.finish_if_over(battle)
 
     async def send_order(self, player: Player, message: str, room: str = "", message_2: str | None = None) -> None:
-        """Stands in for the player's `ps_client.send_message`: orders go to the battle's worker."""
+        """Stands in for the player's `ps_client.send_message`: orders go to the battle's simulator."""
         battle = self.battles.get(room)
         seat_name = battle.seat_of(player) if battle is not None else None
         if seat_name is None:
             return  # /leave after the end, or an order for a battle already recorded or dropped
         if message.startswith("/choose "):
-            battle.worker.send({"choose": room, "side": seat_name, "choice": message[len("/choose "):]})
+            battle.simulator.send({"choose": room, "side": seat_name, "choice": message[len("/choose "):]})
         elif message.startswith("/team "):
-            battle.worker.send({"choose": room, "side": seat_name, "choice": message[1:]})
+            battle.simulator.send({"choose": room, "side": seat_name, "choice": message[1:]})
         elif message == "/forfeit":
-            battle.worker.send({"forfeit": room, "side": seat_name})
+            battle.simulator.send({"forfeit": room, "side": seat_name})
         # anything else (/timer, /leave, open team sheets) has no meaning without a server
 
     # -- ends ---------------------------------------------------------------------------------------------------
@@ -358,6 +383,8 @@ class DirectArena:
         except Exception as error:  # noqa: BLE001 - the caller's callback failed: stop the run with its error
             self.fail(error)
             return
+        if self.feed is not None:
+            self.feed.recorded(record)
         self.bar.update(1)
         self.launch_more()
 
@@ -367,7 +394,7 @@ class DirectArena:
         if battle.timer is not None:
             battle.timer.cancel()
         self.battles.pop(battle.tag, None)
-        battle.worker.in_flight -= 1
+        battle.simulator.in_flight -= 1
         self.turn_limited.discard(battle.tag)
         for seat in battle.seats.values():
             seat.inbox.clear()
@@ -376,15 +403,15 @@ class DirectArena:
     def expire(self, battle: DirectBattle) -> None:
         """Past the wall-time limit: side A forfeits; recorded as a timeout tie once the battle ends."""
         battle.end = "timeout"
-        battle.worker.send({"forfeit": battle.tag, "side": battle.spec.a_seat})
+        battle.simulator.send({"forfeit": battle.tag, "side": battle.spec.a_seat})
         battle.timer = asyncio.get_running_loop().call_later(FORFEIT_GRACE_S, self.abandon, battle)
 
     def abandon(self, battle: DirectBattle) -> None:
         """The forfeit did not end the battle (a player is stuck): record the timeout tie anyway."""
         battle_a, battle_b = battle.battle_objects()
-        battle.worker.send({"drop": battle.tag})
-        if battle_a is None or battle_b is None:  # the worker never even started it: treat it as lost
-            self.worker_lost(battle.worker)
+        battle.simulator.send({"drop": battle.tag})
+        if battle_a is None or battle_b is None:  # the simulator never even started it: treat it as lost
+            self.simulator_lost(battle.simulator)
             return
         self.finish(battle, battle_a, battle_b)
 
@@ -400,31 +427,30 @@ class DirectArena:
         self.queue.appendleft(spec)
         self.launch_more()
 
-    def worker_lost(self, worker: SimulatorWorker) -> None:
-        """A worker died: replay its battles on a fresh one (at most MAX_WORKER_RESTARTS per run)."""
-        if worker.stopping or self.failure is not None:
+    def simulator_lost(self, simulator: SimulatorProcess) -> None:
+        """The simulator died: replay its battles on a fresh one (at most MAX_SIMULATOR_RESTARTS per run)."""
+        if simulator.stopping or self.failure is not None:
             return
-        worker.stopping = True
-        lost = [battle for battle in self.battles.values() if battle.worker is worker]
+        simulator.stopping = True
+        lost = [battle for battle in self.battles.values() if battle.simulator is simulator]
         for battle in lost:
             self.forget(battle)
         self.queue.extendleft(reversed([battle.spec for battle in lost]))
         self.restarts += 1
-        if self.restarts > MAX_WORKER_RESTARTS:
-            self.fail(RuntimeError(f"battle workers died {self.restarts} times; {len(self.queue)} battles left "
-                                   f"unplayed; last worker's stderr: {worker.stderr_tail.strip()[-1000:]}"))
+        if self.restarts > MAX_SIMULATOR_RESTARTS:
+            self.fail(RuntimeError(f"the simulator process died {self.restarts} times; {len(self.queue)} battles "
+                                   f"left unplayed; its last stderr: {simulator.stderr_tail.strip()[-1000:]}"))
             return
-        LOGGER.warning("battle worker %d (pid %s) died with %d battles in flight: replaying them on a fresh "
-                       "worker (restart %d of at most %d)", worker.number, worker.pid, len(lost), self.restarts,
-                       MAX_WORKER_RESTARTS)
-        self.spawn(self.replace(worker))
+        LOGGER.warning("simulator process %d (pid %s) died with %d battles in flight: replaying them on a fresh "
+                       "one (restart %d of at most %d)", simulator.number, simulator.pid, len(lost), self.restarts,
+                       MAX_SIMULATOR_RESTARTS)
+        self.spawn(self.replace(simulator))
 
-    async def replace(self, worker: SimulatorWorker) -> None:
-        await worker.stop()
-        fresh = self.new_worker()
-        self.workers[self.workers.index(worker)] = fresh
+    async def replace(self, simulator: SimulatorProcess) -> None:
+        await simulator.stop()
+        self.simulator = self.new_simulator()
         try:
-            await fresh.start()
+            await self.simulator.start()
         except BaseException as error:  # noqa: BLE001 - reported as the run's failure
             self.fail(error)
             return

@@ -159,20 +159,35 @@ def player_class(entry: PolicyEntry) -> type:
                      "not as one Player")
 
 
-def player_factory(entry: PolicyEntry, *, record: bool = False) -> PlayerFactory:
-    """A callable making a fresh Player for this policy (the battle runner makes one per lane).
+@dataclass(frozen=True)
+class PolicyPlayerFactory:
+    """Makes a fresh Player for one policy (the battle runner makes one per lane or per side).
 
+    A plain picklable object rather than a closure, so battle worker processes can receive it.
     With `record`, the Player also records its decisions as trajectories (see pokepsro.recording).
     """
-    cls = player_class(entry)
-    if record:
-        from .recording import make_recording
 
-        cls = make_recording(cls)
-    options = dict(entry.options)
-    if entry.kind == "checkpoint":
-        options["checkpoint"] = Path(entry.spec)
-    return lambda **kwargs: cls(**options, **kwargs)
+    entry: PolicyEntry
+    record: bool = False
+
+    def __post_init__(self) -> None:
+        player_class(self.entry)  # bad entries fail here, in the caller, not later in a worker
+
+    def __call__(self, **kwargs: Any) -> Any:
+        cls = player_class(self.entry)
+        if self.record:
+            from .recording import make_recording
+
+            cls = make_recording(cls)
+        options = dict(self.entry.options)
+        if self.entry.kind == "checkpoint":
+            options["checkpoint"] = Path(self.entry.spec)
+        return cls(**options, **kwargs)
+
+
+def player_factory(entry: PolicyEntry, *, record: bool = False) -> PlayerFactory:
+    """A callable making a fresh Player for this policy; see `PolicyPlayerFactory`."""
+    return PolicyPlayerFactory(entry, record)
 
 
 def player_factories(population: Population, *, record: bool = False) -> dict[str, PlayerFactory]:

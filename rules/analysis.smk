@@ -41,7 +41,7 @@ rule mixture_vs_baselines:
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),
-    threads: 2
+    threads: battle_threads()
     resources:
         gpu=1,
         mem_mb=4000,

@@ -55,6 +55,11 @@ def battle_params():
     }
 
 
+def battle_threads():
+    """Cores a battling job keeps busy: one for each worker's Python process and one for its simulator."""
+    return 2 * config["workers"]
+
+
 def runtime_options():
     """How fast, not what: no rerun when these change."""
     return {key: config[key] for key in ("concurrency", "parallel_matchups", "backend", "workers")}

@@ -16,7 +16,7 @@ rule tournament:
         seed=lambda wc: config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),
-    threads: 2
+    threads: battle_threads()
     resources:
         gpu=lambda wc: 0 if wc.stage == "phase0/baselines" else 1,
         mem_mb=4000,

@@ -64,7 +64,7 @@ rule bootstrap_eval:
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),
-    threads: 2
+    threads: battle_threads()
     resources:
         gpu=1,
         mem_mb=4000,

@@ -16,7 +16,7 @@ rule collect:
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),
-    threads: 2
+    threads: battle_threads()
     resources:
         gpu=1,
         mem_mb=4000,
@@ -85,7 +85,7 @@ rule evaluate_best_response:
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),
-    threads: 2
+    threads: battle_threads()
     resources:
         gpu=1,
         mem_mb=4000,

@@ -24,7 +24,7 @@ from pokepsro.teams import Team, TeamSet, pack_team_text
 SIMULATOR_ERROR = "simulator error in battle"
 
 
-def worker_pids() -> list[int]:
+def simulator_pids() -> list[int]:
     """Live battle-host processes started by this process (from /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -77,7 +77,7 @@ def test_maxbp_beats_random_with_server_records_and_no_simulator_error(team_set,
     assert summary["ends"] == {"normal": 40}
     assert summary["win_rate"] >= 0.8, summary
     assert simulator_errors(caplog) == []
-    assert worker_pids() == [], "the run's workers are gone"
+    assert simulator_pids() == [], "the run's simulator is gone"
 
 
 def test_simulator_errors_are_seen_and_the_battle_still_ends(team_set, caplog):
@@ -91,13 +91,13 @@ def test_simulator_errors_are_seen_and_the_battle_still_ends(team_set, caplog):
     assert records[0]["end"] == "normal"
 
 
-def test_self_play_and_mixed_opponents_with_two_workers(team_set):
+def test_self_play_and_mixed_opponents(team_set):
     template = schedule_matchup("random", "?", 8, team_set, seed=5)
     opponents = ["random", "maxbp", "random", "random", "maxbp", "maxbp", "random", "maxbp"]
     specs = [BattleSpec(s.index, s.policy_a, opponent, s.a_seat, s.team_a, s.team_b, s.seed)
              for s, opponent in zip(template, opponents)]
     seen: dict = {}
-    records = run_battles(specs, PLAYERS, backend="direct", workers=2, concurrency=4, progress=False,
+    records = run_battles(specs, PLAYERS, backend="direct", concurrency=4, progress=False,
                           on_battle_end=seats_seen(seen))
     assert_exact_accounting(records, specs)
     assert [r["policy_b"] for r in records] == opponents
@@ -138,25 +138,25 @@ def test_resume_plays_only_the_unrecorded_battles(team_set, tmp_path):
     assert records[:5] == first
 
 
-def test_worker_killed_mid_run_is_replaced_and_the_count_is_exact(team_set, tmp_path, caplog):
+def test_simulator_killed_mid_run_is_replaced_and_the_count_is_exact(team_set, tmp_path, caplog):
     specs = schedule_matchup("maxbp", "random", 60, team_set, seed=8)
     path = tmp_path / "records.jsonl"
     killed = []
 
-    def kill_a_worker_after_ten(spec, battle_a, battle_b, record):
+    def kill_the_simulator_after_ten(spec, battle_a, battle_b, record):
         if len(read_jsonl(path) if path.exists() else []) == 9 and not killed:
-            killed.append(worker_pids()[0])
+            killed.append(simulator_pids()[0])
             os.kill(killed[0], signal.SIGKILL)
 
     with caplog.at_level(logging.WARNING, logger="pokepsro.direct"):
-        records = run_battles(specs, PLAYERS, backend="direct", workers=2, concurrency=8, record_path=path,
-                              progress=False, on_battle_end=kill_a_worker_after_ten)
+        records = run_battles(specs, PLAYERS, backend="direct", concurrency=8, record_path=path,
+                              progress=False, on_battle_end=kill_the_simulator_after_ten)
     assert killed
     assert_exact_accounting(records, specs)
     on_disk = [r["index"] for r in read_jsonl(path)]
     assert sorted(on_disk) == list(range(60)), collections.Counter(on_disk).most_common(3)
     assert any("died with" in message and "replaying" in message for message in caplog.messages)
-    assert worker_pids() == []
+    assert simulator_pids() == []
 
 
 def test_refused_team_fails_fast_with_the_validators_reason():
@@ -167,7 +167,7 @@ def test_refused_team_fails_fast_with_the_validators_reason():
         run_battles(schedule_matchup("maxbp", "random", 1, team_set, seed=1), PLAYERS, backend="direct",
                     progress=False)
     assert time.monotonic() - start < 20
-    assert worker_pids() == []
+    assert simulator_pids() == []
 
 
 @pytest.mark.parametrize("options, message", [

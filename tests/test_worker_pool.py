@@ -1,0 +1,144 @@
+"""The direct backend over several worker processes: one record per battle, callbacks, faults, resume."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from poke_env.player import RandomPlayer
+from test_arena import PLAYERS, assert_exact_accounting
+
+from pokepsro.arena import BattleSpec, run_battles, schedule_matchup
+from pokepsro.atomic import read_jsonl
+from pokepsro.errors import UsageError
+
+WORKER_MODULE = b"pokepsro.battle_worker"
+
+
+class CallbackLog:
+    """A picklable on_battle_end callback: one JSON line per battle, written by whichever process played it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, spec, battle_a, battle_b, record) -> None:
+        line = {"index": spec.index, "pid": os.getpid(), "usernames": [battle_a.player_username,
+                                                                       battle_b.player_username]}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
+class FailingPlayer(RandomPlayer):
+    def choose_move(self, battle):
+        raise ValueError("this player cannot decide")
+
+
+def descendants(marker: bytes) -> list[int]:
+    """Live processes under this one (any depth) whose command line contains `marker`."""
+    parents, commands = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, parent = text[text.rindex(")") + 2:].split()[:2]
+        if state != "Z":
+            parents[int(stat.parent.name)] = int(parent)
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor != os.getpid():
+            ancestor = parents.get(ancestor)
+        if ancestor == os.getpid() and marker in commands.get(pid, b""):
+            found.append(pid)
+    return found
+
+
+def assert_no_processes_left() -> None:
+    assert descendants(WORKER_MODULE) == [] and descendants(b"battle_host.js") == []
+
+
+def mixed_schedule(team_set, n: int) -> list[BattleSpec]:
+    template = schedule_matchup("random", "?", n, team_set, seed=5)
+    return [BattleSpec(s.index, s.policy_a, ("random", "maxbp")[k % 3 == 0], s.a_seat, s.team_a, s.team_b, s.seed)
+            for k, s in enumerate(template)]
+
+
+def test_two_workers_record_each_battle_once_and_run_the_callback_where_it_was_played(team_set, tmp_path):
+    specs = mixed_schedule(team_set, 24)
+    path, log = tmp_path / "records.jsonl", tmp_path / "callbacks.jsonl"
+    records = run_battles(specs, PLAYERS, backend="direct", workers=2, concurrency=6, record_path=path,
+                          progress=False, on_battle_end=CallbackLog(log))
+    assert_exact_accounting(records, specs)
+    assert sorted(r["index"] for r in read_jsonl(path)) == list(range(24))
+    calls = read_jsonl(log)
+    assert sorted(call["index"] for call in calls) == list(range(24))
+    pids = {call["pid"] for call in calls}
+    assert len(pids) == 2 and os.getpid() not in pids, "both workers played, none in this process"
+    assert all(len(set(call["usernames"])) == 2 for call in calls), "self-play needs two distinct players"
+    assert_no_processes_left()
+
+
+def test_killed_worker_process_is_replaced_and_its_battles_replayed(team_set, tmp_path, caplog):
+    specs = schedule_matchup("maxbp", "random", 60, team_set, seed=8)
+    path = tmp_path / "records.jsonl"
+    outcome: dict = {}
+
+    def play() -> None:
+        try:
+            outcome["records"] = run_battles(specs, PLAYERS, backend="direct", workers=2, concurrency=8,
+                                             record_path=path, progress=False)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = error
+
+    runner = threading.Thread(target=play)
+    with caplog.at_level(logging.WARNING, logger="pokepsro.worker_pool"):
+        runner.start()
+        deadline = time.monotonic() + 120
+        while len(read_jsonl(path) if path.exists() else []) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim = descendants(WORKER_MODULE)[0]
+        os.kill(victim, signal.SIGKILL)
+        runner.join(timeout=240)
+    assert not runner.is_alive() and "error" not in outcome, outcome.get("error")
+    assert_exact_accounting(outcome["records"], specs)
+    on_disk = [r["index"] for r in read_jsonl(path)]
+    assert sorted(on_disk) == list(range(60)), collections.Counter(on_disk).most_common(3)
+    assert any(f"pid {victim}) ended" in message and "replaying" in message for message in caplog.messages)
+    assert_no_processes_left()
+
+
+def test_resume_over_workers_plays_only_the_unrecorded_battles(team_set, tmp_path):
+    specs = schedule_matchup("maxbp", "random", 14, team_set, seed=6)
+    path, log = tmp_path / "records.jsonl", tmp_path / "callbacks.jsonl"
+    first = run_battles(specs[:6], PLAYERS, backend="direct", record_path=path, progress=False)
+    records = run_battles(specs, PLAYERS, backend="direct", workers=2, record_path=path, progress=False,
+                          on_battle_end=CallbackLog(log))
+    assert sorted(call["index"] for call in read_jsonl(log)) == list(range(6, 14))
+    assert_exact_accounting(records, specs)
+    assert records[:6] == first
+
+
+def test_an_error_in_a_worker_stops_the_run_with_it(team_set):
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="this player cannot decide"):
+        run_battles(schedule_matchup("failing", "random", 8, team_set, seed=1),
+                    {"failing": FailingPlayer, "random": RandomPlayer}, backend="direct", workers=2,
+                    progress=False)
+    assert time.monotonic() - start < 60
+    assert_no_processes_left()
+
+
+def test_factories_workers_cannot_receive_are_a_usage_error_naming_them(team_set):
+    players = {**PLAYERS, "maxbp": lambda **kwargs: PLAYERS["maxbp"](**kwargs)}
+    with pytest.raises(UsageError, match="player factory of 'maxbp' cannot be sent"):
+        run_battles(schedule_matchup("maxbp", "random", 2, team_set, seed=1), players, backend="direct",
+                    workers=2, progress=False)
