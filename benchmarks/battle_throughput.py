@@ -1,11 +1,12 @@
 """Battle throughput of the server and direct backends against the floor of the Showdown simulator alone.
 
 On one warm local Showdown server (a short warm-up run first, not timed) this plays `max_base_power` vs
-`random` through `pokepsro.arena.run_battles` at each concurrency level, then `random` vs `random` on a fixed
-schedule. The direct backend (`backend="direct"`, no server) plays both schedules with each number of
-worker processes in `--direct-workers`; its timing includes starting its workers. The floor plays the same
-random-vs-random schedule (same format, teams, seats and battle seeds) in one Node process through
-`BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
+`random` through `pokepsro.arena.run_battles` at each concurrency level, then the neural player (a checkpoint,
+by default a freshly initialised `small` model: speed does not depend on the weights) vs `max_base_power`,
+then `random` vs `random`, each on a fixed schedule. The direct backend (`backend="direct"`, no server) plays
+the three schedules with each number of worker processes in `--direct-workers`; its timing includes starting
+its workers. The floor plays the same random-vs-random schedule (same format, teams, seats and battle seeds)
+in one Node process through `BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
 
 Battle length depends on the matchup, so turns/s is reported next to battles/s, and the backends are
 compared on the same pair ("vs server": turns/s over the best server row of the same pair). "CPU cores used"
@@ -15,24 +16,27 @@ compares turns/s per core used with the floor's.
 
     python benchmarks/battle_throughput.py --battles 300 --concurrency 4 16 32 --floor-battles 300
 
-`--soak N` instead plays N `max_base_power` vs `random` battles in one direct run and prints throughput and
-memory (this process and its workers) per 1,000 battles: the last 1,000 battles' throughput should be at
-least 0.8 of the first 1,000's, and memory flat.
+`--soak N` instead plays N `max_base_power` vs `random` battles in one direct run (`--soak-workers` worker
+processes) and prints, per 1,000 battles, throughput, CPU seconds per battle and memory (this process and
+every process under it): the last 1,000 battles' throughput should be at least 0.8 of the first 1,000's, and
+memory flat. CPU per battle is the load-independent view of the same decay.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
@@ -46,6 +50,9 @@ from pokepsro.arena import (
 from pokepsro.atomic import atomic_write_json
 from pokepsro.baselines import BASELINES
 from pokepsro.errors import SetupError, UsageError
+from pokepsro.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.model import build_model, load_model_config, save_checkpoint
+from pokepsro.population import PolicyEntry, player_factory
 from pokepsro.seeding import derive_seed
 from pokepsro.showdown import (
     ShowdownServer,
@@ -58,7 +65,8 @@ from pokepsro.teams import TeamSet, load_team_set
 FLOOR_SCRIPT = Path(__file__).resolve().parent / "sim_floor.js"
 FLOOR_TIMEOUT_S = 600
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-STRONG, WEAK = "max_base_power", "random"
+STRONG, WEAK, NEURAL = "max_base_power", "random", "neural"
+SOAK_SAMPLE_S = 0.5
 
 
 def process_group_cpu_seconds(group: int) -> float:
@@ -190,86 +198,142 @@ def machine_description() -> dict:
             "pokemon_showdown": package.get("version"), "python": sys.version.split()[0]}
 
 
-def run_benchmark(args: argparse.Namespace) -> dict:
-    """Warm-up, the timed server runs on one server, then the floor (after the server stopped)."""
-    team_set: TeamSet = load_team_set(args.team_set, args.format)
+def fresh_checkpoint(model_name: str, folder: Path) -> Path:
+    """An untrained checkpoint of a shipped model config: inference costs the same whatever the weights."""
+    config = load_model_config(model_name)
+    path = folder / f"untrained_{model_name}.pt"
+    save_checkpoint(path, build_model(config, OBS_DIM), model_config=config, obs_dim=OBS_DIM,
+                    feature_version=FEATURE_VERSION, train_config={}, epoch=0, metrics={})
+    return path
+
+
+def benchmark_players(checkpoint: Path) -> dict[str, PlayerFactory]:
+    """Picklable factories, so the direct backend's worker processes can make the players too."""
     players = {name: BASELINES[name] for name in (STRONG, WEAK)}
-    # One schedule per pair, so concurrency levels differ in nothing else and the floor replays the server's battles.
-    strong_pair = schedule_matchup(STRONG, WEAK, args.battles, team_set, derive_seed(args.seed, "strong-pair"))
-    same_pair = schedule_matchup(WEAK, WEAK, args.floor_battles, team_set, derive_seed(args.seed, "random-pair"))
+    players[NEURAL] = player_factory(PolicyEntry(name=NEURAL, kind="checkpoint", spec=str(checkpoint)))
+    return players
+
+
+def run_benchmark(args: argparse.Namespace, checkpoint: Path) -> dict:
+    """Warm-up, the timed server runs on one server, the direct runs, then the floor (after the server stopped)."""
+    team_set: TeamSet = load_team_set(args.team_set, args.format)
+    players = benchmark_players(checkpoint)
+    # One schedule per pair, so configurations differ in nothing else and the floor replays the server's battles.
+    schedules = {
+        f"{STRONG} vs {WEAK}": schedule_matchup(STRONG, WEAK, args.battles, team_set,
+                                                derive_seed(args.seed, "strong-pair")),
+        f"{NEURAL} vs {STRONG}": schedule_matchup(NEURAL, STRONG, args.neural_battles, team_set,
+                                                  derive_seed(args.seed, "neural-pair")),
+        f"{WEAK} vs {WEAK}": schedule_matchup(WEAK, WEAK, args.floor_battles, team_set,
+                                              derive_seed(args.seed, "random-pair")),
+    }
     rows = []
+
+    def done(row: dict) -> None:
+        rows.append(row)
+        print(f"  done: {row['configuration']} in {row['seconds']:.1f} s", flush=True)
+
     log_path = Path(tempfile.gettempdir()) / f"pokepsro-battle-throughput-{os.getpid()}.log"
     with ShowdownServer(log_path) as server:
         run_battles(schedule_matchup(STRONG, WEAK, args.warmup_battles, team_set, derive_seed(args.seed, "warm-up")),
                     players, battle_format=args.format, concurrency=max(args.concurrency), server=server,
                     progress=False)
         for concurrency in args.concurrency:
-            rows.append(measure_server(f"server c={concurrency}, {STRONG} vs {WEAK}", strong_pair, players,
-                                       concurrency, server, args.format))
-            print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
-        rows.append(measure_server(f"server c={args.pair_concurrency}, {WEAK} vs {WEAK}", same_pair, players,
-                                   args.pair_concurrency, server, args.format))
-        print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
-    for label, specs in ((f"{STRONG} vs {WEAK}", strong_pair), (f"{WEAK} vs {WEAK}", same_pair)):
+            done(measure_server(f"server c={concurrency}, {STRONG} vs {WEAK}", schedules[f"{STRONG} vs {WEAK}"],
+                                players, concurrency, server, args.format))
+        for label in (f"{NEURAL} vs {STRONG}", f"{WEAK} vs {WEAK}"):
+            done(measure_server(f"server c={args.pair_concurrency}, {label}", schedules[label], players,
+                                args.pair_concurrency, server, args.format))
+    for label, specs in schedules.items():
         for workers in args.direct_workers:
-            rows.append(measure_direct(f"direct w={workers} c={args.direct_concurrency}, {label}", specs, players,
-                                       args.direct_concurrency, workers, args.format))
-            print(f"  done: {rows[-1]['configuration']} in {rows[-1]['seconds']:.1f} s", flush=True)
-    floor = measure_floor(same_pair, args.format, args.floor_concurrency)
+            done(measure_direct(f"direct w={workers} c={args.direct_concurrency}, {label}", specs, players,
+                                args.direct_concurrency, workers, args.format))
+    floor = measure_floor(schedules[f"{WEAK} vs {WEAK}"], args.format, args.floor_concurrency)
     rows.append(floor)
     add_rates(rows, floor)
-    return {"team_set": team_set.name, "format": args.format, "rows": rows}
+    return {"team_set": team_set.name, "format": args.format, "checkpoint": str(checkpoint), "rows": rows}
 
 
-def resident_mb(pid: int) -> float:
-    """Resident memory of one process in MB (0 when it is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+def process_tree() -> dict[int, tuple[int, float, float]]:
+    """pid -> (parent pid, CPU seconds, resident MB) of this process and every live process under it.
 
-
-def child_pids() -> list[int]:
-    """Live child processes of this process (the direct backend's workers), from /proc."""
-    children = []
+    CPU seconds include reaped children's, so the tree's total never drops when a worker ends."""
+    table = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-        except OSError:
+            status = (stat.parent / "status").read_text()
+        except OSError:  # the process ended while we looked
             continue
-        if int(text[text.rindex(")") + 2:].split()[1]) == os.getpid():
-            children.append(int(stat.parent.name))
-    return children
+        fields = text[text.rindex(")") + 2:].split()
+        rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        # utime + stime + cutime + cstime: a process's own CPU and that of its children it has reaped
+        cpu_s = sum(int(tick) for tick in fields[11:15]) / CLOCK_TICKS_PER_S
+        table[int(stat.parent.name)] = (int(fields[1]), cpu_s, rss_kb / 1024)
+    tree, frontier = {}, [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        if pid in table:
+            tree[pid] = table[pid]
+            frontier.extend(child for child, (parent, _, _) in table.items() if parent == pid)
+    return tree
+
+
+def sample_process_tree(samples: list[dict], stop: threading.Event) -> None:
+    """Every SOAK_SAMPLE_S: wall time, CPU seconds of the whole tree, and memory of this process and the rest."""
+    while not stop.wait(SOAK_SAMPLE_S):
+        tree = process_tree()
+        samples.append({"time": time.time(), "cpu_s": sum(cpu for _, cpu, _ in tree.values()),
+                        "python_rss_mb": tree.get(os.getpid(), (0, 0.0, 0.0))[2],
+                        "others_rss_mb": sum(rss for pid, (_, _, rss) in tree.items() if pid != os.getpid())})
+
+
+def soak_windows(records: list[dict], samples: list[dict], window: int) -> list[dict]:
+    """Per `window` battles (in the order they ended): battles/s, CPU s per battle, memory at the window's end."""
+    ends = sorted(r["finished_at"] for r in records)
+    windows, previous_end = [], min(r["finished_at"] - r["wall_s"] for r in records)
+
+    def nearest(moment: float) -> dict:
+        """The last sample taken by `moment` (workers exit right after the last battle)."""
+        taken = [sample for sample in samples if sample["time"] <= moment]
+        return taken[-1] if taken else samples[0]
+
+    for last in range(window - 1, len(ends), window):
+        end = ends[last]
+        first_sample, last_sample = nearest(previous_end), nearest(end)
+        windows.append({"battles_done": last + 1, "battles_per_s": window / (end - previous_end),
+                        "cpu_s_per_battle": (last_sample["cpu_s"] - first_sample["cpu_s"]) / window,
+                        "python_rss_mb": last_sample["python_rss_mb"], "others_rss_mb": last_sample["others_rss_mb"]})
+        previous_end = end
+    return windows
 
 
 def run_soak(args: argparse.Namespace) -> dict:
-    """N battles in one direct run; throughput and memory per window of `--soak-window` battles."""
+    """N battles in one direct run; per window of `--soak-window` battles: throughput, CPU, memory."""
     team_set = load_team_set(args.team_set, args.format)
     specs = schedule_matchup(STRONG, WEAK, args.soak, team_set, derive_seed(args.seed, "soak"))
     players = {name: BASELINES[name] for name in (STRONG, WEAK)}
-    windows: list[dict] = []
-    started = time.perf_counter()
-    window_start = [started]
-    finished = itertools.count(1)
-
-    def sample(spec, battle_a, battle_b, record) -> None:
-        done = next(finished)
-        if done % args.soak_window:
-            return
-        now = time.perf_counter()
-        windows.append({"battles_done": done, "elapsed_s": now - started,
-                        "battles_per_s": args.soak_window / (now - window_start[0]),
-                        "python_rss_mb": resident_mb(os.getpid()),
-                        "workers_rss_mb": sum(resident_mb(pid) for pid in child_pids())})
-        window_start[0] = now
-        print("  {battles_done:>6} battles  {elapsed_s:7.1f} s  {battles_per_s:6.1f} battles/s  python "
-              "{python_rss_mb:6.0f} MB  workers {workers_rss_mb:6.0f} MB".format(**windows[-1]), flush=True)
-
-    run_battles(specs, players, battle_format=args.format, concurrency=args.direct_concurrency, backend="direct",
-                workers=args.soak_workers, progress=False, on_battle_end=sample)
-    ratio = windows[-1]["battles_per_s"] / windows[0]["battles_per_s"] if windows else None
-    return {"battles": args.soak, "windows": windows, "last_vs_first_throughput": ratio}
+    samples: list[dict] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_process_tree, args=(samples, stop), daemon=True)
+    sampler.start()
+    try:
+        records = run_battles(specs, players, battle_format=args.format, concurrency=args.direct_concurrency,
+                              backend="direct", workers=args.soak_workers, progress=True)
+    finally:
+        stop.set()
+        sampler.join()
+    windows = soak_windows(records, samples, args.soak_window) if samples else []
+    for row in windows:
+        print("  {battles_done:>6} battles  {battles_per_s:6.1f} battles/s  {cpu_ms:5.1f} ms CPU per battle  "
+              "python {python_rss_mb:6.0f} MB  workers and simulators {others_rss_mb:6.0f} MB".format(
+                  cpu_ms=row["cpu_s_per_battle"] * 1000, **row), flush=True)
+    first, last = (windows[0], windows[-1]) if windows else (None, None)
+    return {"battles": len(records), "unique_indices": len({r["index"] for r in records}),
+            "workers": args.soak_workers, "ends": dict(summarize_records(records)["ends"]), "windows": windows,
+            "last_vs_first_throughput": last["battles_per_s"] / first["battles_per_s"] if windows else None,
+            "last_vs_first_cpu_per_battle": (last["cpu_s_per_battle"] / first["cpu_s_per_battle"]
+                                             if windows else None)}
 
 
 def positive_int(text: str) -> int:
@@ -284,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--battles", type=positive_int, default=300,
                         help=f"{STRONG} vs {WEAK} battles per concurrency level")
     parser.add_argument("--concurrency", type=positive_int, nargs="+", default=[4, 16, 32])
+    parser.add_argument("--neural-battles", type=positive_int, default=200, help=f"{NEURAL} vs {STRONG} battles")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="the neural player's checkpoint (default: an untrained --model)")
+    parser.add_argument("--model", default="small", help="model config of the untrained checkpoint")
     parser.add_argument("--floor-battles", type=positive_int, default=300,
                         help=f"{WEAK} vs {WEAK} battles, played by both the server and the simulator floor")
     parser.add_argument("--pair-concurrency", type=positive_int, default=16,
-                        help=f"concurrency of the server's {WEAK} vs {WEAK} run")
+                        help=f"concurrency of the server's {NEURAL} vs {STRONG} and {WEAK} vs {WEAK} runs")
     parser.add_argument("--floor-concurrency", type=positive_int, default=16,
                         help="battles in flight at once in the simulator floor's Node process")
     parser.add_argument("--direct-workers", type=positive_int, nargs="*", default=[1, 2],
@@ -304,34 +372,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write machine info and rows here")
     args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as in the workflow's battle jobs: one torch thread
+    torch.set_num_threads(1)
 
     try:
         if args.json is not None and not args.json.parent.is_dir():
             raise UsageError(f"--json {args.json}: folder {args.json.parent} does not exist")
+        if args.checkpoint is not None and not args.checkpoint.is_file():
+            raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
         machine = machine_description()
         print("nproc {nproc}, load average at start {load}, node {node}, pokemon-showdown {pokemon_showdown}, "
               "python {python}".format(load=" ".join(f"{x:.2f}" for x in machine["loadavg_at_start"]), **machine),
               flush=True)
         if args.soak is not None:
-            soak = run_soak(args)
+            result = {"soak": run_soak(args)}
         else:
-            result = run_benchmark(args)
+            with tempfile.TemporaryDirectory() as folder:
+                result = run_benchmark(args, args.checkpoint or fresh_checkpoint(args.model, Path(folder)))
     except (UsageError, SetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.soak is not None:
-        ratio = soak["last_vs_first_throughput"]
-        print(f"\nlast {args.soak_window} battles' throughput / first {args.soak_window}'s: "
-              f"{'n/a' if ratio is None else format(ratio, '.2f')} (target >= 0.8)")
-        if args.json is not None:
-            atomic_write_json(args.json, {"machine": machine, "soak": soak})
-        return 0
-    print(f"\n{args.format}, team set {result['team_set']!r}; load average at end "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    print(format_table(result["rows"]))
+        soak = result["soak"]
+        print(f"\n{soak['battles']} battles ({soak['unique_indices']} distinct), ends {soak['ends']}; last "
+              f"{args.soak_window} battles vs the first {args.soak_window}: throughput "
+              f"{format_ratio(soak['last_vs_first_throughput'])} (target >= 0.8), CPU per battle "
+              f"{format_ratio(soak['last_vs_first_cpu_per_battle'])}")
+    else:
+        print(f"\n{args.format}, team set {result['team_set']!r}; load average at end "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+        print(format_table(result["rows"]))
     if args.json is not None:
         atomic_write_json(args.json, {"machine": machine, **result})
     return 0
+
+
+def format_ratio(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 if __name__ == "__main__":

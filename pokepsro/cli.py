@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     def backend_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", choices=["direct", "server"], default="direct",
                        help="direct: simulator worker processes, no websockets (default); server: a local Showdown server")
-        p.add_argument("--workers", type=_positive, default=1, help="simulator worker processes (direct backend)")
+        p.add_argument("--workers", type=_positive, default=1, help="battle worker processes, each with its own simulator (direct backend)")
         p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file (server backend)")
 
     def battle_options(p: argparse.ArgumentParser, n_default: int | None) -> None:

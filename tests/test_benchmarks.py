@@ -18,7 +18,8 @@ def test_battle_throughput_smoke(tmp_path):
     out = tmp_path / "throughput.json"
     completed = subprocess.run(
         [sys.executable, str(BENCHMARK), "--battles", "3", "--concurrency", "1", "2", "--floor-battles", "4",
-         "--warmup-battles", "1", "--pair-concurrency", "2", "--floor-concurrency", "2", "--direct-workers", "1", "--direct-concurrency", "2",
+         "--neural-battles", "2",
+         "--warmup-battles", "1", "--pair-concurrency", "2", "--floor-concurrency", "2", "--direct-concurrency", "2",
          "--json", str(out)],
         capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -26,13 +27,44 @@ def test_battle_throughput_smoke(tmp_path):
     result = json.loads(out.read_text())
     rows = {row["configuration"]: row for row in result["rows"]}
     assert list(rows) == ["server c=1, max_base_power vs random", "server c=2, max_base_power vs random",
-                          "server c=2, random vs random", "direct w=1 c=2, max_base_power vs random",
-                          "direct w=1 c=2, random vs random", "simulator floor c=2"]
+                          "server c=2, neural vs max_base_power", "server c=2, random vs random",
+                          "direct w=1 c=2, max_base_power vs random", "direct w=2 c=2, max_base_power vs random",
+                          "direct w=1 c=2, neural vs max_base_power", "direct w=2 c=2, neural vs max_base_power",
+                          "direct w=1 c=2, random vs random", "direct w=2 c=2, random vs random",
+                          "simulator floor c=2"]
     floor = rows["simulator floor c=2"]
     assert floor["battles"] == 4 and sum(floor["results_by_seat"].values()) == 4
     assert floor["per_core_vs_floor"] == pytest.approx(1.0)
     assert rows["server c=2, random vs random"]["battles"] == 4
+    assert rows["direct w=2 c=2, neural vs max_base_power"]["battles"] == 2
+    assert rows["direct w=2 c=2, neural vs max_base_power"]["vs_server"] > 0
     for row in result["rows"]:
         assert row["turns"] >= row["battles"]  # every battle lasts at least one turn
         assert row["turns_per_s"] > 0 and row["cores_used"] > 0
     assert result["machine"]["nproc"] == os.cpu_count()
+
+
+SOAK_BATTLES = 10_000
+
+
+@pytest.mark.slow
+def test_soak_of_ten_thousand_battles_keeps_its_pace_and_memory(tmp_path):
+    """The issue's soak: 10,000 battles over two workers, each counted once, no slowdown, flat memory.
+
+    The pace is judged by CPU seconds per battle (the whole process tree), which other load on the machine
+    does not change; wall-clock throughput is printed by the benchmark and kept in the README.
+    """
+    out = tmp_path / "soak.json"
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--soak", str(SOAK_BATTLES), "--soak-workers", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=1200, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    soak = json.loads(out.read_text())["soak"]
+    assert soak["battles"] == soak["unique_indices"] == SOAK_BATTLES
+    assert sum(soak["ends"].values()) == SOAK_BATTLES and soak["ends"].get("timeout", 0) == 0
+    windows = soak["windows"]
+    assert [w["battles_done"] for w in windows] == list(range(1000, SOAK_BATTLES + 1, 1000))
+    assert soak["last_vs_first_cpu_per_battle"] <= 1.25, windows
+    settled, last = windows[1], windows[-1]  # the first window still loads caches
+    assert last["python_rss_mb"] <= settled["python_rss_mb"] * 1.2 + 20, windows
+    assert last["others_rss_mb"] <= settled["others_rss_mb"] * 1.3 + 50, windows
