@@ -11,7 +11,8 @@ players, recording wrappers) runs unchanged, and battle state is parsed by poke-
 One Player per side and policy plays all its battles concurrently (its battles are keyed by tag). Battles are
 seeded with their spec's seed. Records, callbacks, limits and resume are those of `pokepsro.arena`: a battle
 past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying simulator
-is replayed on a fresh one; each battle is recorded exactly once.
+is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling process
+(`workers: 1`) or in each worker process of `pokepsro.worker_pool`.
 """
 
 from __future__ import annotations

@@ -43,6 +43,13 @@ class Worker:
     outbox: Connection
     held: dict[int, BattleSpec] = dataclasses.field(default_factory=dict)
 
+    def send(self, message) -> None:
+        """Send, unless the worker has just died: its closed pipe then says so, and its battles are replayed."""
+        try:
+            self.outbox.send(message)
+        except OSError:
+            pass
+
     def close(self) -> None:
         self.inbox.close()
         self.outbox.close()
@@ -126,14 +133,14 @@ class WorkerPool:
                         Connection(to_worker_write, readable=False))
         self.started += 1
         self.workers[worker.inbox] = worker
-        worker.outbox.send(self.worker_settings)
+        worker.send(self.worker_settings)
 
     def handle(self, worker: Worker, message: tuple) -> None:
         kind, payload = message
         if kind == "need":
             specs = [self.queue.popleft() for _ in range(min(payload, len(self.queue)))]
             worker.held.update((spec.index, spec) for spec in specs)
-            worker.outbox.send(specs)
+            worker.send(specs)
         elif kind == "record":
             self.keep(worker, payload)
         elif kind == "failed":

@@ -90,9 +90,10 @@ def cluster(request) -> Path:
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """One worker per battle job: SLURM is asked for 2 CPUs per worker, and the test node may have only 2."""
     return ["timeout", "-k", "30", str(RUN_LIMIT_S), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
             "--directory", str(workdir), "--configfile", str(TINY), "--workflow-profile", str(PROFILE),
-            "--config", "num_iterations=1", *args]
+            "--config", "num_iterations=1", "workers=1", *args]
 
 
 def job_environment() -> dict[str, str]:
