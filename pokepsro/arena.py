@@ -241,11 +241,8 @@ class ArenaSettings:
 def play_all(pending: list[BattleSpec], settings: ArenaSettings, server: ShowdownServer, progress: bool,
              total: int) -> dict[int, dict]:
     """Play `pending` in rounds; a round ends when all are recorded or the server died (then restart it)."""
-    from tqdm import tqdm
-
     arena = Arena(settings, server)
-    bar = tqdm(total=total, initial=total - len(pending), unit="battle", disable=not progress,
-               desc="battles", smoothing=0.1)
+    bar = progress_bar(total, len(pending), progress)
     try:
         for restarts in itertools.count():
             remaining = [spec for spec in pending if spec.index not in arena.records]
@@ -261,6 +258,14 @@ def play_all(pending: list[BattleSpec], settings: ArenaSettings, server: Showdow
             arena.play_round(remaining, bar)
     finally:
         bar.close()
+
+
+def progress_bar(total: int, pending: int, shown: bool):
+    """The run's tqdm bar over all its battles, those recorded by an earlier run already counted."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=total - pending, unit="battle", disable=not shown, desc="battles",
+                smoothing=0.1)
 
 
 class ServerLost(Exception):

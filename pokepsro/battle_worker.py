@@ -17,9 +17,8 @@ import sys
 from multiprocessing.connection import Connection
 
 from poke_env.concurrency import POKE_LOOP
-from tqdm import tqdm
 
-from .arena import ArenaSettings, BattleSpec
+from .arena import ArenaSettings, BattleSpec, progress_bar
 from .direct import SHUTDOWN_WAIT_S, DirectArena, host_command
 
 LOGGER = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class ParentFeed:
 def serve(inbox: Connection, outbox: Connection) -> int:
     settings: ArenaSettings = inbox.recv()
     feed = ParentFeed(outbox, settings.concurrency + PREFETCH)
-    arena = DirectArena(settings, host_command(), tqdm(disable=True), feed)
+    arena = DirectArena(settings, host_command(), progress_bar(0, 0, shown=False), feed)
     future = asyncio.run_coroutine_threadsafe(arena.run([]), POKE_LOOP)
     while not future.done():
         if not inbox.poll(POLL_S):

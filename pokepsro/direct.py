@@ -40,6 +40,7 @@ from .arena import (
     build_record,
     enforce_turn_limit,
     keep_record,
+    progress_bar,
 )
 from .errors import SetupError
 from .showdown import check_showdown_install, node_executable, showdown_root
@@ -59,10 +60,7 @@ OTHER_SEAT = {"p1": "p2", "p2": "p1"}
 def play_direct(pending: list[BattleSpec], settings: ArenaSettings, progress: bool, total: int,
                 feed: SpecFeed | None = None) -> dict[int, dict]:
     """Play `pending` (then what `feed` hands out) on one simulator process; block until all are recorded."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=total - len(pending), unit="battle", disable=not progress,
-               desc="battles", smoothing=0.1)
+    bar = progress_bar(total, len(pending), progress)
     arena = DirectArena(settings, host_command(), bar, feed)
     future = asyncio.run_coroutine_threadsafe(arena.run(pending), POKE_LOOP)
     try:

@@ -15,6 +15,7 @@ programs, not forks, because poke-env runs a background event-loop thread that a
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
@@ -23,7 +24,7 @@ import subprocess
 import sys
 from multiprocessing.connection import Connection, wait
 
-from .arena import ArenaSettings, BattleSpec
+from .arena import ArenaSettings, BattleSpec, progress_bar
 from .atomic import append_jsonl
 from .errors import UsageError
 
@@ -31,6 +32,9 @@ LOGGER = logging.getLogger(__name__)
 MAX_WORKER_RESTARTS = 3  # per run, over all workers
 SHUTDOWN_WAIT_S = 10.0
 WAIT_S = 1.0
+# Each worker is one core's worth: torch's and BLAS's own threads would only spin against the other workers
+# (Snakemake sets these to the job's threads for the job itself).
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
 @dataclasses.dataclass
@@ -45,10 +49,8 @@ class Worker:
 
     def send(self, message) -> None:
         """Send, unless the worker has just died: its closed pipe then says so, and its battles are replayed."""
-        try:
+        with contextlib.suppress(OSError):
             self.outbox.send(message)
-        except OSError:
-            pass
 
     def close(self) -> None:
         self.inbox.close()
@@ -58,13 +60,10 @@ class Worker:
 def play_in_processes(pending: list[BattleSpec], settings: ArenaSettings, workers: int, progress: bool,
                       total: int) -> dict[int, dict]:
     """Play `pending` over `workers` worker processes; block until every battle is recorded."""
-    from tqdm import tqdm
-
     worker_settings = dataclasses.replace(settings, record_path=None,
                                           concurrency=max(1, -(-settings.concurrency // workers)))
     check_picklable(worker_settings)
-    bar = tqdm(total=total, initial=total - len(pending), unit="battle", disable=not progress,
-               desc="battles", smoothing=0.1)
+    bar = progress_bar(total, len(pending), progress)
     pool = WorkerPool(pending, settings.record_path, worker_settings, bar)
     try:
         pool.run(min(workers, len(pending)))
@@ -120,7 +119,7 @@ class WorkerPool:
     def start_worker(self) -> None:
         to_worker_read, to_worker_write = os.pipe()
         from_worker_read, from_worker_write = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path)), "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path)), **ONE_THREAD}
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pokepsro.battle_worker", str(to_worker_read), str(from_worker_write)],
