@@ -29,8 +29,8 @@ class CallbackLog:
         self.path = path
 
     def __call__(self, spec, battle_a, battle_b, record) -> None:
-        line = {"index": spec.index, "pid": os.getpid(), "usernames": [battle_a.player_username,
-                                                                       battle_b.player_username]}
+        line = {"index": spec.index, "pid": os.getpid(), "mkl_threads": os.environ.get("MKL_NUM_THREADS"),
+                "usernames": [battle_a.player_username, battle_b.player_username]}
         with open(self.path, "a") as handle:
             handle.write(json.dumps(line) + "\n")
 
@@ -72,7 +72,9 @@ def mixed_schedule(team_set, n: int) -> list[BattleSpec]:
             for k, s in enumerate(template)]
 
 
-def test_two_workers_record_each_battle_once_and_run_the_callback_where_it_was_played(team_set, tmp_path):
+def test_two_workers_record_each_battle_once_and_run_the_callback_where_it_was_played(team_set, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setenv("MKL_NUM_THREADS", "2")  # as Snakemake sets it for a 2-thread job
     specs = mixed_schedule(team_set, 24)
     path, log = tmp_path / "records.jsonl", tmp_path / "callbacks.jsonl"
     records = run_battles(specs, PLAYERS, backend="direct", workers=2, concurrency=6, record_path=path,
@@ -84,6 +86,7 @@ def test_two_workers_record_each_battle_once_and_run_the_callback_where_it_was_p
     pids = {call["pid"] for call in calls}
     assert len(pids) == 2 and os.getpid() not in pids, "both workers played, none in this process"
     assert all(len(set(call["usernames"])) == 2 for call in calls), "self-play needs two distinct players"
+    assert {call["mkl_threads"] for call in calls} == {"1"}, "a worker is one core: no BLAS threads of its own"
     assert_no_processes_left()
 
 
