@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def node_processes() -> dict[int, int]:
             if state != "Z":
                 found[int(stat.parent.name)] = int(group)
     return found
+
+
+def restore_ctrl_c() -> None:
+    """Popen preexec_fn: a shell that runs pytest in the background leaves SIGINT ignored, and a Python child
+    started that way never raises KeyboardInterrupt; the tests that press Ctrl-C need the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def processes_in_group(group: int) -> list[int]:

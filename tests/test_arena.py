@@ -25,7 +25,7 @@ from pokepsro.errors import UsageError
 from pokepsro.showdown import ShowdownServer
 from pokepsro.teams import Team, TeamSet, pack_team_text
 
-from conftest import processes_in_group, processes_running_in, team_text
+from conftest import processes_in_group, processes_running_in, restore_ctrl_c, team_text
 
 PLAYERS = {"maxbp": MaxBasePowerPlayer, "random": RandomPlayer}
 RECORD_KEYS = {"index", "battle_id", "policy_a", "policy_b", "a_seat", "winner", "result_a", "end", "turns",
@@ -218,7 +218,7 @@ def test_interrupted_run_stops_its_own_server_and_keeps_whole_records(tmp_path):
                     record_path={str(records)!r}, server_log={str(log)!r}, progress=False, on_battle_end=announce)
     """)
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True)
+                             text=True, preexec_fn=restore_ctrl_c)
     try:
         assert owner.stdout.readline() == "battle ended\n"
         owner.send_signal(signal.SIGINT)

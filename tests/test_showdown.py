@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from pokepsro.errors import SetupError
 from pokepsro.showdown import ShowdownServer, showdown_root
 
-from conftest import processes_in_group
+from conftest import processes_in_group, restore_ctrl_c
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 TCP_LISTEN = "0A"
@@ -99,7 +99,8 @@ def test_interrupted_terminated_or_killed_owner_leaves_no_node(tmp_path, signum)
             print(server.pid, server.private_root, flush=True)
             time.sleep(60)
     """)
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=restore_ctrl_c)
     try:
         group, private_root = owner.stdout.readline().split()
         assert processes_in_group(int(group))
