@@ -75,10 +75,13 @@ def _resumable_dir(final: Path) -> Path:
     """A stable work folder next to `final`, so a killed job's shards are reused on rerun.
 
     Shards are named by battle index and written before the battle's record, so a battle without a record
-    is replayed and overwrites its own shard: the folder never holds a battle twice.
+    is replayed and overwrites its own shard: the folder never holds a battle twice. A shard that a killed
+    job was writing is left as a temp file; it is removed here, as its battle has no record and is replayed.
     """
     work = final.with_name(f".{final.name}.partial")
     work.mkdir(parents=True, exist_ok=True)
+    for half_written in work.glob(".*.tmp"):
+        half_written.unlink()
     return work
 
 

@@ -194,3 +194,16 @@ def test_replay_weight_outside_unit_interval_is_a_usage_error(weight):
 def test_positive_replay_weight_without_replay_data_is_a_usage_error():
     with pytest.raises(UsageError, match="needs replay data"):
         MixedBatchSampler(100, 0, 0.5, 16, seed=0)
+
+
+def test_resumed_work_folder_drops_half_written_shards_of_a_killed_job(tmp_path):
+    """A job killed while writing a shard leaves `.name.npz.XXXX.tmp`; the rerun must not publish it."""
+    from pokepsro.workflow import _resumable_dir
+
+    final = tmp_path / "br_trajectories"
+    work = _resumable_dir(final)
+    kept = work / "battle000000__a.npz"
+    kept.write_bytes(b"a whole shard")
+    (work / ".battle000001__a.npz.g5cmuap5.tmp").write_bytes(b"half")
+    assert _resumable_dir(final) == work
+    assert sorted(p.name for p in work.iterdir()) == [kept.name]
