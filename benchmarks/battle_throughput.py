@@ -10,9 +10,9 @@ in one Node process through `BattleStream` with the simulator's own `RandomPlaye
 
 Battle length depends on the matchup, so turns/s is reported next to battles/s, and the backends are
 compared on the same pair ("vs server": turns/s over the best server row of the same pair). "CPU cores used"
-is measured, not assumed: CPU seconds of this Python process plus the server's whole process group (or the
-direct backend's worker processes, or the floor's Node process) divided by wall seconds. "per core vs floor"
-compares turns/s per core used with the floor's.
+is measured, not assumed: CPU seconds of this Python process and every process under it (the server and its
+subprocesses, or the direct backend's workers and simulators; the floor times its own Node process) divided
+by wall seconds. "per core vs floor" compares turns/s per core used with the floor's.
 
     python benchmarks/battle_throughput.py --battles 300 --concurrency 4 16 32 --floor-battles 300
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -69,40 +68,21 @@ STRONG, WEAK, NEURAL = "max_base_power", "random", "neural"
 SOAK_SAMPLE_S = 0.5
 
 
-def process_group_cpu_seconds(group: int) -> float:
-    """User + system CPU seconds of every live process in process group `group` (from /proc)."""
-    total_ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        fields = text[text.rindex(")") + 2:].split()  # fields from the 3rd (state) on
-        if int(fields[2]) == group:
-            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return total_ticks / CLOCK_TICKS_PER_S
-
-
-def server_backend_cpu_seconds(server: ShowdownServer) -> float:
-    """This process (players, poke-env's loop thread) plus the Showdown server and its subprocesses."""
-    return time.process_time() + process_group_cpu_seconds(server.pid)
-
-
-def children_cpu_seconds() -> float:
-    """User + system CPU seconds of this process's reaped child processes (the direct backend's workers)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def tree_cpu_seconds() -> float:
+    """CPU seconds of this process and everything under it, live or reaped: players, poke-env's loop
+    thread, the Showdown server and its subprocesses, the direct backend's workers and simulators."""
+    return sum(cpu for _, cpu, _ in process_tree().values())
 
 
 def measure_direct(label: str, specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory],
                    concurrency: int, workers: int, battle_format: str) -> dict:
     """Play `specs` through the direct backend (workers started and stopped inside the timed span)."""
-    cpu_before = time.process_time() + children_cpu_seconds()
+    cpu_before = tree_cpu_seconds()
     started = time.perf_counter()
     records = run_battles(specs, players, battle_format=battle_format, concurrency=concurrency,
                           backend="direct", workers=workers, progress=False)
     seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() + children_cpu_seconds() - cpu_before
+    cpu_seconds = tree_cpu_seconds() - cpu_before
     return result_row(label, "direct", concurrency, records, seconds, cpu_seconds, workers=workers)
 
 
@@ -118,12 +98,12 @@ def result_row(label: str, backend: str, concurrency: int, records: list[dict], 
 def measure_server(label: str, specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory],
                    concurrency: int, server: ShowdownServer, battle_format: str) -> dict:
     """Play `specs` on the warm server and time them, wall clock and CPU."""
-    cpu_before = server_backend_cpu_seconds(server)
+    cpu_before = tree_cpu_seconds()
     started = time.perf_counter()
     records = run_battles(specs, players, battle_format=battle_format, concurrency=concurrency,
                           server=server, progress=False)
     seconds = time.perf_counter() - started
-    cpu_seconds = server_backend_cpu_seconds(server) - cpu_before
+    cpu_seconds = tree_cpu_seconds() - cpu_before
     return result_row(label, "server", concurrency, records, seconds, cpu_seconds)
 
 

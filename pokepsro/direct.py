@@ -94,7 +94,6 @@ class SimulatorProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.ready = asyncio.Event()
         self.stderr_tail = ""
-        self.in_flight = 0
         self.stopping = False
         self._outbox: list[bytes] = []
         self._tasks: list[asyncio.Task] = []
@@ -290,7 +289,6 @@ class DirectArena:
         battle = DirectBattle(spec, tag, simulator, seats, time.monotonic())
         battle.timer = asyncio.get_running_loop().call_later(settings.battle_timeout_s, self.expire, battle)
         self.battles[tag] = battle
-        simulator.in_flight += 1
         simulator.send({"start": tag, "format": settings.battle_format, "seed": spec.seed,
                      **{name: {"name": seats[name].player.username, "team": teams[name].packed}
                         for name in ("p1", "p2")}})
@@ -395,7 +393,6 @@ class DirectArena:
         if battle.timer is not None:
             battle.timer.cancel()
         self.battles.pop(battle.tag, None)
-        battle.simulator.in_flight -= 1
         self.turn_limited.discard(battle.tag)
         for seat in battle.seats.values():
             seat.inbox.clear()

@@ -55,6 +55,28 @@ def restore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def descendants(marker: bytes) -> list[int]:
+    """Live processes under this one (any depth) whose command line contains `marker`."""
+    parents, commands = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, parent = text[text.rindex(")") + 2:].split()[:2]
+        if state != "Z":
+            parents[int(stat.parent.name)] = int(parent)
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor != os.getpid():
+            ancestor = parents.get(ancestor)
+        if ancestor == os.getpid() and marker in commands.get(pid, b""):
+            found.append(pid)
+    return found
+
+
 def processes_in_group(group: int) -> list[int]:
     return [pid for pid, pgid in node_processes().items() if pgid == group]
 

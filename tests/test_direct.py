@@ -7,10 +7,9 @@ import logging
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
-from conftest import team_text
+from conftest import descendants, team_text
 from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, SlowPlayer, assert_exact_accounting, seats_seen
 
@@ -25,18 +24,8 @@ SIMULATOR_ERROR = "simulator error in battle"
 
 
 def simulator_pids() -> list[int]:
-    """Live battle-host processes started by this process (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        state, parent = text[text.rindex(")") + 2:].split()[:2]
-        if int(parent) == os.getpid() and state != "Z" and direct.HOST_SCRIPT.name.encode() in cmdline:
-            found.append(int(stat.parent.name))
-    return found
+    """Live battle-host processes started under this process."""
+    return descendants(direct.HOST_SCRIPT.name.encode())
 
 
 def simulator_errors(caplog) -> list[str]:

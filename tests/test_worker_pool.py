@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import descendants
 from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, assert_exact_accounting
 
@@ -38,28 +39,6 @@ class CallbackLog:
 class FailingPlayer(RandomPlayer):
     def choose_move(self, battle):
         raise ValueError("this player cannot decide")
-
-
-def descendants(marker: bytes) -> list[int]:
-    """Live processes under this one (any depth) whose command line contains `marker`."""
-    parents, commands = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        state, parent = text[text.rindex(")") + 2:].split()[:2]
-        if state != "Z":
-            parents[int(stat.parent.name)] = int(parent)
-    found = []
-    for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor is not None and ancestor != os.getpid():
-            ancestor = parents.get(ancestor)
-        if ancestor == os.getpid() and marker in commands.get(pid, b""):
-            found.append(pid)
-    return found
 
 
 def assert_no_processes_left() -> None:
