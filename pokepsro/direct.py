@@ -43,6 +43,7 @@ from .arena import (
     progress_bar,
 )
 from .errors import SetupError
+from .seeding import announce_battle_seed, forget_battle_seed, player_seed
 from .showdown import check_showdown_install, node_executable, showdown_root
 
 LOGGER = logging.getLogger(__name__)
@@ -286,6 +287,8 @@ class DirectArena:
         seat_b = OTHER_SEAT[spec.a_seat]
         seats = {spec.a_seat: Seat(self.player("a", spec.policy_a)), seat_b: Seat(self.player("b", spec.policy_b))}
         teams = {spec.a_seat: spec.team_a, seat_b: spec.team_b}
+        for side, seat_name in (("a", spec.a_seat), ("b", seat_b)):  # each side's own draws: from the battle's seed
+            announce_battle_seed(seats[seat_name].player, tag, player_seed(spec.seed, side))
         battle = DirectBattle(spec, tag, simulator, seats, time.monotonic())
         battle.timer = asyncio.get_running_loop().call_later(settings.battle_timeout_s, self.expire, battle)
         self.battles[tag] = battle
@@ -397,6 +400,7 @@ class DirectArena:
         for seat in battle.seats.values():
             seat.inbox.clear()
             seat.player._battles.pop(battle.tag, None)
+            forget_battle_seed(seat.player, battle.tag)
 
     def expire(self, battle: DirectBattle) -> None:
         """Past the wall-time limit: side A forfeits; recorded as a timeout tie once the battle ends."""
@@ -453,3 +457,89 @@ class DirectArena:
             self.fail(error)
             return
         self.launch_more()
+
+
+class RoundFeed:
+    """Battles pushed by the caller one round at a time; the round's future resolves with its records."""
+
+    def __init__(self) -> None:
+        self.exhausted = False
+        self.waiting: set[int] = set()
+        self.round_records: dict[int, dict] = {}
+        self.round_done: asyncio.Future | None = None
+
+    def start_round(self, specs: list[BattleSpec]) -> asyncio.Future:
+        self.waiting = {spec.index for spec in specs}
+        self.round_records = {}
+        self.round_done = asyncio.get_running_loop().create_future()
+        return self.round_done
+
+    def top_up(self, held: int) -> None:
+        """Rounds are pushed, never pulled."""
+
+    def recorded(self, record: dict) -> None:
+        if record["index"] not in self.waiting:
+            return
+        self.waiting.discard(record["index"])
+        self.round_records[record["index"]] = record
+        if not self.waiting and not self.round_done.done():
+            self.round_done.set_result([self.round_records[i] for i in sorted(self.round_records)])
+
+
+class DirectSession:
+    """One simulator kept running over many rounds of battles: `play(specs)` blocks until they are recorded.
+
+    Online learners change their players' weights between rounds; restarting the simulator (and the players)
+    for every round would cost seconds each time. Records are returned, not written: the caller saves them
+    together with the state they belong to. Use as a context manager.
+    """
+
+    def __init__(self, players: dict, *, battle_format: str, concurrency: int, max_turns: int,
+                 battle_timeout_s: float, on_battle_end=None, total: int = 0, already: int = 0,
+                 progress: bool = True) -> None:
+        settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
+                                 record_path=None, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
+                                 on_battle_end=on_battle_end)
+        self.bar = progress_bar(total, total - already, progress)
+        self.feed = RoundFeed()
+        self.arena = DirectArena(settings, host_command(), self.bar, self.feed)
+        self._run: concurrent.futures.Future | None = None
+
+    def __enter__(self) -> DirectSession:
+        self._run = asyncio.run_coroutine_threadsafe(self.arena.run([]), POKE_LOOP)
+        return self
+
+    def play(self, specs: list[BattleSpec]) -> list[dict]:
+        """Play one round; its records sorted by index. A failure of the run is raised here."""
+        if not specs:
+            return []
+        return asyncio.run_coroutine_threadsafe(self._play(list(specs)), POKE_LOOP).result()
+
+    async def _play(self, specs: list[BattleSpec]) -> list[dict]:
+        while self.arena.done is None:  # run() has not started yet
+            await asyncio.sleep(0.01)
+        round_done = self.feed.start_round(specs)
+        self.arena.receive(specs)
+        stopped = asyncio.ensure_future(self.arena.done.wait())
+        await asyncio.wait([round_done, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if self.arena.failure is not None:
+            raise self.arena.failure
+        if not round_done.done():
+            raise RuntimeError("the battle session stopped before the round was recorded")
+        return round_done.result()
+
+    def __exit__(self, *exc_info) -> None:
+        def close() -> None:
+            self.feed.exhausted = True
+            if self.arena.done is not None:
+                self.arena.launch_more()
+
+        POKE_LOOP.call_soon_threadsafe(close)
+        try:
+            self._run.result(timeout=SHUTDOWN_WAIT_S + HOST_READY_TIMEOUT_S)
+        except BaseException:
+            if exc_info[0] is None:
+                raise
+        finally:
+            self.bar.close()

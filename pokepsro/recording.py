@@ -163,22 +163,31 @@ class TrajectoryWriter:
 
     def _write(self, spec: BattleSpec, side: str, battle: AbstractBattle, trajectory: BattleTrajectory,
                record: dict) -> Path:
-        outcome = record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
-        rewards = np.asarray(trajectory.rewards, dtype=np.float32)
-        rewards[-1] += _final_reward(trajectory, battle, outcome)
-        done = np.zeros(len(rewards), dtype=bool)
-        done[-1] = True
+        arrays = finished_arrays(side, battle, trajectory, record)
         battle_id = f"battle{spec.index:06d}"
         policy, opponent = (spec.policy_a, spec.policy_b) if side == "a" else (spec.policy_b, spec.policy_a)
         team = spec.team_a if side == "a" else spec.team_b
-        meta = {"battle_id": battle_id, "policy": policy, "opponent": opponent, "outcome": outcome,
-                "feature_version": FEATURE_VERSION, "obs_dim": OBS_DIM, "format": self.format,
-                "team": team.id, "seed": spec.seed, "side": side,
+        meta = {"battle_id": battle_id, "policy": policy, "opponent": opponent,
+                "outcome": side_outcome(side, record), "feature_version": FEATURE_VERSION, "obs_dim": OBS_DIM,
+                "format": self.format, "team": team.id, "seed": spec.seed, "side": side,
                 "showdown_battle": record.get("battle_id"), "end": record.get("end"),
                 "unrecorded_steps": trajectory.unrecorded_steps}
-        path = write_shard(self.out_dir / f"{battle_id}__{side}.npz", obs=np.stack(trajectory.obs),
-                           action=np.asarray(trajectory.actions, dtype=np.int64), mask=np.stack(trajectory.masks),
-                           reward=rewards, done=done, logp=np.asarray(trajectory.logps, dtype=np.float32),
-                           meta=meta)
+        path = write_shard(self.out_dir / f"{battle_id}__{side}.npz", **arrays, meta=meta)
         self.shards_written += 1
         return path
+
+
+def side_outcome(side: str, record: dict) -> str:
+    return record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
+
+
+def finished_arrays(side: str, battle: AbstractBattle, trajectory: BattleTrajectory, record: dict
+                    ) -> dict[str, np.ndarray]:
+    """One side's finished battle as shard arrays: the final reward added, the last step marked done."""
+    rewards = np.asarray(trajectory.rewards, dtype=np.float32)
+    rewards[-1] += _final_reward(trajectory, battle, side_outcome(side, record))
+    done = np.zeros(len(rewards), dtype=bool)
+    done[-1] = True
+    return {"obs": np.stack(trajectory.obs), "action": np.asarray(trajectory.actions, dtype=np.int64),
+            "mask": np.stack(trajectory.masks), "reward": rewards, "done": done,
+            "logp": np.asarray(trajectory.logps, dtype=np.float32)}

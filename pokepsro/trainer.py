@@ -15,7 +15,7 @@ import csv
 import io
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,14 +67,14 @@ METRIC_NAMES = ("policy_loss", "value_loss", "positive_advantage_fraction", "act
 VALUE_CHUNK = 16384  # steps per critic forward pass when recomputing targets
 
 
-def validate_train_config(train_config: Mapping[str, Any]) -> dict:
-    """Exactly the keys of TRAIN_CONFIG_SPEC with sane values; ints are accepted for floats.
+def validate_spec(config: Mapping[str, Any], spec: Mapping[str, tuple[type, Any, str]], what: str) -> dict:
+    """Exactly the keys of `spec` (key -> (type, predicate, demand)) with sane values; ints are accepted for floats.
 
     YAML 1.1 reads `lr: 3e-5` (no dot) as a string; such a number is accepted for a float key.
     """
-    config = dict(train_config)
-    require_exact_keys(config, TRAIN_CONFIG_SPEC, "train")
-    for key, (kind, is_valid, demand) in TRAIN_CONFIG_SPEC.items():
+    config = dict(config)
+    require_exact_keys(config, spec, what)
+    for key, (kind, is_valid, demand) in spec.items():
         value = config[key]
         if kind is float and isinstance(value, str):
             try:
@@ -83,9 +83,13 @@ def validate_train_config(train_config: Mapping[str, Any]) -> dict:
                 pass
         accepted = (int, float) if kind is float else (kind,)
         if isinstance(value, bool) or not isinstance(value, accepted) or not is_valid(value):
-            raise UsageError(f"train config {key} must be {kind.__name__} {demand}, got {value!r}")
+            raise UsageError(f"{what} config {key} must be {kind.__name__} {demand}, got {value!r}")
         config[key] = kind(value)
     return config
+
+
+def validate_train_config(train_config: Mapping[str, Any]) -> dict:
+    return validate_spec(train_config, TRAIN_CONFIG_SPEC, "train")
 
 
 def load_train_config(name_or_path: str | os.PathLike) -> dict:
@@ -183,9 +187,11 @@ def _return_targets(model: ActorCritic, data: _DeviceData, gamma: float, lam: fl
 
 def _load_datasets(collected_dirs: Iterable[str | os.PathLike],
                    replay_dirs: Iterable[str | os.PathLike],
-                   replay_weight: float) -> tuple[TransitionDataset, int, int]:
-    """Only sources with a positive sampling weight are read; returns (data, n_collected, n_replay)."""
-    collected = TransitionDataset.from_dirs(collected_dirs) if replay_weight < 1 else None
+                   replay_weight: float, policies: Sequence[str] | None = None,
+                   ) -> tuple[TransitionDataset, int, int]:
+    """Only sources with a positive sampling weight are read (collected data only of `policies`, when given);
+    returns (data, n_collected, n_replay)."""
+    collected = TransitionDataset.from_dirs(collected_dirs, policies) if replay_weight < 1 else None
     replay = None
     if replay_weight > 0:
         replay_dirs = list(replay_dirs)
@@ -220,7 +226,8 @@ def _import_summary_writer():
     return SummaryWriter
 
 
-def _write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One row per epoch or round, written atomically."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -263,7 +270,7 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
           replay_dirs: Iterable[str | os.PathLike] = (), replay_weight: float = 0.5,
           model_config: str | os.PathLike | Mapping[str, Any],
           train_config: str | os.PathLike | Mapping[str, Any],
-          init_from_checkpoint: str | os.PathLike | None = None,
+          init_from_checkpoint: str | os.PathLike | None = None, policies: Sequence[str] | None = None,
           device: str | torch.device | None = None, progress: bool = True) -> Path:
     """Train and checkpoint every epoch to `out_dir/ckpts/epoch_N.pt`; returns the last checkpoint.
 
@@ -276,7 +283,7 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
     model_cfg = _resolve(model_config, load_model_config, validate_model_config)
     replay_weight = check_replay_weight(replay_weight)
     dataset, collected_steps, replay_steps = _load_datasets(collected_dirs, replay_dirs,
-                                                            replay_weight)
+                                                            replay_weight, policies)
     if train_cfg["batch_size"] > len(dataset):
         raise UsageError(f"batch size {train_cfg['batch_size']} is larger than the dataset "
                          f"({len(dataset)} steps); lower the batch size or collect more battles")
@@ -325,5 +332,5 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
             save_checkpoint(checkpoint_path(out_dir, epoch), model, model_config=model_cfg,
                             obs_dim=dataset.obs_dim, feature_version=dataset.feature_version,
                             train_config=train_cfg, epoch=epoch, metrics={**row, **provenance})
-            _write_metrics_csv(out_dir / "metrics.csv", rows)
+            write_metrics_csv(out_dir / "metrics.csv", rows)
     return checkpoint_path(out_dir, train_cfg["epochs"])

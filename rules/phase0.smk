@@ -15,16 +15,17 @@ rule baseline_population:
 
 
 rule bootstrap_train:
-    """Our stand-in for the guide's pretrained SyntheticRLV2: offline RL on the baselines' battles."""
+    """Imitation of the strongest baselines' decisions (advantage-filtered), from the phase-0 round robin."""
     input:
         replay=f"{BASELINES}/trajectories",
     output:
-        checkpoint=bootstrap_checkpoint(),
+        checkpoint=imitation_checkpoint(),
     params:
         model_config=config["oracle_model_config"],
         train_config=config["bootstrap_train_config"],
         epochs=config["phase0"]["bootstrap_epochs"],
         batch_size=config["phase0"]["bootstrap_batch_size"],
+        imitate=config["phase0"]["bootstrap_imitate"],
         seed=config["seed"],
     threads: 2
     resources:
@@ -37,6 +38,35 @@ rule bootstrap_train:
         "logs/phase0/bootstrap_train.benchmark.tsv"
     script:
         "../scripts/bootstrap_train.py"
+
+
+rule bootstrap_refine:
+    """Our stand-in for the guide's RL-trained SyntheticRLV2: the imitation policy refined by the PPO oracle
+    against a uniform mix of heuristic baselines (phase0.bootstrap_refine_battles battles)."""
+    input:
+        init=imitation_checkpoint(),
+    output:
+        checkpoint=f"{PHASE0}/bootstrap/refined.pt",
+        training=directory(f"{PHASE0}/bootstrap/refine_training"),
+    params:
+        opponents=config["phase0"]["bootstrap_refine_opponents"],
+        options={"oracle_battles": config["phase0"]["bootstrap_refine_battles"],
+                 "ppo_config": load_ppo_config(config["oracle_ppo_config"])},
+        team_set=config["team_set"],
+        seed=config["seed"],
+        battle=battle_params(),
+        runtime=runtime_options(),
+    threads: battle_threads()
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "logs/phase0/bootstrap_refine.log",
+    benchmark:
+        "logs/phase0/bootstrap_refine.benchmark.tsv"
+    script:
+        "../scripts/bootstrap_refine.py"
 
 
 rule phase0_population:

@@ -1,16 +1,18 @@
-# PSRO iteration i: collect against σ_{i-1} -> train BR_i -> grow the population -> play BR_i's row ->
-# evaluate BR_i against σ_{i-1} -> re-solve σ_i (rule solve_meta_game in metagame.smk).
+# PSRO iteration i: the oracle trains BR_i against σ_{i-1} (the offline oracle collects first) -> grow the
+# population -> play BR_i's row -> evaluate BR_i against σ_{i-1} -> re-solve σ_i (rule solve_meta_game in
+# metagame.smk). The same two rules train the exploiter of the final σ (results/analysis/exploiter).
 
 
 rule collect:
-    """The learner (previous BR; the bootstrap at i = 0) against opponents sampled per battle from σ_{i-1}."""
+    """Offline oracle only: the initial policy against opponents drawn per battle from σ; its decisions recorded."""
     input:
-        learner=lambda wc: learner_checkpoint(wc.i),
-        population=lambda wc: f"{previous_dir(wc.i)}/population.json",
-        strategy=lambda wc: f"{previous_dir(wc.i)}/meta_strategy.json",
+        learner=lambda wc: best_response_job(wc.brdir)[1],
+        population=lambda wc: f"{best_response_job(wc.brdir)[3]}/population.json",
+        strategy=lambda wc: f"{best_response_job(wc.brdir)[3]}/meta_strategy.json",
     output:
-        trajectories=directory("results/iteration_{i}/br_trajectories"),
+        trajectories=directory("results/{brdir}/br_trajectories"),
     params:
+        learner_name=lambda wc: best_response_job(wc.brdir)[2],
         battles=config["collection_battles"],
         team_set=config["team_set"],
         seed=config["seed"],
@@ -22,39 +24,39 @@ rule collect:
         mem_mb=4000,
         runtime=120,
     log:
-        "logs/iteration_{i}/collect.log",
+        "logs/{brdir}/collect.log",
     benchmark:
-        "logs/iteration_{i}/collect.benchmark.tsv"
+        "logs/{brdir}/collect.benchmark.tsv"
     script:
         "../scripts/collect.py"
 
 
-rule train_best_response:
-    """BR_i fine-tuned from the learner on collected + replay data."""
+rule best_response:
+    """The oracle (config `oracle`) trains a best response to σ from the initial policy; resumes when rerun."""
     input:
-        collected="results/iteration_{i}/br_trajectories",
-        replay=replay_dirs(),
-        init=lambda wc: learner_checkpoint(wc.i),
+        unpack(best_response_inputs),
     output:
-        checkpoint=f"results/iteration_{{i}}/br_training/ckpts/epoch_{config['oracle_epochs']}.pt",
+        checkpoint="results/{brdir}/best_response.pt",
+        training=directory("results/{brdir}/br_training"),
     params:
-        model_config=config["oracle_model_config"],
-        train_config=config["oracle_train_config"],
-        epochs=config["oracle_epochs"],
-        batch_size=config["oracle_batch_size"],
-        replay_weight=config["custom_replay_sample_weight"],
+        oracle=config["oracle"],
+        options=oracle_options(),
+        learner_name=lambda wc: best_response_job(wc.brdir)[0],
+        team_set=config["team_set"],
         seed=config["seed"],
-    threads: 2
+        battle=battle_params(),
+        runtime=runtime_options(),
+    threads: battle_threads()
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
     log:
-        "logs/iteration_{i}/train.log",
+        "logs/{brdir}/best_response.log",
     benchmark:
-        "logs/iteration_{i}/train.benchmark.tsv"
+        "logs/{brdir}/best_response.benchmark.tsv"
     script:
-        "../scripts/train_best_response.py"
+        "../scripts/best_response.py"
 
 
 rule grow_population:

@@ -6,4 +6,5 @@ from pokepsro.workflow import train_stage
 run_job(snakemake, train_stage, out_checkpoint=Path(snakemake.output.checkpoint),
         collected=[Path(snakemake.input.replay)], replay=[], init=None, replay_weight=0.0,
         model_config=snakemake.params.model_config, train_config=snakemake.params.train_config,
-        epochs=snakemake.params.epochs, batch_size=snakemake.params.batch_size, seed=snakemake.params.seed)
+        epochs=snakemake.params.epochs, batch_size=snakemake.params.batch_size, seed=snakemake.params.seed,
+        policies=snakemake.params.imitate)

@@ -1,11 +1,10 @@
 from pathlib import Path
 
 from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import BOOTSTRAP_NAME, br_name, collect_stage
+from pokepsro.workflow import collect_stage
 
-i = int(snakemake.wildcards.i)
 run_job(snakemake, collect_stage, torch_threads=1, learner_checkpoint=Path(snakemake.input.learner),
-        learner_name=BOOTSTRAP_NAME if i == 0 else br_name(i - 1), population=Path(snakemake.input.population),
+        learner_name=snakemake.params.learner_name, population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), out=Path(snakemake.output.trajectories),
         battles=snakemake.params.battles, team_set=snakemake.params.team_set, seed=snakemake.params.seed,
         battle=snakemake.params.battle, runtime=snakemake.params.runtime, server_log=server_log(snakemake))

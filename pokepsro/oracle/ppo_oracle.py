@@ -1,0 +1,196 @@
+"""The online PPO oracle: rounds of battles against opponents drawn per battle from σ, each followed by a PPO
+update of the learner's weights, on one simulator session that stays up between rounds.
+
+The learner plays side A with its current weights, sampling at temperature 1 (the recorded behaviour
+log-probs are the PPO ratio's denominator); only its own decisions are recorded. After every round the job
+saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer,
+metrics rows, battle records): a killed job resumes from the last committed round, and replays of a round
+reproduce it because every draw of a round is seeded from (seed, learner, round).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import io
+import json
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pokepsro.arena import schedule_matchup
+from pokepsro.atomic import atomic_write_bytes, write_jsonl
+from pokepsro.errors import UsageError
+from pokepsro.evaluation import LEARNER_SUFFIX
+from pokepsro.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.mixture import sample_members
+from pokepsro.model import load_checkpoint, pick_device, save_checkpoint
+from pokepsro.population import player_factory
+from pokepsro.recording import finished_arrays, make_recording, pop_trajectory
+from pokepsro.seeding import derive_seed
+from pokepsro.stats import summarize
+from pokepsro.teams import load_team_set
+from pokepsro.trainer import write_metrics_csv
+
+from .base import BestResponseTask, OracleResult
+from .ppo import METRICS, Rollout, load_ppo_config, ppo_update
+
+STATE_FILE = "state.pt"
+
+
+class LearnerEpisodes:
+    """Battle-end callback keeping side A's finished decisions in memory, by battle index."""
+
+    def __init__(self) -> None:
+        self.episodes: dict[int, dict[str, np.ndarray]] = {}
+
+    def __call__(self, spec, battle_a, battle_b, record: dict) -> None:
+        trajectory = pop_trajectory(battle_a)
+        pop_trajectory(battle_b)  # the opponents do not record, but never let a trajectory linger
+        if trajectory is not None and trajectory.actions:
+            self.episodes[spec.index] = finished_arrays("a", battle_a, trajectory, record)
+
+    def take(self) -> list[dict[str, np.ndarray]]:
+        episodes = [self.episodes[index] for index in sorted(self.episodes)]
+        self.episodes.clear()
+        return episodes
+
+
+def round_sizes(total_battles: int, round_battles: int) -> list[int]:
+    """The budget split into rounds; the last one takes the remainder."""
+    full, rest = divmod(total_battles, round_battles)
+    return [round_battles] * full + ([rest] if rest else [])
+
+
+def checkpoint_path(work_dir: Path, round_number: int) -> Path:
+    return work_dir / "ckpts" / f"round_{round_number}.pt"
+
+
+def final_checkpoint(work_dir: Path, total_battles: int, round_battles: int) -> Path:
+    return checkpoint_path(work_dir, len(round_sizes(total_battles, round_battles)))
+
+
+def train_ppo(task: BestResponseTask) -> OracleResult:
+    """PPO from `task.init_checkpoint` against σ for `options["oracle_battles"]` battles."""
+    options = task.options
+    config = load_ppo_config(options.get("ppo_config", "ppo"))
+    budget = options.get("oracle_battles")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise UsageError(f"oracle_battles must be an integer >= 1, got {budget!r}")
+    if task.runtime.get("backend", "direct") != "direct":
+        raise UsageError("the ppo oracle plays on the direct backend; set backend: direct")
+    sizes = round_sizes(budget, config["round_battles"])
+    device = pick_device()
+    initial = load_checkpoint(task.init_checkpoint, map_location=device, expected_feature_version=FEATURE_VERSION,
+                              expected_obs_dim=OBS_DIM)
+    model = initial.model
+    reference = copy.deepcopy(model).eval() if config["kl_coef"] > 0 else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    work = Path(task.work_dir)
+    (work / "ckpts").mkdir(parents=True, exist_ok=True)
+    done_rounds, rows, records = _resume(work, model, optimizer, device)
+    team_set = load_team_set(task.team_set, task.battle["battle_format"])
+    learner = task.learner_name + LEARNER_SUFFIX
+    from pokepsro.direct import DirectSession
+    from pokepsro.neural import BatchedPolicy, NeuralPlayer
+
+    policy = BatchedPolicy(model, seed=derive_seed(task.seed, "ppo-sampling", task.learner_name, done_rounds))
+    episodes = LearnerEpisodes()
+    members = [name for name, weight in zip(task.opponents.names, task.sigma) if weight > 0]
+    players = {name: player_factory(task.opponents[name]) for name in members}
+    players[learner] = partial(make_recording(NeuralPlayer), policy=policy, temperature=1.0)
+    from torch.utils.tensorboard import SummaryWriter
+
+    with DirectSession(players, battle_format=task.battle["battle_format"],
+                       concurrency=task.runtime["concurrency"], max_turns=task.battle["max_turns"],
+                       battle_timeout_s=task.battle["battle_timeout_s"], on_battle_end=episodes,
+                       total=budget, already=sum(sizes[:done_rounds]), progress=task.progress) as session, \
+            SummaryWriter(log_dir=str(work / "tensorboard"), purge_step=done_rounds + 1) as tensorboard:
+        for number in range(done_rounds + 1, len(sizes) + 1):
+            specs = _schedule_round(task, team_set, learner, number, sizes, members)
+            policy.generator.manual_seed(derive_seed(task.seed, "ppo-sampling", task.learner_name, number))
+            model.eval()
+            started = time.perf_counter()
+            round_records = session.play(specs)
+            played = time.perf_counter() - started
+            rollout = Rollout.from_episodes(episodes.take())
+            generator = torch.Generator().manual_seed(derive_seed(task.seed, "ppo-update", task.learner_name, number))
+            started = time.perf_counter()
+            update = ppo_update(model, optimizer, rollout, config, generator=generator, reference=reference)
+            updated = time.perf_counter() - started
+            row = _round_row(number, sum(sizes[:number]), round_records, update, played, updated)
+            rows.append(row)
+            records += [{**record, "round": number} for record in round_records]
+            _commit(work, number, model, optimizer, initial, config, task, rows, records)
+            for name, value in row.items():
+                if name != "round" and isinstance(value, (int, float)):
+                    tensorboard.add_scalar(f"ppo/{name}", value, row["battles"])
+            session.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
+    _write_outputs(work, rows, records)
+    return OracleResult(checkpoint=checkpoint_path(work, len(sizes)), metrics=rows)
+
+
+def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
+                    members: list[str]) -> list:
+    """Round `number`'s battles: opponents drawn from σ, teams drawn, seats alternating; indices unique."""
+    count = sizes[number - 1]
+    weights = [float(task.sigma[task.opponents.names.index(name)]) for name in members]
+    opponents = sample_members(members, weights, count, derive_seed(task.seed, "ppo-opponents",
+                                                                    task.learner_name, number))
+    template = schedule_matchup(learner, "opponent", count, team_set,
+                                derive_seed(task.seed, "ppo-teams", task.learner_name, number),
+                                start_index=sum(sizes[:number - 1]))
+    return [dataclasses.replace(spec, policy_b=name) for spec, name in zip(template, opponents)]
+
+
+def _round_row(number: int, battles: int, records: list[dict], update: dict, played_s: float,
+               updated_s: float) -> dict[str, Any]:
+    results = [record["result_a"] for record in records]
+    summary = summarize(results.count("win"), results.count("loss"), results.count("tie"))
+    return {"round": number, "battles": battles, "win_rate": summary["win_rate"],
+            "win_rate_ci_low": summary["ci95"][0], "win_rate_ci_high": summary["ci95"][1],
+            **{name: update[name] for name in METRICS}, "explained_variance": update["explained_variance"],
+            "samples": update["samples"], "updates": update["updates"],
+            "battles_per_s": len(records) / played_s, "samples_per_s": update["samples"] / played_s,
+            "update_samples_per_s": update["processed"] / updated_s,
+            "play_s": played_s, "update_s": updated_s}
+
+
+def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
+            rows: list[dict], records: list[dict]) -> None:
+    """The round's policy first, then the state that points at it: a kill in between replays the round."""
+    save_checkpoint(checkpoint_path(work, number), model, model_config=initial.model_config, obs_dim=initial.obs_dim,
+                    feature_version=initial.feature_version, train_config={"oracle": "ppo", **config},
+                    epoch=number, metrics={**rows[-1], "init_from_checkpoint": str(task.init_checkpoint),
+                                           "learner": task.learner_name})
+    state = {"round": number, "optimizer": optimizer.state_dict(), "rows_json": json.dumps(rows),
+             "records_json": json.dumps(records)}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(work / STATE_FILE, buffer.getvalue())
+    _write_outputs(work, rows, records)
+
+
+def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], list[dict]]:
+    """(rounds done, metrics rows, records) of the last committed round; weights and optimizer restored."""
+    path = work / STATE_FILE
+    if not path.is_file():
+        return 0, [], []
+    state = torch.load(path, map_location=device, weights_only=True)
+    number = int(state["round"])
+    weights = torch.load(checkpoint_path(work, number), map_location=device, weights_only=True)["state_dict"]
+    model.load_state_dict(weights)
+    optimizer.load_state_dict(state["optimizer"])
+    print(f"resuming PPO after round {number} ({path})")
+    return number, json.loads(state["rows_json"]), json.loads(state["records_json"])
+
+
+def _write_outputs(work: Path, rows: list[dict], records: list[dict]) -> None:
+    """metrics.csv (one row per round) and battles.jsonl (every battle played, once), derived from the state."""
+    if rows:
+        write_metrics_csv(work / "metrics.csv", rows)
+    write_jsonl(work / "battles.jsonl", records)

@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import refine_bootstrap_stage
+
+run_job(snakemake, refine_bootstrap_stage, init=Path(snakemake.input.init), opponents=snakemake.params.opponents,
+        out_checkpoint=Path(snakemake.output.checkpoint), training_out=Path(snakemake.output.training),
+        seed=snakemake.params.seed, team_set=snakemake.params.team_set, battle=snakemake.params.battle,
+        runtime=snakemake.params.runtime, options=snakemake.params.options)
