@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .atomic import read_jsonl
-from .errors import SetupError, UsageError
+from .errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 
 SUPPORTED_FORMATS = ("gen1ou",)
 
@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, SetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except SolverError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return SOLVER_FAILURE_EXIT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

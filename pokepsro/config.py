@@ -33,4 +33,19 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
         key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise UsageError(f"config key {key}: {error.message}{more}; see config/schema.yaml")
+    check_team_sets(config)
     return config
+
+
+TEAM_SET_KEYS = ("team_set", "eval_team_set")
+
+
+def check_team_sets(config: dict) -> None:
+    """Each team set must exist and hold a team file now, not fail inside the first battle job."""
+    from .teams import check_team_set
+
+    for key in TEAM_SET_KEYS:
+        try:
+            check_team_set(config[key], config["battle_format"])
+        except UsageError as error:
+            raise UsageError(f"config key {key}: {error}") from None

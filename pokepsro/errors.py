@@ -9,6 +9,13 @@ class SetupError(Exception):
     """The environment is incomplete (Node or the Showdown install is missing)."""
 
 
+class SolverError(Exception):
+    """A numerical method failed on valid input (e.g. the Nash LP); one line naming the file, exit code 1."""
+
+
+SOLVER_FAILURE_EXIT = 1
+
+
 def require_exact_keys(config: dict, keys, what: str) -> None:
     """A config must name exactly the known keys: a typo is an error, not a silently ignored setting."""
     unknown = sorted(set(config) - set(keys))

@@ -19,7 +19,7 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog, minimize
 
 from pokepsro.atomic import atomic_write_json
-from pokepsro.errors import UsageError
+from pokepsro.errors import SolverError, UsageError
 from pokepsro.matrix import InteractionMatrix, check_payoff_matrix, check_population, read_json_object
 
 GAME_VALUE = 0.5
@@ -101,6 +101,33 @@ def exploitability_of_previous(M_new: Any, sigma_prev: Any) -> tuple[float, int]
     return float(rates[best] - GAME_VALUE), best
 
 
+def measured_exploitability(win_rate: float, ci95: Sequence[float]) -> dict:
+    """σ's exploitability as measured by one best response: its win rate against σ with a 95 % interval.
+
+    A best response only shows how much σ can at least be exploited: its gain (win rate − 0.5) bounds σ's
+    exploitability from below, so the value it measures is max(0, gain). When the whole interval of the gain
+    lies below 0 the best response lost to σ, and that bound says nothing about σ: the measurement is not
+    informative, its `exploitability` is None (never 0), and no criterion may pass on it.
+    """
+    low, high = (float(bound) for bound in ci95)
+    gain = float(win_rate) - GAME_VALUE
+    gain_ci95 = [low - GAME_VALUE, high - GAME_VALUE]
+    informative = gain_ci95[1] >= 0.0
+    if informative:
+        reading = ("the best response beats σ: σ is exploitable by at least this much" if gain_ci95[0] > 0.0 else
+                   "the best response is even with σ (interval holds 0): it found no exploit")
+    else:
+        reading = ("not informative: the best response lost to σ (gain interval entirely below 0), so it "
+                   "bounds σ's exploitability by nothing")
+    return {"exploitability": max(0.0, gain) if informative else None, "gain": gain, "gain_ci95": gain_ci95,
+            "informative": informative, "reading": reading}
+
+
+def exploitability_passes(measurement: dict, threshold: float) -> bool:
+    """The guide's "exploitability < threshold", judged on the point estimate of an informative measurement."""
+    return bool(measurement["informative"]) and measurement["exploitability"] < threshold
+
+
 def entropy(sigma: Any) -> float:
     """Shannon entropy in nats (0 log 0 = 0)."""
     positive = np.asarray(sigma, dtype=float)
@@ -118,10 +145,11 @@ def analyze(policy_names: Sequence[str], M: Any, sigma: Any) -> dict:
     rates = payoff @ mixture
     gain = float(np.max(rates) - GAME_VALUE)
     support = [i for i in np.argsort(-mixture, kind="stable") if mixture[i] > REPORT_THRESHOLD]
+    # σᵀMσ = ½ for every σ when M + Mᵀ = 1, so σ's "value" says nothing; its win rate against each member does.
     return {
         "exploitability_within_population": gain,
         "nash_conv": 2.0 * gain,
-        "nash_value": float(mixture @ payoff @ mixture),
+        "nash_winrate_vs_member": {name: float(1.0 - rate) for name, rate in zip(names, rates, strict=True)},
         "expected_winrate_vs_nash": {name: float(rate) for name, rate in zip(names, rates, strict=True)},
         "dominant_policies": [{"policy": names[i], "probability": float(mixture[i]),
                                "expected_winrate_vs_nash": float(rates[i])} for i in support],
@@ -179,11 +207,14 @@ def solve_matrix_file(matrix_path: str | os.PathLike, out_dir: str | os.PathLike
     With `previous_strategy_path` (the previous iteration's meta-strategy, whose population must be
     a prefix of this one) the analysis also records how much this population exploits it, as the
     top-level `exploitability` (PSRO's progress measure). `extra_analysis` is merged in (e.g. the new
-    best response's directly measured gain).
+    best response's directly measured gain). A solver failure is a SolverError naming the matrix file.
     """
     matrix = InteractionMatrix.load(matrix_path)
     payoff = matrix.M
-    sigma = solve(payoff, solver)
+    try:
+        sigma = solve(payoff, solver)
+    except SolverError as error:
+        raise SolverError(f"{matrix_path}: {error}") from None
     analysis = {"solver": solver, "matrix_file": str(matrix_path),
                 **analyze(matrix.policy_names, payoff, sigma)}
     if previous_strategy_path is not None:
@@ -242,7 +273,7 @@ def _lp_nash(payoff: np.ndarray) -> np.ndarray:
                      A_eq=np.append(np.ones(n), 0.0)[None, :], b_eq=[1.0],
                      bounds=[(0, None)] * n + [(None, None)], method="highs", options=_HIGHS_OPTIONS)
     if not result.success:
-        raise RuntimeError(f"Nash LP failed: {result.message}")
+        raise SolverError(f"Nash LP failed: {result.message}")
     return _as_distribution(result.x[:n])
 
 
@@ -254,7 +285,7 @@ def _nash_point_maximising(payoff: np.ndarray, coordinates: np.ndarray) -> np.nd
     result = linprog(objective, A_ub=payoff, b_ub=np.full(n, GAME_VALUE), A_eq=np.ones((1, n)), b_eq=[1.0],
                      bounds=[(0, None)] * n, method="highs", options=_HIGHS_OPTIONS)
     if not result.success:
-        raise RuntimeError(f"Nash support LP failed: {result.message}")
+        raise SolverError(f"Nash support LP failed: {result.message}")
     return _as_distribution(result.x)
 
 
@@ -308,9 +339,9 @@ def _max_entropy_nash(payoff: np.ndarray, lp_sigma: np.ndarray) -> np.ndarray:
     result = minimize(negative_entropy, np.zeros(directions.shape[1]), jac=True, method="SLSQP",
                       constraints=constraints, options={"ftol": 1e-15, "maxiter": 1000})
     if not result.success:
-        raise RuntimeError(f"max-entropy Nash search failed ({result.message}); use the 'nash' solver")
+        raise SolverError(f"max-entropy Nash search failed ({result.message}); use the 'nash' solver")
     sigma[support] = start + directions @ result.x
     sigma = _as_distribution(sigma)
     if np.max(payoff @ sigma) - GAME_VALUE > NASH_TOLERANCE:
-        raise RuntimeError("max-entropy Nash search left the Nash set; use the 'nash' solver")
+        raise SolverError("max-entropy Nash search left the Nash set; use the 'nash' solver")
     return sigma

@@ -62,29 +62,50 @@ def plot_meta_strategy(names: Sequence[str], sigma: Any, path: str | os.PathLike
     return _save(fig, path)
 
 
-def plot_exploitability(iterations: Sequence[Any], exploitability: Sequence[float], br_gain: Sequence[float],
-                        br_gain_ci: Sequence[Sequence[float]], path: str | os.PathLike) -> Path:
-    """PSRO's progress: exploitability of σ_k (measured in the matrix once BR_{k+1} joins) beside
-    BR_{k+1}'s direct gain on σ_k (win rate − 0.5; `br_gain_ci` = [low, high] in the same units)."""
-    gains = _same_length(iterations, br_gain, "iterations", "br_gain")
-    exploits = _same_length(iterations, exploitability, "iterations", "exploitability")
-    lows, highs = _interval_bounds(iterations, br_gain_ci, "br_gain_ci")
-    fig = Figure(figsize=(7.5, 4.5))
+def plot_exploitability(labels: Sequence[Any], matrix_exploitability: Sequence[float | None],
+                        br_gain: Sequence[float], br_gain_ci: Sequence[Sequence[float]], informative: Sequence[bool],
+                        path: str | os.PathLike, measured_with: Sequence[str] | None = None) -> Path:
+    """PSRO's progress: for each σ_k, its best response's gain (win rate − 0.5, 95 % CI in `br_gain_ci`), the
+    exploitability it measures (max(0, gain)), and σ_k's exploitability in the grown matrix (None when there is
+    no grown matrix, e.g. the final σ measured by an exploiter). A measurement whose gain interval lies entirely
+    below 0 (`informative` False) is drawn hollow and labelled: it bounds σ's exploitability by nothing."""
+    gains = _same_length(labels, br_gain, "labels", "br_gain")
+    in_matrix = _same_length(labels, [np.nan if value is None else value for value in matrix_exploitability],
+                             "labels", "matrix_exploitability")
+    lows, highs = _interval_bounds(labels, br_gain_ci, "br_gain_ci")
+    useful = _same_length(labels, informative, "labels", "informative").astype(bool)
+    names = list(measured_with) if measured_with is not None else [""] * len(labels)
+    if len(names) != len(labels):
+        raise UsageError(f"measured_with has {len(names)} entries but labels has {len(labels)}")
+    fig = Figure(figsize=(8.0, 4.8))
     ax = fig.add_subplot()
-    positions = np.arange(len(iterations))
-    ax.plot(positions, exploits, marker="o", label="exploitability of σ_k: max_i (M_{k+1} σ_k)_i − 0.5")
-    ax.errorbar(positions + 0.08, gains, yerr=_error_bars(gains, lows, highs), fmt="s", capsize=4,
-                label="BR_{k+1} win rate vs σ_k − 0.5 (95 % CI)")
-    ax.axhline(EXPLOITABILITY_TARGET, color="tab:green", linestyle="--", label=f"target {EXPLOITABILITY_TARGET}")
+    positions = np.arange(len(labels))
+    bars = _error_bars(gains, lows, highs)
+    if useful.any():
+        ax.errorbar(positions[useful] + 0.08, gains[useful], yerr=bars[:, useful], fmt="s", capsize=4,
+                    color="tab:orange", label="best response gain on σ_k: win rate − 0.5 (95 % CI)")
+        ax.plot(positions[useful], np.maximum(gains[useful], 0.0), "o", color="tab:blue", markersize=8,
+                label="exploitability of σ_k measured: max(0, gain)")
+    if (~useful).any():
+        ax.errorbar(positions[~useful] + 0.08, gains[~useful], yerr=bars[:, ~useful], fmt="s", capsize=4,
+                    color="tab:red", markerfacecolor="none",
+                    label="gain interval below 0: best response lost, not informative")
+        for position in positions[~useful]:
+            ax.annotate("not informative", (position + 0.08, highs[position]), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize=7, color="tab:red")
+    if np.isfinite(in_matrix).any():
+        ax.plot(positions, in_matrix, "--", marker=".", color="tab:grey", linewidth=1,
+                label="in the grown matrix: max_j (M_{k+1} σ̃_k)_j − 0.5")
+    ax.axhline(EXPLOITABILITY_TARGET, color="tab:green", linestyle="--", label=f"target < {EXPLOITABILITY_TARGET}")
     ax.axhline(0.0, color="grey", linewidth=0.8)
-    ax.set_xticks(positions, [str(label) for label in iterations])
-    ax.set_xlabel("meta-strategy σ_k of iteration k")
+    ax.set_xticks(positions, [f"{label}\n({name})" if name else str(label) for label, name in zip(labels, names)])
+    ax.set_xlabel("σ_k of stage k (measured with)")
     ax.set_ylabel("gain over 0.5")
-    ax.set_title("PSRO progress")
-    if not len(iterations):
-        ax.text(0.5, 0.5, "no measurement yet: σ_k is measured once BR_{k+1} joins",
+    ax.set_title("Exploitability of each Nash mixture")
+    if not len(labels):
+        ax.text(0.5, 0.5, "no measurement yet: σ_k is measured by the next best response",
                 transform=ax.transAxes, ha="center")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return _save(fig, path)
 
 
@@ -172,3 +193,27 @@ def _policy_colours(count: int) -> list[Any]:
 def _probability_of(policy: str, names: Sequence[str], sigma: Any) -> float:
     names = list(names)
     return float(np.asarray(sigma, dtype=float)[names.index(policy)]) if policy in names else 0.0
+
+
+def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: str) -> Path | None:
+    """A best response's win rate against σ per training round (95 % band) against battles played.
+
+    Rows without a win rate (the offline oracle trains on collected data, with no battles of its own) get no plot.
+    """
+    rows = [row for row in rows if "win_rate" in row]
+    if not rows:
+        return None
+    battles = np.array([float(row["battles"]) for row in rows])
+    rates = np.array([float(row["win_rate"]) for row in rows])
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    ax.fill_between(battles, [float(r["win_rate_ci_low"]) for r in rows], [float(r["win_rate_ci_high"]) for r in rows],
+                    alpha=0.2, label="95 % interval")
+    ax.plot(battles, rates, marker="o", label="win rate vs σ (sampled at T = 1)")
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("training battles played")
+    ax.set_ylabel("win rate against σ (ties ½)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return _save(fig, path)

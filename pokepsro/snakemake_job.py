@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from .errors import SetupError, UsageError
+from .errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 
 
 def run_job(snakemake, job: Callable, *, torch_threads: int | None = None, **kwargs):
@@ -30,10 +30,10 @@ def run_job(snakemake, job: Callable, *, torch_threads: int | None = None, **kwa
 
             torch.set_num_threads(torch_threads or int(threads))
             return job(**kwargs)
-        except (UsageError, SetupError) as error:
+        except (UsageError, SetupError, SolverError) as error:
             print(f"error: {error}", file=log)
             print(f"error: {error}", file=sys.__stderr__)
-            raise SystemExit(2) from None
+            raise SystemExit(SOLVER_FAILURE_EXIT if isinstance(error, SolverError) else 2) from None
         except BaseException:
             traceback.print_exc(file=log)
             raise

@@ -94,24 +94,40 @@ def load_team_file(path: Path) -> Team:
         raise UsageError(f"team file {path}: {exc}") from None
 
 
-def load_team_folder(folder: Path, name: str, battle_format: str) -> TeamSet:
+def team_files(folder: Path) -> list[Path]:
+    """The team files of a set's folder; none is a UsageError naming the folder."""
     files = sorted(folder.glob("*.txt"))
     if not files:
         raise UsageError(f"team folder {folder} has no *.txt team files (one Showdown-export team per file)")
-    return TeamSet(name=name, battle_format=battle_format, teams=tuple(load_team_file(f) for f in files))
+    return files
+
+
+def load_team_folder(folder: Path, name: str, battle_format: str) -> TeamSet:
+    return TeamSet(name=name, battle_format=battle_format,
+                   teams=tuple(load_team_file(f) for f in team_files(folder)))
+
+
+def team_set_folder(name_or_path: str | os.PathLike, battle_format: str = "gen1ou") -> tuple[str, Path]:
+    """(name, folder) of a shipped set (a shipped name wins over a same-named folder), else of a user's folder."""
+    shipped = team_set_names(battle_format)
+    if str(name_or_path) in shipped:
+        return str(name_or_path), teams_root() / battle_format / str(name_or_path)
+    folder = Path(name_or_path).expanduser()
+    if folder.is_dir():
+        return str(folder), folder
+    raise UsageError(f"team set {str(name_or_path)!r} is neither a shipped {battle_format} set "
+                     f"({', '.join(shipped) or 'none shipped'}) nor a folder of *.txt team files")
 
 
 def load_team_set(name_or_path: str | os.PathLike, battle_format: str = "gen1ou") -> TeamSet:
-    """A shipped set by name (a shipped name wins over a same-named folder), else a user's folder."""
-    shipped = team_set_names(battle_format)
-    if str(name_or_path) in shipped:
-        name = str(name_or_path)
-        return load_team_folder(teams_root() / battle_format / name, name, battle_format)
-    folder = Path(name_or_path).expanduser()
-    if folder.is_dir():
-        return load_team_folder(folder, str(folder), battle_format)
-    raise UsageError(f"team set {str(name_or_path)!r} is neither a shipped {battle_format} set "
-                     f"({', '.join(shipped) or 'none shipped'}) nor a folder of *.txt team files")
+    """A shipped set by name, else a user's folder (see `team_set_folder`), every team file parsed."""
+    name, folder = team_set_folder(name_or_path, battle_format)
+    return load_team_folder(folder, name, battle_format)
+
+
+def check_team_set(name_or_path: str | os.PathLike, battle_format: str = "gen1ou") -> None:
+    """Cheap check that a team set exists and holds at least one team file (nothing is parsed)."""
+    team_files(team_set_folder(name_or_path, battle_format)[1])
 
 
 def _run_validator(battle_format: str, teams: tuple[Team, ...]) -> list[dict]:

@@ -274,8 +274,12 @@ class MixedBatchSampler:
     """Batches of global indices into `TransitionDataset.concat(collected, replay)`.
 
     Each sample comes from replay with probability `replay_weight` (binomial count per batch, so the
-    expected fraction is exact even for batch 16 at weight 0.3). An epoch is one pass over the steps
-    of every source that can be drawn from.
+    expected fraction is exact even for batch 16 at weight 0.3). An epoch is `ceil(N / batch_size)`
+    batches, N the number of steps of the sources in use (collected below weight 1, replay above weight
+    0): as many draws as there are steps in use. Each source is drawn without replacement in reshuffled
+    passes (no step repeats before all of that source's steps were drawn), so an epoch makes about
+    (1 − w)·N / collected_size passes over the collected steps and w·N / replay_size over the replay
+    steps (`expected_passes`); with one source in use that is exactly one pass over it.
     """
 
     def __init__(self, collected_size: int, replay_size: int, replay_weight: float,
@@ -293,6 +297,10 @@ class MixedBatchSampler:
         used = (collected_size if self.replay_weight < 1.0 else 0) + \
                (replay_size if self.replay_weight > 0.0 else 0)
         self.batches_per_epoch = math.ceil(used / batch_size)
+        draws = self.batches_per_epoch * batch_size
+        self.expected_passes = {
+            "collected": draws * (1.0 - self.replay_weight) / collected_size if collected_size else 0.0,
+            "replay": draws * self.replay_weight / replay_size if replay_size else 0.0}
 
     def sample(self) -> np.ndarray:
         from_replay = int(self._rng.binomial(self.batch_size, self.replay_weight))

@@ -5,7 +5,8 @@ from pokepsro.workflow import analysis_stage
 
 run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
         analyses=[Path(p) for p in snakemake.input.analyses], strategies=[Path(p) for p in snakemake.input.strategies],
-        br_evals=[Path(p) for p in snakemake.input.br_evals], matrix=Path(snakemake.input.matrix),
+        br_evals=[Path(p) for p in snakemake.input.br_evals], exploiter_eval=Path(snakemake.input.exploiter_eval),
+        matrix=Path(snakemake.input.matrix),
         population=Path(snakemake.input.population), initial_population=Path(snakemake.input.initial_population),
         out={key: Path(getattr(snakemake.output, key)) for key in
              ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]})

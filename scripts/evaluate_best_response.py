@@ -3,8 +3,10 @@ from pathlib import Path
 from pokepsro.snakemake_job import run_job, server_log
 from pokepsro.workflow import evaluate_best_response_stage
 
+# BR_i plays σ_{i-1} on the team set of the matrix it is compared with (named in br_eval.json), not on a
+# team_set param: one comparison, one team distribution.
 run_job(snakemake, evaluate_best_response_stage, torch_threads=1, checkpoint=Path(snakemake.input.checkpoint),
         iteration=int(snakemake.wildcards.i), population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), matrix=Path(snakemake.input.matrix), out=Path(snakemake.output[0]),
-        battles=snakemake.params.battles, team_set=snakemake.params.team_set, seed=snakemake.params.seed,
-        battle=snakemake.params.battle, runtime=snakemake.params.runtime, server_log=server_log(snakemake))
+        battles=snakemake.params.battles, seed=snakemake.params.seed, battle=snakemake.params.battle,
+        runtime=snakemake.params.runtime, server_log=server_log(snakemake))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,32 @@ def test_seed_scale_carries_the_guides_numbers():
     assert (config["battles_per_matchup"], config["collection_battles"], config["oracle_epochs"],
             config["oracle_batch_size"], config["num_iterations"], config["parallel_matchups"]) == (200, 500, 3, 16, 5, 4)
     assert config["custom_replay_sample_weight"] == 0.5
+
+
+@pytest.mark.parametrize("key", ["team_set", "eval_team_set"])
+def test_a_team_set_that_cannot_work_is_refused_naming_the_key(key, tmp_path):
+    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config[key] = str(tmp_path / "no_such_folder")
+    with pytest.raises(UsageError, match=f"config key {key}: team set '.*no_such_folder' is neither"):
+        validate_config(config)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("no teams here\n")
+    config[key] = str(empty)
+    with pytest.raises(UsageError, match=f"config key {key}: team folder .*empty has no \\*.txt team files"):
+        validate_config(config)
+
+
+def test_snakemake_refuses_a_missing_team_set_before_any_job(tmp_path):
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    result = subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+                             "-n", "--config", "eval_team_set=no_such_folder"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert result.returncode == 2
+    assert "config key eval_team_set: team set 'no_such_folder'" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_evaluations_default_to_200_battles_and_the_test_config_stays_small():
+    assert load_yaml(REPO_ROOT / "config/config.yaml")["eval_battles"] >= 200
+    assert load_yaml(REPO_ROOT / "tests/data/tiny.yaml")["eval_battles"] <= 20

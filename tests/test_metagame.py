@@ -200,7 +200,9 @@ def test_analyze_reports_the_real_exploitability_and_the_support() -> None:
     report = analyze(names, M, sigma)
     assert report["exploitability_within_population"] == pytest.approx(0.125)  # (M σ)_Paper = 0.625
     assert report["nash_conv"] == pytest.approx(0.25)
-    assert report["nash_value"] == pytest.approx(0.5)
+    assert "nash_value" not in report  # σᵀMσ = ½ for every σ: it said nothing
+    assert report["nash_winrate_vs_member"] == pytest.approx(
+        {"Rock": 0.5, "Paper": 0.375, "Scissors": 0.625, "WeakRock": 0.6})
     assert report["expected_winrate_vs_nash"] == pytest.approx(
         {"Rock": 0.5, "Paper": 0.625, "Scissors": 0.375, "WeakRock": 0.4})
     assert [p["policy"] for p in report["dominant_policies"]] == ["Rock", "Paper", "Scissors"]

@@ -35,8 +35,10 @@ def assert_single_png(folder: Path, name: str) -> None:
     ("interaction_matrix.png", lambda path: plot_interaction_matrix(small_matrix(), path)),
     ("meta_strategy.png", lambda path: plot_meta_strategy(NAMES, [0.1, 0.2, 0.3, 0.4], path, "Nash σ_1")),
     ("exploitability.png", lambda path: plot_exploitability(
-        [0, 1, 2], [0.31, 0.2, 0.12], [0.28, 0.22, 0.05], [[0.2, 0.35], [0.15, 0.3], [-0.02, 0.12]], path)),
-    ("exploitability_empty.png", lambda path: plot_exploitability([], [], [], [], path)),
+        ["phase0", "iteration_0", "iteration_1"], [0.31, 0.2, None], [0.28, -0.2, 0.05],
+        [[0.2, 0.35], [-0.28, -0.1], [-0.02, 0.12]], [True, False, True], path,
+        measured_with=["PSRO_BR0", "PSRO_BR1", "exploiter"])),
+    ("exploitability_empty.png", lambda path: plot_exploitability([], [], [], [], [], path)),
     ("nash_history.png", lambda path: plot_nash_mixture_history(
         [("iter 0", NAMES[:3], [1.0, 0.0, 0.0]), ("iter 1", NAMES, [0.5, 0.0, 0.0, 0.5])], path)),
     ("br_winrate.png", lambda path: plot_br_winrate(
@@ -68,8 +70,10 @@ def test_large_populations_still_plot(tmp_path: Path) -> None:
 @pytest.mark.parametrize("draw, message", [
     (lambda path: plot_meta_strategy(["A", "B"], [1.0], path, "t"), "sigma has 1 entries but names has 2"),
     (lambda path: plot_br_winrate(["BR_0"], [0.6], [], path), "cis has 0 intervals but there are 1 points"),
-    (lambda path: plot_exploitability([0, 1], [0.2], [0.1, 0.1], [[0, 0.2]] * 2, path),
-     "exploitability has 1 entries but iterations has 2"),
+    (lambda path: plot_exploitability([0, 1], [0.2], [0.1, 0.1], [[0, 0.2]] * 2, [True, True], path),
+     "matrix_exploitability has 1 entries but labels has 2"),
+    (lambda path: plot_exploitability([0, 1], [0.2, 0.1], [0.1, 0.1], [[0, 0.2]] * 2, [True], path),
+     "informative has 1 entries but labels has 2"),
     (lambda path: plot_br_winrate(["BR_0"], [0.6], [[0.5, 0.6, 0.7]], path), "cis must hold \\[low, high\\] pairs"),
     (lambda path: plot_nash_mixture_history([("iter 0", ["A"], [0.5, 0.5])], path),
      "sigma of iter 0 has 2 entries but names of iter 0 has 1"),

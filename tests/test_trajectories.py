@@ -207,3 +207,21 @@ def test_resumed_work_folder_drops_half_written_shards_of_a_killed_job(tmp_path)
     (work / ".battle000001__a.npz.g5cmuap5.tmp").write_bytes(b"half")
     assert _resumable_dir(final) == work
     assert sorted(p.name for p in work.iterdir()) == [kept.name]
+
+
+def test_sampler_epoch_with_a_mixed_weight_is_as_documented():
+    """weight 0.25, 100 collected + 300 replay steps: 40 batches of 10, ~3 passes over collected, 1/3 over replay."""
+    collected, replay = 100, 300
+    sampler = MixedBatchSampler(collected, replay, 0.25, 10, seed=3)
+    assert sampler.batches_per_epoch == 40
+    assert sampler.expected_passes == pytest.approx({"collected": 3.0, "replay": 1 / 3})
+    draws = np.concatenate(list(sampler))
+    assert len(draws) == 400
+    from_collected = draws[draws < collected]
+    from_replay = draws[draws >= collected]
+    # binomial(400, 0.75): sd ≈ 8.7, a 4-sigma band
+    assert abs(len(from_collected) - 300) <= 35
+    # drawn without replacement in reshuffled passes: no step repeats before its source's pass is complete
+    for start in range(0, len(from_collected) - collected + 1, collected):
+        assert sorted(from_collected[start:start + collected].tolist()) == list(range(collected))
+    assert len(set(from_replay.tolist())) == len(from_replay)  # less than one pass over replay

@@ -1,0 +1,228 @@
+"""The analysis and the meta-game artifacts of a synthetic PSRO run: honest criteria, one team set, clear errors.
+
+The run's files are made by the real `solve_stage` from hand-made matrices, so every number is known:
+phase 0 is a rock-paper-scissors cycle of A, B, C (σ uniform); PSRO_BR0 loses to every member (its gain
+tells nothing); PSRO_BR1 beats every member and becomes σ_1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from pokepsro.errors import UsageError
+from pokepsro.matrix import InteractionMatrix, PairCounts
+from pokepsro.metagame import measured_exploitability
+from pokepsro.population import PolicyEntry, Population
+from pokepsro.snakemake_job import run_job
+from pokepsro.workflow import analysis_stage, solve_stage
+
+NAMES = ["A", "B", "C"]
+CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
+TEAM_SET = "competitive"
+OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]
+
+
+def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEAM_SET) -> None:
+    stage.mkdir(parents=True, exist_ok=True)
+    Population(tuple(PolicyEntry(name=n, kind="heuristic", spec="random") for n in names)).save(
+        stage / "population.json")
+    InteractionMatrix(names, counts, {"team_set": team_set}).save(stage / "interaction_matrix.json")
+
+
+def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
+                     team_set: str = TEAM_SET) -> Path:
+    """A br_eval.json / exploiter_eval.json with the fields the analysis reads."""
+    path.write_text(json.dumps({
+        "policy": policy, "against": str(against), "team_set": team_set,
+        "vs_previous_nash": {"win_rate": win_rate, "ci95": ci95, "battles": 100},
+        "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5]}))
+    return path
+
+
+def solve(stage: Path, previous: Path | None = None) -> None:
+    solve_stage(matrix=stage / "interaction_matrix.json", population=stage / "population.json",
+                strategy_out=stage / "meta_strategy.json", analysis_out=stage / "meta_game_analysis.json",
+                solver="nash", previous_strategy=previous and previous / "meta_strategy.json",
+                br_eval=previous and stage / "br_eval.json")
+
+
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """run_job sets torch's thread count for its job; give the other tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    """phase0 (A, B, C cycle), iteration_0 (+ PSRO_BR0, loses to all), iteration_1 (+ PSRO_BR1, beats all)."""
+    results = tmp_path / "results"
+    phase0, it0, it1 = results / "phase0", results / "iteration_0", results / "iteration_1"
+    write_stage(phase0, NAMES, CYCLE)
+    solve(phase0)
+    write_stage(it0, NAMES + ["PSRO_BR0"], {**CYCLE, **{(n, "PSRO_BR0"): PairCounts(70, 30) for n in NAMES}})
+    write_evaluation(it0 / "br_eval.json", "PSRO_BR0", 0.30, [0.22, 0.40], phase0 / "meta_strategy.json")
+    solve(it0, phase0)
+    names = NAMES + ["PSRO_BR0", "PSRO_BR1"]
+    write_stage(it1, names, {**CYCLE, **{(n, "PSRO_BR0"): PairCounts(70, 30) for n in NAMES},
+                             **{(n, "PSRO_BR1"): PairCounts(35, 65) for n in names[:-1]}})
+    # The guide's 60 % on the point estimate; the interval's lower end stays below 0.5.
+    write_evaluation(it1 / "br_eval.json", "PSRO_BR1", 0.61, [0.48, 0.72], it0 / "meta_strategy.json")
+    solve(it1, it0)
+    return results
+
+
+def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40])) -> tuple[dict, dict]:
+    stages = [results / "phase0", results / "iteration_0", results / "iteration_1"]
+    exploiter_eval = write_evaluation(results / "exploiter_eval.json", "exploiter", *exploiter,
+                                      stages[-1] / "meta_strategy.json")
+    out = {key: results / "analysis" / f"{key}.{'json' if key in ('summary', 'success') else 'png'}"
+           for key in OUT_KEYS}
+    success = analysis_stage(stages=[str(s) for s in stages],
+                             analyses=[s / "meta_game_analysis.json" for s in stages],
+                             strategies=[s / "meta_strategy.json" for s in stages],
+                             br_evals=[s / "br_eval.json" for s in stages[1:]], exploiter_eval=exploiter_eval,
+                             matrix=stages[-1] / "interaction_matrix.json", population=stages[-1] / "population.json",
+                             initial_population=stages[0] / "population.json", out=out)
+    assert success == json.loads(out["success"].read_text())
+    return success, json.loads(out["summary"].read_text())
+
+
+@pytest.mark.parametrize("win_rate, ci95, exploitability, informative", [
+    (0.30, [0.22, 0.40], None, False),    # lost to σ: a lower bound of nothing, never "0"
+    (0.45, [0.36, 0.55], 0.0, True),      # even with σ: no exploit found
+    (0.62, [0.55, 0.69], 0.12, True),
+])
+def test_a_best_response_that_lost_measures_nothing(win_rate, ci95, exploitability, informative):
+    measurement = measured_exploitability(win_rate, ci95)
+    assert measurement["informative"] is informative
+    assert measurement["exploitability"] == (None if exploitability is None else pytest.approx(exploitability))
+    assert measurement["gain"] == pytest.approx(win_rate - 0.5)
+    assert measurement["gain_ci95"] == pytest.approx([ci95[0] - 0.5, ci95[1] - 0.5])
+
+
+def test_exploitability_criterion_never_passes_on_a_lost_best_response(run):
+    success, summary = analyse(run, exploiter=(0.30, [0.22, 0.40]))
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["measured_on"] == "iteration_1" and criterion["measured_with"] == "exploiter"
+    assert criterion["value"] is None and criterion["informative"] is False and criterion["pass"] is False
+    assert criterion["gain"] == pytest.approx(-0.2) and criterion["gain_ci95"] == pytest.approx([-0.28, -0.1])
+    per_sigma = {m["sigma_of"]: m for m in criterion["per_iteration"]}
+    assert per_sigma["phase0"]["informative"] is False and per_sigma["phase0"]["pass"] is False
+    assert per_sigma["iteration_0"]["exploitability"] == pytest.approx(0.11)
+    assert per_sigma["iteration_0"]["pass"] is True
+    assert success["all_pass"] is False
+    # Every exploitability value has its gain and interval beside it, the final σ's included.
+    progress = summary["exploitability_progress"]
+    assert [m["sigma_of"] for m in progress] == ["phase0", "iteration_0", "iteration_1"]
+    for m in progress:
+        assert {"exploitability", "gain", "gain_ci95", "informative", "reading"} <= m.keys()
+    assert summary["final_sigma"]["measured_with"] == "exploiter"
+    assert summary["team_set"] == TEAM_SET
+
+
+def test_exploiter_that_finds_no_exploit_passes(run):
+    success, _ = analyse(run, exploiter=(0.55, [0.45, 0.65]))
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["value"] == pytest.approx(0.05) and criterion["informative"] and criterion["pass"]
+
+
+def test_meta_game_analysis_shows_the_gain_beside_the_exploitability(run):
+    analysis = json.loads((run / "iteration_0/meta_game_analysis.json").read_text())
+    assert analysis["exploitability"] == pytest.approx(0.0)  # in the matrix: an old member attains it
+    measured = analysis["exploitability_measured"]
+    assert measured["measured_with"] == "PSRO_BR0"
+    assert measured["exploitability"] is None and measured["informative"] is False
+    assert measured["gain_ci95"] == pytest.approx([-0.28, -0.10])
+    assert analysis["team_set"] == TEAM_SET
+    assert "nash_value" not in analysis
+    assert analysis["nash_winrate_vs_member"]["PSRO_BR0"] == pytest.approx(0.7)
+
+
+def test_best_responder_names_the_policy_that_attains_the_exploitability(run):
+    _, summary = analyse(run)
+    progress = {m["sigma_of"]: m for m in summary["exploitability_progress"]}
+    assert progress["iteration_0"]["best_responder"] == "PSRO_BR1"
+    assert progress["iteration_0"]["exploitability_in_matrix"] == pytest.approx(0.15)
+    analysis = json.loads((run / "iteration_0/meta_game_analysis.json").read_text())
+    assert progress["phase0"]["best_responder"] == analysis["exploitability_of_previous"]["best_response"]
+    assert progress["phase0"]["best_responder"] in NAMES  # σ_phase0 is a Nash: only its own members reach 0.5
+    assert progress["iteration_1"]["best_responder"] is None  # the final σ: measured by the exploiter only
+
+
+def test_sixty_percent_is_judged_on_the_point_estimate_with_the_interval_reported(run):
+    success, _ = analyse(run)
+    criterion = success["criteria"]["each_br_beats_previous_nash_60pct"]
+    br0, br1 = criterion["per_br"]["PSRO_BR0"], criterion["per_br"]["PSRO_BR1"]
+    assert br1 == {"win_rate": 0.61, "ci95": [0.48, 0.72], "battles": 100, "lower_end_above_0.5": False,
+                   "pass": True}
+    assert br0["pass"] is False and br0["lower_end_above_0.5"] is False
+    assert criterion["pass"] is False
+    assert "exploiter" not in criterion["per_br"]
+
+
+def test_br_eval_on_another_team_set_than_its_matrix_is_refused(run):
+    stage = run / "iteration_1"
+    write_evaluation(stage / "br_eval.json", "PSRO_BR1", 0.61, [0.48, 0.72], run / "iteration_0/meta_strategy.json",
+                     team_set="variety")
+    with pytest.raises(UsageError, match="team set 'variety'.*'competitive'"):
+        solve(stage, run / "iteration_0")
+
+
+def test_analysis_refuses_an_exploiter_measured_against_another_sigma(run):
+    write_evaluation(run / "iteration_1/br_eval.json", "PSRO_BR1", 0.61, [0.48, 0.72],
+                     run / "phase0/meta_strategy.json")
+    with pytest.raises(UsageError, match="br_eval.json measured σ of .*phase0/meta_strategy.json"):
+        analyse(run)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_text("{not json"), "not valid JSON"),
+    (lambda path: path.unlink(), "file not found"),
+    (lambda path: path.write_text(json.dumps({"policy": "PSRO_BR1", "team_set": TEAM_SET})),
+     "missing key 'vs_previous_nash.win_rate'"),
+])
+def test_a_corrupt_or_missing_input_is_one_line_naming_the_file(run, damage, message):
+    br_eval = run / "iteration_1/br_eval.json"
+    damage(br_eval)
+    with pytest.raises(UsageError, match=message) as caught:
+        solve(run / "iteration_1", run / "iteration_0")
+    assert str(br_eval) in str(caught.value)
+    with pytest.raises(UsageError, match=message):
+        analyse(run)
+
+
+def test_a_workflow_job_with_a_bad_input_exits_2_with_one_line(run, tmp_path, capfd):
+    (run / "iteration_1/br_eval.json").write_text("[]")
+    job = SimpleNamespace(log=[str(tmp_path / "logs/solve.log")], threads=1)
+    with pytest.raises(SystemExit) as caught:
+        run_job(job, solve, stage=run / "iteration_1", previous=run / "iteration_0")
+    assert caught.value.code == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "br_eval.json" in err[0] and "JSON object" in err[0], err
+
+
+def test_a_solver_failure_is_one_line_naming_the_matrix(run, tmp_path, capfd, monkeypatch):
+    import pokepsro.metagame
+
+    monkeypatch.setattr(pokepsro.metagame, "linprog",
+                        lambda *args, **kwargs: SimpleNamespace(success=False, message="numerical trouble"))
+    job = SimpleNamespace(log=[str(tmp_path / "logs/solve.log")], threads=1)
+    with pytest.raises(SystemExit) as caught:
+        run_job(job, solve, stage=run / "phase0")
+    assert caught.value.code == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "phase0/interaction_matrix.json: Nash LP failed: numerical trouble" in err[0], err
+
+    from pokepsro.cli import main
+
+    assert main(["solve", str(run / "phase0/interaction_matrix.json"), "--out", str(tmp_path / "cli")]) == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Nash LP failed" in err[0]
+    assert not (tmp_path / "cli" / "meta_strategy.json").exists()
