@@ -34,6 +34,7 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise UsageError(f"config key {key}: {error.message}{more}; see config/schema.yaml")
     check_team_sets(config)
+    check_oracle_config(config)
     return config
 
 
@@ -49,3 +50,13 @@ def check_team_sets(config: dict) -> None:
             check_team_set(config[key], config["battle_format"])
         except UsageError as error:
             raise UsageError(f"config key {key}: {error}") from None
+
+
+def check_oracle_config(config: dict) -> None:
+    """PPO hyper-parameters out of range are refused here, before any job starts."""
+    from .oracle.ppo import load_ppo_config
+
+    try:
+        load_ppo_config(config["oracle_ppo_config"])
+    except UsageError as error:
+        raise UsageError(f"config key oracle_ppo_config: {error}") from None

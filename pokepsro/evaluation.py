@@ -26,7 +26,8 @@ def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: 
     """`n` battles of `learner` (side A) against a member of `opponents` drawn per battle from `sigma`.
 
     The sampled member is the record's `policy_b`, so opponent counts can be checked against σ. With
-    `record`, both seats record trajectories (the oracle also learns from σ's own winning decisions).
+    `record`, the learner records its decisions as trajectories (only its own: a best response learns from
+    what it did, not by imitating σ).
     `run_options` go to `run_battles` (record_path, backend, concurrency, limits, callbacks...).
     """
     members = sample_members(opponents.names, sigma, n, derive_seed(seed, "opponents", learner.name))
@@ -34,7 +35,7 @@ def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: 
     template = schedule_matchup(key, "opponent", n, team_set, derive_seed(seed, "teams", learner.name))
     specs = [dataclasses.replace(spec, policy_b=member) for spec, member in zip(template, members)]
     needed = set(members)
-    factories = {name: player_factory(opponents[name], record=record) for name in needed}
+    factories = {name: player_factory(opponents[name]) for name in needed}
     factories[key] = player_factory(learner, record=record)
     return run_battles(specs, factories, **run_options)
 

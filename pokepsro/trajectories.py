@@ -180,14 +180,21 @@ class TransitionDataset:
         return int(self.action.shape[0])
 
     @classmethod
-    def from_dirs(cls, directories: Iterable[str | os.PathLike]) -> TransitionDataset:
-        """Load every shard below `directories`; shards must agree on feature version and obs_dim."""
+    def from_dirs(cls, directories: Iterable[str | os.PathLike],
+                  policies: Sequence[str] | None = None) -> TransitionDataset:
+        """Load every shard below `directories` (only those of `policies`, when given); shards must agree on
+        feature version and obs_dim."""
         directories = [Path(d) for d in directories]
         paths = [path for directory in directories for path in shard_paths(directory)]
+        listed = ", ".join(str(d) for d in directories) or "(no directories given)"
         if not paths:
-            listed = ", ".join(str(d) for d in directories) or "(no directories given)"
             raise UsageError(f"no trajectory shards (*.npz) found in {listed}; collect battles first")
         shards = [read_shard(path) for path in paths]
+        if policies is not None:
+            shards = [shard for shard in shards if shard.meta["policy"] in policies]
+            if not shards:
+                raise UsageError(f"no trajectory shards of {', '.join(policies)} in {listed}; "
+                                 "name policies that played there")
         return cls.from_shards(shards)
 
     @classmethod

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_json, write_jsonl
+from .atomic import atomic_write_bytes, atomic_write_json, write_jsonl
 from .errors import UsageError
 from .evaluation import mixture_side, play_against_mixture, summarize_against_mixture
 from .matrix import InteractionMatrix, read_json_object
@@ -40,17 +40,19 @@ def write_baseline_population(out: Path, baselines: list[str], extra_policies: l
     return population
 
 
-def write_phase0_population(baselines: Path, checkpoint: Path, out: Path) -> Population:
+def write_phase0_population(baselines: Path, checkpoint: Path, out: Path, acting: dict) -> Population:
+    """The baselines plus the bootstrap, which plays with the workflow's `acting` options (greedy or a temperature)."""
     bootstrap = PolicyEntry(name=BOOTSTRAP_NAME, kind="checkpoint", spec=str(checkpoint),
-                            description="neural policy trained offline on the phase-0 baseline battles")
+                            description="neural policy: imitation of the strongest baselines, refined by PPO",
+                            options=dict(acting))
     population = Population.load(baselines).extended(bootstrap)
     population.save(out)
     return population
 
 
-def grow_population(previous: Path, checkpoint: Path, iteration: int, out: Path) -> Population:
+def grow_population(previous: Path, checkpoint: Path, iteration: int, out: Path, acting: dict) -> Population:
     entry = PolicyEntry(name=br_name(iteration), kind="checkpoint", spec=str(checkpoint),
-                        description=f"best response of PSRO iteration {iteration}")
+                        description=f"best response of PSRO iteration {iteration}", options=dict(acting))
     population = Population.load(previous).extended(entry)
     population.save(out)
     return population
@@ -77,11 +79,15 @@ def _resumable_dir(final: Path) -> Path:
     is replayed and overwrites its own shard: the folder never holds a battle twice. A shard that a killed
     job was writing is left as a temp file; it is removed here, as its battle has no record and is replayed.
     """
-    work = final.with_name(f".{final.name}.partial")
+    work = _partial_dir(final)
     work.mkdir(parents=True, exist_ok=True)
     for half_written in work.glob(".*.tmp"):
         half_written.unlink()
     return work
+
+
+def _partial_dir(final: Path) -> Path:
+    return final.with_name(f".{final.name}.partial")
 
 
 def _publish_dir(work: Path, final: Path) -> None:
@@ -113,7 +119,7 @@ def tournament_stage(*, population: Path, previous: Path | None, matrix_out: Pat
 
 def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Path, strategy: Path, out: Path,
                   battles: int, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
-    """The learner against opponents drawn per battle from σ; both seats' decisions become trajectories."""
+    """The learner against opponents drawn per battle from σ; the learner's decisions become trajectories."""
     opponents = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
     learner = PolicyEntry(name=learner_name, kind="checkpoint", spec=str(learner_checkpoint))
@@ -121,7 +127,7 @@ def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Pa
         raise UsageError(f"checkpoint not found: {learner_checkpoint}")
     records_path = out.with_name(f".{out.name}.records.partial")
     work = _resumable_dir(out)
-    writer = _trajectory_writer(work, "both", battle["battle_format"])
+    writer = _trajectory_writer(work, "a", battle["battle_format"])
     records = play_against_mixture(learner, opponents, sigma, battles,
                                    team_set=load_team_set(team_set, battle["battle_format"]),
                                    seed=derive_seed(seed, "collect", learner_name), record_path=records_path,
@@ -341,10 +347,52 @@ def stage_figures(*, matrix: Path, strategy: Path, matrix_png: Path, strategy_pn
 
 # ----------------------------------------------------------------------------- training
 
+def best_response_stage(*, oracle: str, learner_name: str, init: Path, population: Path, strategy: Path,
+                        out_checkpoint: Path, training_out: Path, seed: int, team_set: str, battle: dict,
+                        runtime: dict, options: dict) -> Path:
+    """Train a best response to the σ of `population` with `oracle`; see `_run_oracle`."""
+    opponents = Population.load(population)
+    sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
+    return _run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=sigma,
+                       out_checkpoint=out_checkpoint, training_out=training_out, seed=seed, team_set=team_set,
+                       battle=battle, runtime=runtime, options=options)
+
+
+def refine_bootstrap_stage(*, init: Path, opponents: list[str], out_checkpoint: Path, training_out: Path, seed: int,
+                           team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
+    """The imitation bootstrap refined by the PPO oracle against a uniform mix of heuristic baselines."""
+    population = Population(tuple(heuristic_entry(name) for name in opponents))
+    return _run_oracle("ppo", learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
+                       sigma=np.full(len(opponents), 1 / len(opponents)), out_checkpoint=out_checkpoint,
+                       training_out=training_out, seed=seed, team_set=team_set, battle=battle, runtime=runtime,
+                       options=options)
+
+
+def _run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Population, sigma, out_checkpoint: Path,
+                training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
+    """The oracle works in a hidden `.<training_out>.partial` folder (a rerun after a kill resumes there), published
+    when it is done; the policy itself is copied to `out_checkpoint`, whatever oracle made it."""
+    from .oracle import BestResponseTask, check_oracle, train_best_response
+    from .plots import plot_learning_curve
+
+    task = BestResponseTask(learner_name=learner_name, init_checkpoint=Path(init), opponents=opponents,
+                            sigma=np.asarray(sigma, dtype=float), work_dir=_partial_dir(training_out),
+                            seed=derive_seed(seed, "oracle", learner_name), team_set=team_set, battle=battle,
+                            runtime=runtime, options=options)
+    check_oracle(oracle, options)
+    work = _resumable_dir(training_out)
+    result = train_best_response(oracle, task)
+    plot_learning_curve(result.metrics, work / "learning_curve.png", title=f"{learner_name} ({oracle} oracle)")
+    atomic_write_bytes(out_checkpoint, Path(result.checkpoint).read_bytes())
+    _publish_dir(work, training_out)
+    return out_checkpoint
+
+
 def train_stage(*, out_checkpoint: Path, collected: list[Path], replay: list[Path], init: Path | None,
                 model_config: str, train_config: str, epochs: int, batch_size: int, replay_weight: float,
-                seed: int) -> Path:
-    """Train a policy; `out_checkpoint` is ckpts/epoch_{epochs}.pt inside the training folder."""
+                seed: int, policies: list[str] | None = None) -> Path:
+    """Train a policy (on the decisions of `policies` only, when given); `out_checkpoint` is
+    ckpts/epoch_{epochs}.pt inside the training folder."""
     from .model import load_model_config
     from .trainer import load_train_config, train
 
@@ -354,7 +402,8 @@ def train_stage(*, out_checkpoint: Path, collected: list[Path], replay: list[Pat
     config.update({"epochs": epochs, "batch_size": batch_size, "seed": seed})
     out_dir = out_checkpoint.parent.parent
     last = train(out_dir=out_dir, collected_dirs=collected, replay_dirs=replay, replay_weight=replay_weight,
-                 model_config=load_model_config(model_config), train_config=config, init_from_checkpoint=init)
+                 model_config=load_model_config(model_config), train_config=config, init_from_checkpoint=init,
+                 policies=policies)
     if Path(last) != out_checkpoint:
         raise RuntimeError(f"trainer wrote {last}, the workflow expects {out_checkpoint}")
     return last

@@ -1,6 +1,5 @@
 # Analysis over all iterations: progress curves, success criteria, and the final Nash mixture's strength.
 
-FINAL = PHASE0 if NUM_ITERATIONS == 0 else iteration_dir(NUM_ITERATIONS - 1)
 STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
 
 
@@ -30,15 +29,10 @@ rule analysis:
 
 
 rule evaluate_exploiter:
-    """The exploiter against the final σ (opponent drawn per battle), on the final matrix's team set.
-
-    TEMPORARY input: until the exploiter training rule of issue 11 exists, the "exploiter" is the last BR's
-    checkpoint, a member of the final population, so its measurement reads as not informative. That rule
-    replaces the `checkpoint` input below with the exploiter's own checkpoint (or this whole rule, writing the
-    same file with the same schema as br_eval.json: pokepsro.workflow.evaluate_exploiter_stage).
-    """
+    """The exploiter (rule best_response, trained against the final σ) against that σ, opponent drawn per battle,
+    on the final matrix's team set: the final σ's exploitability."""
     input:
-        checkpoint=br_checkpoint(NUM_ITERATIONS - 1),
+        checkpoint=f"results/{EXPLOITER}/best_response.pt",
         population=f"{FINAL}/population.json",
         strategy=f"{FINAL}/meta_strategy.json",
         matrix=f"{FINAL}/interaction_matrix.json",

@@ -1,4 +1,6 @@
 # Helpers shared by the rules: stage paths, the learner of each iteration, and the config that triggers reruns.
+from pokepsro.oracle.ppo import load_ppo_config
+
 
 PHASE0 = "results/phase0"
 BASELINES = "results/phase0/baselines"
@@ -8,6 +10,7 @@ NUM_ITERATIONS = config["num_iterations"]
 wildcard_constraints:
     stage=r"phase0/baselines|phase0|iteration_\d+",
     i=r"\d+",
+    brdir=r"iteration_\d+|analysis/exploiter",
 
 
 def iteration_dir(i):
@@ -28,17 +31,58 @@ def previous_dir(i):
     return PHASE0 if int(i) == 0 else iteration_dir(int(i) - 1)
 
 
-def bootstrap_checkpoint():
+def imitation_checkpoint():
     return f"{PHASE0}/bootstrap/ckpts/epoch_{config['phase0']['bootstrap_epochs']}.pt"
 
 
+def bootstrap_checkpoint():
+    """The bootstrap that joins the population: imitation, then PPO refinement unless that is switched off."""
+    if config["phase0"]["bootstrap_refine_battles"] == 0:
+        return imitation_checkpoint()
+    return f"{PHASE0}/bootstrap/refined.pt"
+
+
+FINAL = PHASE0 if NUM_ITERATIONS == 0 else iteration_dir(NUM_ITERATIONS - 1)  # the last stage's σ
+EXPLOITER = "analysis/exploiter"  # one more best response, against the final σ: its exploitability
+
+
 def br_checkpoint(i):
-    return f"{iteration_dir(i)}/br_training/ckpts/epoch_{config['oracle_epochs']}.pt"
+    return f"{iteration_dir(i)}/best_response.pt"
 
 
 def learner_checkpoint(i):
-    """The learner that collects iteration i's battles: the previous BR, the bootstrap at i = 0."""
+    """The policy that iteration i starts from: the previous BR, the bootstrap at i = 0."""
     return bootstrap_checkpoint() if int(i) == 0 else br_checkpoint(int(i) - 1)
+
+
+def learner_name(i):
+    return "bootstrap" if int(i) == 0 else f"PSRO_BR{int(i) - 1}"
+
+
+def best_response_job(brdir):
+    """(name, initial checkpoint, its name, stage whose σ it answers) of a best-response folder."""
+    if brdir == EXPLOITER:
+        return "exploiter", learner_checkpoint(NUM_ITERATIONS), learner_name(NUM_ITERATIONS), FINAL
+    i = int(brdir.removeprefix("iteration_"))
+    return f"PSRO_BR{i}", learner_checkpoint(i), learner_name(i), previous_dir(i)
+
+
+def best_response_inputs(wildcards):
+    _, init, _, opponents = best_response_job(wildcards.brdir)
+    inputs = {"init": init, "population": f"{opponents}/population.json",
+              "strategy": f"{opponents}/meta_strategy.json"}
+    if config["oracle"] == "offline":
+        inputs.update(collected=f"results/{wildcards.brdir}/br_trajectories", replay=replay_dirs())
+    return inputs
+
+
+def oracle_options():
+    """The oracle's settings that change its result (so a change retrains): budget and hyper-parameters."""
+    if config["oracle"] == "ppo":
+        return {"oracle_battles": config["oracle_battles"], "ppo_config": load_ppo_config(config["oracle_ppo_config"])}
+    return {"replay_weight": config["custom_replay_sample_weight"], "model_config": config["oracle_model_config"],
+            "train_config": config["oracle_train_config"], "epochs": config["oracle_epochs"],
+            "batch_size": config["oracle_batch_size"]}
 
 
 def replay_dirs():

@@ -75,6 +75,8 @@ rule phase0_population:
         checkpoint=bootstrap_checkpoint(),
     output:
         f"{PHASE0}/population.json",
+    params:
+        acting=config["acting"],
     log:
         "logs/phase0/population.log",
     script:

@@ -66,6 +66,8 @@ rule grow_population:
         checkpoint=lambda wc: br_checkpoint(wc.i),
     output:
         "results/iteration_{i}/population.json",
+    params:
+        acting=config["acting"],
     log:
         "logs/iteration_{i}/population.log",
     script:

@@ -5,4 +5,4 @@ from pokepsro.workflow import grow_population
 
 run_job(snakemake, grow_population, previous=Path(snakemake.input.population),
         checkpoint=Path(snakemake.input.checkpoint), iteration=int(snakemake.wildcards.i),
-        out=Path(snakemake.output[0]))
+        out=Path(snakemake.output[0]), acting=snakemake.params.acting)

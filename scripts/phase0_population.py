@@ -4,4 +4,5 @@ from pokepsro.snakemake_job import run_job
 from pokepsro.workflow import write_phase0_population
 
 run_job(snakemake, write_phase0_population, baselines=Path(snakemake.input.baselines),
-        checkpoint=Path(snakemake.input.checkpoint), out=Path(snakemake.output[0]))
+        checkpoint=Path(snakemake.input.checkpoint), out=Path(snakemake.output[0]),
+        acting=snakemake.params.acting)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,18 +47,26 @@ class OracleResult:
     metrics: list[dict[str, Any]]  # one row per round (ppo) or epoch (offline)
 
 
-def _oracle(name: str) -> Callable[[BestResponseTask], OracleResult]:
+def _oracle(name: str):
+    """The module implementing oracle `name`: `check_options(options)` and `train(task)`."""
     if name == "ppo":
-        from .ppo_oracle import train_ppo
+        from . import ppo_oracle
 
-        return train_ppo
+        return ppo_oracle
     if name == "offline":
-        from .offline import train_offline
+        from . import offline
 
-        return train_offline
+        return offline
     raise UsageError(f"unknown oracle {name!r}; choose one of {', '.join(ORACLES)}")
+
+
+def check_oracle(name: str, options: dict) -> None:
+    """Refuse an unknown oracle or bad options before anything is written."""
+    _oracle(name).check_options(options)
 
 
 def train_best_response(name: str, task: BestResponseTask) -> OracleResult:
     """Run oracle `name` on `task` (a rerun with the same work folder resumes)."""
-    return _oracle(name)(task)
+    oracle = _oracle(name)
+    oracle.check_options(task.options)
+    return oracle.train(task)

@@ -13,16 +13,19 @@ from .base import BestResponseTask, OracleResult
 OPTIONS = ("collected", "replay", "replay_weight", "model_config", "train_config", "epochs", "batch_size")
 
 
-def train_offline(task: BestResponseTask) -> OracleResult:
-    from pokepsro.trainer import load_train_config, train
-
-    missing = [key for key in OPTIONS if key not in task.options]
+def check_options(options: dict) -> None:
+    missing = [key for key in OPTIONS if key not in options]
     if missing:
         raise UsageError(f"the offline oracle needs the options {', '.join(missing)}")
+
+
+def train(task: BestResponseTask) -> OracleResult:
+    from pokepsro.trainer import load_train_config, train as train_offline
+
     options = task.options
     config = load_train_config(options["train_config"])
     config.update({"epochs": options["epochs"], "batch_size": options["batch_size"], "seed": task.seed})
-    last = train(out_dir=task.work_dir, collected_dirs=[Path(p) for p in options["collected"]],
+    last = train_offline(out_dir=task.work_dir, collected_dirs=[Path(p) for p in options["collected"]],
                  replay_dirs=[Path(p) for p in options["replay"]], replay_weight=options["replay_weight"],
                  model_config=options["model_config"], train_config=config, init_from_checkpoint=task.init_checkpoint,
                  progress=task.progress)

@@ -74,13 +74,17 @@ def final_checkpoint(work_dir: Path, total_battles: int, round_battles: int) -> 
     return checkpoint_path(work_dir, len(round_sizes(total_battles, round_battles)))
 
 
-def train_ppo(task: BestResponseTask) -> OracleResult:
-    """PPO from `task.init_checkpoint` against σ for `options["oracle_battles"]` battles."""
-    options = task.options
-    config = load_ppo_config(options.get("ppo_config", "ppo"))
+def check_options(options: dict) -> None:
+    load_ppo_config(options.get("ppo_config", "ppo"))
     budget = options.get("oracle_battles")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
         raise UsageError(f"oracle_battles must be an integer >= 1, got {budget!r}")
+
+
+def train(task: BestResponseTask) -> OracleResult:
+    """PPO from `task.init_checkpoint` against σ for `options["oracle_battles"]` battles."""
+    config = load_ppo_config(task.options.get("ppo_config", "ppo"))
+    budget = task.options["oracle_battles"]
     if task.runtime.get("backend", "direct") != "direct":
         raise UsageError("the ppo oracle plays on the direct backend; set backend: direct")
     sizes = round_sizes(budget, config["round_battles"])

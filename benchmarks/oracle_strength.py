@@ -1,0 +1,151 @@
+"""Oracle strength: train a best response from the bootstrap against a fixed σ, then measure it, in one run.
+
+    python benchmarks/oracle_strength.py [--init results/phase0/bootstrap/refined.pt] [--battles N]
+        [--sigma gym_leader | gym_leader+simple_heuristics ...] [--eval-battles 400] [--parallel]
+
+For each σ (default: pure gym_leader, and gym_leader/simple_heuristics 50/50) the PPO oracle trains for the
+default budget (config/config.yaml oracle_battles, or --battles), then the initial policy and the best response
+play σ (opponent drawn per battle) for --eval-battles battles each, acting greedily and sampling at T = 1.
+Prints the win rates with their 95 % intervals, the wall time, battles/s and samples/s, and writes a learning
+curve PNG per σ and all figures as JSON under --out. `--ppo KEY=VALUE` overrides a PPO hyper-parameter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pokepsro.evaluation import play_against_mixture, summarize_against_mixture  # noqa: E402
+from pokepsro.oracle import BestResponseTask, train_best_response  # noqa: E402
+from pokepsro.oracle.ppo import load_ppo_config  # noqa: E402
+from pokepsro.plots import plot_learning_curve  # noqa: E402
+from pokepsro.population import PolicyEntry, Population, heuristic_entry  # noqa: E402
+from pokepsro.seeding import derive_seed  # noqa: E402
+from pokepsro.teams import load_team_set  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SIGMAS = ["gym_leader", "gym_leader+simple_heuristics"]
+ACTING = {"greedy": {"greedy": True}, "T=1": {"temperature": 1.0}}
+
+
+def sigma_population(text: str) -> tuple[Population, np.ndarray]:
+    """`a+b+c`: a uniform mixture of those heuristic baselines."""
+    names = text.split("+")
+    return Population(tuple(heuristic_entry(name) for name in names)), np.full(len(names), 1 / len(names))
+
+
+def evaluate(checkpoint: Path, name: str, sigma_text: str, acting: dict, battles: int, seed: int,
+             runtime: dict) -> dict:
+    population, sigma = sigma_population(sigma_text)
+    policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=acting)
+    records = play_against_mixture(policy, population, sigma, battles,
+                                   team_set=load_team_set("competitive", "gen1ou"),
+                                   seed=derive_seed(seed, "oracle_strength_eval", sigma_text), backend="direct",
+                                   concurrency=runtime["concurrency"], workers=runtime["workers"], progress=False)
+    summary = summarize_against_mixture(records, dict(zip(population.names, map(float, sigma))))
+    return {"win_rate": summary["win_rate"], "ci95": summary["ci95"], "battles": summary["battles"],
+            "by_member": {member: row["win_rate"] for member, row in summary["by_member"].items()}}
+
+
+def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
+    """Train against one σ, then evaluate the initial policy and the best response with every acting mode."""
+    population, sigma = sigma_population(sigma_text)
+    out = args.out / sigma_text
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run: the oracle would otherwise resume an earlier one
+    runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": 1, "parallel_matchups": 1}
+    task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=population, sigma=sigma,
+                            work_dir=out / "training", seed=args.seed, team_set="competitive",
+                            battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
+                            runtime=runtime, options={"oracle_battles": args.battles, "ppo_config": ppo},
+                            progress=not args.parallel)
+    started = time.perf_counter()
+    result = train_best_response("ppo", task)
+    wall = time.perf_counter() - started
+    rows = result.metrics
+    curve = plot_learning_curve(rows, args.out / f"learning_curve_{sigma_text}.png",
+                                title=f"PPO best response vs σ = {sigma_text}")
+    eval_runtime = {**runtime, "workers": args.eval_workers}
+    measured = {}
+    for label, acting in ACTING.items():
+        if label not in args.acting:
+            continue
+        measured[f"init {label}"] = evaluate(args.init, "init", sigma_text, acting, args.eval_battles, args.seed,
+                                             eval_runtime)
+        measured[f"br {label}"] = evaluate(result.checkpoint, "br", sigma_text, acting, args.eval_battles,
+                                           args.seed, eval_runtime)
+    played = sum(row["play_s"] for row in rows)
+    return {"sigma": sigma_text, "training_battles": args.battles, "ppo": ppo, "wall_s": wall,
+            "battles_per_s": args.battles / played, "samples_per_s": sum(row["samples"] for row in rows) / played,
+            "final_training_win_rate": rows[-1]["win_rate"], "learning_curve": str(curve), "eval": measured,
+            "checkpoint": str(result.checkpoint)}
+
+
+def print_table(results: list[dict]) -> None:
+    print("| σ | training battles | wall | battles/s | samples/s | policy | acting | win rate vs σ (95 % CI) |")
+    print("|---|---:|---:|---:|---:|---|---|---|")
+    for result in results:
+        for key, value in result["eval"].items():
+            who, acting = key.split(" ", 1)
+            low, high = value["ci95"]
+            print(f"| {result['sigma']} | {result['training_battles']} | {result['wall_s'] / 60:.1f} min "
+                  f"| {result['battles_per_s']:.1f} | {result['samples_per_s']:.0f} | "
+                  f"{'bootstrap' if who == 'init' else 'PPO best response'} | {acting} | "
+                  f"{value['win_rate']:.3f} ({low:.3f}–{high:.3f}), n={value['battles']} |")
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--init", type=Path, default=REPO / "results/phase0/bootstrap/refined.pt",
+                        help="initial policy (default: the workflow's refined bootstrap)")
+    parser.add_argument("--battles", type=int, default=config["oracle_battles"], help="training budget per σ")
+    parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
+    parser.add_argument("--eval-battles", type=int, default=400)
+    parser.add_argument("--eval-workers", type=int, default=config["workers"])
+    parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--ppo", nargs="*", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter overrides")
+    parser.add_argument("--parallel", action="store_true", help="train the σ at once, one process each")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/out/oracle_strength")
+    args = parser.parse_args(argv)
+    if not args.init.is_file():
+        parser.error(f"initial policy {args.init} not found: build it with "
+                     "`snakemake --cores all results/phase0/population.json` or pass --init")
+    ppo = load_ppo_config({**load_ppo_config(config["oracle_ppo_config"]), **parse_overrides(args.ppo)})
+    print(f"oracle strength: budget {args.battles} battles per σ, init {args.init}, cores {os.cpu_count()}, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    if args.parallel:
+        spawn = multiprocessing.get_context("spawn")  # poke-env's loop thread does not survive a fork
+        with ProcessPoolExecutor(len(args.sigma), mp_context=spawn) as pool:
+            results = list(pool.map(run_one, args.sigma, [args] * len(args.sigma), [ppo] * len(args.sigma)))
+    else:
+        results = [run_one(sigma, args, ppo) for sigma in args.sigma]
+    print_table(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

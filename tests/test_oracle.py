@@ -1,0 +1,134 @@
+"""The best-response oracles on real battles: the PPO oracle's data, its persistent session, resume, bad input."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pokepsro.arena import schedule_matchup
+from pokepsro.atomic import read_jsonl
+from pokepsro.direct import DirectSession
+from pokepsro.errors import UsageError
+from pokepsro.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.model import build_model, load_checkpoint, save_checkpoint
+from pokepsro.neural import BatchedPolicy, NeuralPlayer
+from pokepsro.oracle import BestResponseTask, train_best_response
+from pokepsro.oracle.ppo_oracle import LearnerEpisodes
+from pokepsro.population import Population, heuristic_entry, player_factory
+from pokepsro.recording import make_recording
+from pokepsro.teams import load_team_set
+
+TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
+BATTLE = {"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300}
+RUNTIME = {"concurrency": 8, "backend": "direct", "workers": 1, "parallel_matchups": 1}
+
+
+def write_checkpoint(path: Path, feature_version: str = FEATURE_VERSION) -> Path:
+    torch.manual_seed(0)
+    model = build_model(TINY_MODEL, OBS_DIM)
+    return save_checkpoint(path, model, model_config=TINY_MODEL, obs_dim=OBS_DIM, feature_version=feature_version,
+                           train_config={}, epoch=0, metrics={})
+
+
+def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, opponents=("max_base_power",),
+             sigma=None, **overrides) -> BestResponseTask:
+    population = Population(tuple(heuristic_entry(name) for name in opponents))
+    ppo = {"lr": 1e-3, "round_battles": round_battles, "epochs": 2, "minibatch_size": 128, "clip": 0.2,
+           "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
+           "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01}
+    fields = dict(learner_name="br", init_checkpoint=init, opponents=population,
+                  sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
+                  work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
+                  options={"oracle_battles": battles, "ppo_config": ppo}, progress=False)
+    return BestResponseTask(**{**fields, **overrides})
+
+
+def test_learner_only_decisions_on_one_simulator_kept_between_rounds(tmp_path):
+    """Both sides record, but only the learner's steps are kept, with log-probs its weights reproduce."""
+    model = build_model(TINY_MODEL, OBS_DIM).eval()
+    policy = BatchedPolicy(model, seed=0)
+    episodes = LearnerEpisodes()
+    players = {"learner": functools.partial(make_recording(NeuralPlayer), policy=policy),
+               "max_base_power": player_factory(heuristic_entry("max_base_power"), record=True)}
+    teams = load_team_set("competitive", "gen1ou")
+    with DirectSession(players, battle_format="gen1ou", concurrency=4, max_turns=300, battle_timeout_s=300,
+                       on_battle_end=episodes, progress=False) as session:
+        first = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=1))
+        simulator = session.arena.simulator.pid
+        second = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=2, start_index=4))
+        assert session.arena.simulator.pid == simulator  # the same simulator process served both rounds
+    assert [r["index"] for r in first + second] == list(range(8))
+    kept = episodes.take()
+    assert len(kept) == 8
+    decisions = sum(size * count for size, count in policy.batch_sizes.items())
+    steps = sum(len(episode["action"]) for episode in kept)
+    assert steps == decisions  # every learner decision, and not one of the opponent's
+    for episode in kept:
+        assert episode["done"][-1] and not episode["done"][:-1].any()
+        with torch.no_grad():
+            logits, _ = model(torch.from_numpy(episode["obs"]), torch.from_numpy(episode["mask"]))
+        logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(episode["action"])[:, None]).squeeze(-1)
+        np.testing.assert_allclose(logp.numpy(), episode["logp"], atol=1e-5)
+
+
+RUN_ORACLE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_oracle import ppo_task, write_checkpoint
+from pokepsro.oracle import train_best_response
+tmp = Path({tmp!r})
+print(train_best_response("ppo", ppo_task(tmp, tmp / "init.pt", battles=24, round_battles=8)).checkpoint)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_ppo_job_resumes_from_its_last_round(tmp_path):
+    write_checkpoint(tmp_path / "init.pt")
+    script = RUN_ORACLE.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
+    job = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    state = tmp_path / "work" / "state.pt"
+    deadline = time.monotonic() + 300
+    while not state.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.poll() is None, job.stdout.read()
+    os.killpg(job.pid, signal.SIGKILL)  # mid-run: after round 1 was committed, before the last
+    job.wait()
+    killed_rounds = len(list((tmp_path / "work" / "ckpts").glob("round_*.pt")))
+    assert 1 <= killed_rounds < 3
+
+    resumed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming PPO after round" in resumed.stdout
+    records = read_jsonl(tmp_path / "work" / "battles.jsonl")
+    assert sorted(r["index"] for r in records) == list(range(24))  # each battle once, killed round replayed
+    assert [r["round"] for r in sorted(records, key=lambda r: r["index"])] == [1] * 8 + [2] * 8 + [3] * 8
+    rows = (tmp_path / "work" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 and rows[0].startswith("round,battles,win_rate")
+    final = load_checkpoint(tmp_path / "work" / "ckpts" / "round_3.pt")
+    assert final.epoch == 3 and final.metrics["battles"] == 24
+
+
+def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
+    init = write_checkpoint(tmp_path / "init.pt")
+    with pytest.raises(UsageError, match="unknown oracle 'dqn'"):
+        train_best_response("dqn", ppo_task(tmp_path, init, battles=8, round_battles=8))
+    with pytest.raises(UsageError, match="oracle_battles must be an integer >= 1, got 0"):
+        train_best_response("ppo", ppo_task(tmp_path, init, battles=0, round_battles=8))
+    with pytest.raises(UsageError, match="σ has 1 entries but the population has 2 members"):
+        ppo_task(tmp_path, init, battles=8, round_battles=8, opponents=("random", "max_base_power"),
+                 sigma=np.ones(1))
+    stale = write_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
+    with pytest.raises(UsageError, match=f"gen1-v0.*{FEATURE_VERSION}"):
+        train_best_response("ppo", ppo_task(tmp_path, stale, battles=8, round_battles=8))
+    assert not (tmp_path / "work").exists()  # nothing written
