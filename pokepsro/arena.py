@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .atomic import append_jsonl, read_jsonl
 from .errors import UsageError
-from .seeding import derive_seed
+from .seeding import announce_battle_seed, derive_seed, player_seed
 from .showdown import ShowdownServer
 from .stats import summarize
 
@@ -417,6 +417,10 @@ class Lane:
         settings = self.arena.settings
         side_a = await self.player("a", spec.policy_a)
         side_b = await self.player("b", spec.policy_b)
+        # Each side's own draws come from the battle's seed; the tag is known only once it started, and a lane's
+        # players play one battle at a time, so the seed is for their next battle.
+        announce_battle_seed(side_a.player, None, player_seed(spec.seed, "a"))
+        announce_battle_seed(side_b.player, None, player_seed(spec.seed, "b"))
         started = time.monotonic()
         battle_a, battle_b = await self.start(spec, side_a, side_b)
         remaining = max(0.0, started + settings.battle_timeout_s - time.monotonic())

@@ -2,16 +2,19 @@
 
 Every baseline is a poke-env ``Player`` chosen by name from ``BASELINES``; constructors take any
 ``Player`` keyword plus an optional ``seed`` for the player's own ``random.Random``, so a battle
-runner can build them uniformly and runs are reproducible. Orders are always drawn from
+runner can build them uniformly. In a battle whose seed the arena announced (``seed_battle``), every
+draw comes from an RNG of that battle's own, so reruns reproduce however battles interleave. Orders are always drawn from
 ``battle.available_moves`` / ``battle.available_switches`` (or ``battle.valid_orders``), so no
 illegal order is ever sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
+import poke_env.player.player as poke_env_player
 from poke_env.battle.abstract_battle import AbstractBattle
 from poke_env.battle.move import Move
 from poke_env.battle.pokemon import Pokemon
@@ -21,18 +24,36 @@ from poke_env.player.battle_order import BattleOrder
 
 from pokepsro import gen1
 from pokepsro.errors import UsageError
+from pokepsro.seeding import PerBattleRngs
 
 T = TypeVar("T")
 PRIORITY_TIEBREAK = 0.01  # among equally sure KOs, Quick Attack moves first
 
 
 class SeededPlayer(Player):
-    """A Player with its own RNG, so seeding one player never disturbs another (or the global RNG)."""
+    """A Player with its own RNGs, so seeding one player never disturbs another (or the global RNG).
+
+    `self.rng` is, during a decision, the RNG of that decision's battle: made from the seed the arena
+    announced for the battle (`seed_battle`), or the player's own `seed` for a battle with none.
+    """
 
     def __init__(self, *args: Any, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rng = random.Random(seed)
+        self.own_rng = random.Random(seed)
+        self.rng = self.own_rng
+        self.battle_rngs: PerBattleRngs[random.Random] = PerBattleRngs(random.Random)
         self.decision_errors = 0
+
+    def seed_battle(self, battle_tag: str | None, seed: int) -> None:
+        """The arena's seed for battle `battle_tag` (None: the next new battle)."""
+        self.battle_rngs.assign(battle_tag, seed)
+
+    def forget_battle_seed(self, battle_tag: str) -> None:
+        self.battle_rngs.forget(battle_tag)
+
+    def _battle_finished_callback(self, battle: AbstractBattle) -> None:
+        super()._battle_finished_callback(battle)
+        self.battle_rngs.forget(battle.battle_tag)
 
     def choose_random_order(self, battle: AbstractBattle) -> BattleOrder:
         """Uniform over the legal orders, like poke-env's RandomPlayer but seeded."""
@@ -47,6 +68,7 @@ class SeededPlayer(Player):
 
     def choose_move(self, battle: AbstractBattle) -> BattleOrder:
         """Decide, but never let a heuristic bug stall a battle: log it and play a legal random order."""
+        self.rng = self.battle_rngs.get(battle.battle_tag) or self.own_rng
         try:
             return self.decide(battle)
         except Exception:  # noqa: BLE001 - a stalled battle would hang the whole tournament
@@ -75,11 +97,25 @@ class MaxBasePowerBaseline(SeededPlayer):
         return self.choose_random_order(battle)
 
 
+@contextlib.contextmanager
+def poke_env_random(rng: random.Random) -> Iterator[None]:
+    """poke-env's own random orders (`Player.choose_random_move`) draw from the module `random`: route them to
+    `rng` while a decision runs. Decisions run one at a time in poke-env's loop thread, so nothing else sees it."""
+    saved = poke_env_player.random
+    poke_env_player.random = rng
+    try:
+        yield
+    finally:
+        poke_env_player.random = saved
+
+
 class SimpleHeuristicsBaseline(SeededPlayer, SimpleHeuristicsPlayer):
-    """poke-env SimpleHeuristicsPlayer unchanged (it treats Gen 1 physical/special by type already)."""
+    """poke-env SimpleHeuristicsPlayer unchanged (it treats Gen 1 physical/special by type already); its random
+    fallback orders draw from the battle's RNG."""
 
     def decide(self, battle: AbstractBattle) -> BattleOrder:
-        return SimpleHeuristicsPlayer.choose_move(self, battle)
+        with poke_env_random(self.rng):
+            return SimpleHeuristicsPlayer.choose_move(self, battle)
 
 
 class Gen1Player(SeededPlayer):

@@ -13,7 +13,7 @@ import asyncio
 import math
 import os
 from collections import Counter
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from pokepsro.features import (
     encode_battle,
 )
 from pokepsro.model import ActorCritic, load_checkpoint, pick_device, policy_act
+from pokepsro.seeding import PerBattleRngs
 
 FLUSH_DELAY_S = 0.0015
 
@@ -43,13 +44,23 @@ class _PendingDecision:
     temperature: float
     greedy: bool
     future: asyncio.Future
+    generator: torch.Generator | None = None
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator for one battle's sampled actions."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
 
 
 class BatchedPolicy:
     """One model; decisions of every battle on the event loop are answered in shared forward passes.
 
-    Sampling uses the policy's own generator (seeded by the first player that asked for this policy),
-    so batched play is reproducible only up to how decisions happened to be grouped into batches.
+    The forward pass is shared, the sampling is not: a decision that brings its battle's own generator
+    (`decide(..., generator=...)`; NeuralPlayer passes the one seeded from the battle's seed) samples its
+    action from that generator alone, so a battle's actions do not depend on which other decisions shared its
+    batch. Decisions without one sample from the policy's own generator (seeded by `seed`, else by the OS).
     """
 
     def __init__(self, model: ActorCritic, seed: int | None = None,
@@ -74,11 +85,12 @@ class BatchedPolicy:
         if self._pending and len(self._pending) >= len(self._live_battles):
             self._flush()
 
-    def decide(self, obs: np.ndarray, mask: np.ndarray, temperature: float, greedy: bool
-               ) -> Awaitable[tuple[int, float]]:
-        """Future (action, behaviour log-prob); must be called from the event loop thread."""
+    def decide(self, obs: np.ndarray, mask: np.ndarray, temperature: float, greedy: bool,
+               generator: torch.Generator | None = None) -> Awaitable[tuple[int, float]]:
+        """Future (action, behaviour log-prob), sampled with `generator` (the battle's own) when given;
+        must be called from the event loop thread."""
         loop = asyncio.get_running_loop()
-        decision = _PendingDecision(obs, mask, temperature, greedy, loop.create_future())
+        decision = _PendingDecision(obs, mask, temperature, greedy, loop.create_future(), generator)
         self._pending.append(decision)
         if len(self._pending) >= len(self._live_battles):
             self._flush()
@@ -100,7 +112,7 @@ class BatchedPolicy:
         try:
             for (temperature, greedy), group in groups.items():
                 actions, logps = self.act(np.stack([d.obs for d in group]), np.stack([d.mask for d in group]),
-                                          temperature, greedy)
+                                          temperature, greedy, generators=[d.generator for d in group])
                 for decision, action, logp in zip(group, actions, logps, strict=True):
                     if not decision.future.done():
                         decision.future.set_result((action, logp))
@@ -109,13 +121,34 @@ class BatchedPolicy:
                 if not decision.future.done():
                     decision.future.set_exception(error)
 
-    def act(self, obs: np.ndarray, mask: np.ndarray, temperature: float, greedy: bool
-            ) -> tuple[list[int], list[float]]:
-        """One forward pass over a batch (also the unbatched path, with a batch of one)."""
+    def act(self, obs: np.ndarray, mask: np.ndarray, temperature: float, greedy: bool,
+            generators: Sequence[torch.Generator | None] | None = None) -> tuple[list[int], list[float]]:
+        """One forward pass over a batch (also the unbatched path, with a batch of one).
+
+        With `generators` (one per row; None: the policy's own), each row's action is drawn from its row of
+        the batch's probabilities with that row's generator.
+        """
+        own_generators = generators is not None and any(g is not None for g in generators)
         with torch.inference_mode():
-            actions, logps = policy_act(self.model, obs, mask, temperature=temperature, greedy=greedy,
-                                        generator=self.generator)
-        return actions.tolist(), logps.tolist()
+            if greedy or not own_generators:
+                actions, logps = policy_act(self.model, obs, mask, temperature=temperature, greedy=greedy,
+                                            generator=self.generator)
+                return actions.tolist(), logps.tolist()
+            log_probs = self._log_probs(obs, mask, temperature)
+            actions = [int(torch.multinomial(row.exp(), 1, generator=self.generator if g is None else g))
+                       for row, g in zip(log_probs, generators, strict=True)]
+        return actions, [float(row[action]) for row, action in zip(log_probs, actions)]
+
+    def _log_probs(self, obs: np.ndarray, mask: np.ndarray, temperature: float) -> torch.Tensor:
+        """Log-probabilities of every action at `temperature` (CPU), illegal actions at -inf."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+        device = next(self.model.parameters()).device
+        mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=device)
+        if not bool(mask_tensor.any(dim=-1).all()):
+            raise ValueError("a mask row has no legal action")
+        logits, _ = self.model(torch.as_tensor(obs, dtype=torch.float32, device=device), mask_tensor)
+        return torch.log_softmax(logits.cpu() / temperature, dim=-1)
 
 
 _SHARED_POLICIES: dict[tuple[str, int, int, str], BatchedPolicy] = {}
@@ -139,19 +172,32 @@ class NeuralPlayer(Player):
     """Plays a checkpoint: sampled at `temperature`, or the most likely legal action when `greedy`.
 
     `batched=False` runs one forward pass per decision (the baseline the batching is measured against).
+    An online learner passes its own `policy` (whose weights it updates between rounds) instead of a checkpoint.
+    Sampled actions of a battle whose seed the arena announced (`seed_battle`) come from a generator of that
+    battle's own, so they do not depend on how battles interleave or are batched.
     """
 
-    def __init__(self, *args: Any, checkpoint: str | os.PathLike, temperature: float = 1.0,
+    def __init__(self, *args: Any, checkpoint: str | os.PathLike | None = None, temperature: float = 1.0,
                  greedy: bool = False, device: str | torch.device | None = None, seed: int | None = None,
-                 batched: bool = True, **player_kwargs: Any) -> None:
+                 batched: bool = True, policy: BatchedPolicy | None = None, **player_kwargs: Any) -> None:
         if not greedy and not temperature > 0:
             raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+        if (checkpoint is None) == (policy is None):
+            raise ValueError("give a NeuralPlayer either a checkpoint or a policy")
         super().__init__(*args, **player_kwargs)
-        self.policy = shared_policy(checkpoint, device, seed)
+        self.policy = policy if policy is not None else shared_policy(checkpoint, device, seed)
         self.temperature = float(temperature)
         self.greedy = greedy
         self.batched = batched
         self._last_logp: dict[str, float] = {}
+        self.battle_generators: PerBattleRngs[torch.Generator] = PerBattleRngs(seeded_generator)
+
+    def seed_battle(self, battle_tag: str | None, seed: int) -> None:
+        """The arena's seed for battle `battle_tag` (None: the next new battle)."""
+        self.battle_generators.assign(battle_tag, seed)
+
+    def forget_battle_seed(self, battle_tag: str) -> None:
+        self.battle_generators.forget(battle_tag)
 
     def choose_move(self, battle: AbstractBattle) -> BattleOrder | Awaitable[BattleOrder]:
         mask = action_mask(battle)
@@ -159,14 +205,17 @@ class NeuralPlayer(Player):
             self._last_logp[battle.battle_tag] = math.nan
             return self.choose_default_move()
         obs = encode_battle(battle)
+        generator = self.battle_generators.get(battle.battle_tag)
         if not self.batched:
-            actions, logps = self.policy.act(obs[None], mask[None], self.temperature, self.greedy)
+            actions, logps = self.policy.act(obs[None], mask[None], self.temperature, self.greedy,
+                                             generators=[generator])
             return self._order(battle, actions[0], logps[0])
         self.policy.battle_started(self._battle_key(battle))
-        return self._batched_order(battle, obs, mask)
+        return self._batched_order(battle, obs, mask, generator)
 
-    async def _batched_order(self, battle: AbstractBattle, obs: np.ndarray, mask: np.ndarray) -> BattleOrder:
-        action, logp = await self.policy.decide(obs, mask, self.temperature, self.greedy)
+    async def _batched_order(self, battle: AbstractBattle, obs: np.ndarray, mask: np.ndarray,
+                             generator: torch.Generator | None) -> BattleOrder:
+        action, logp = await self.policy.decide(obs, mask, self.temperature, self.greedy, generator=generator)
         return self._order(battle, action, logp)
 
     def _order(self, battle: AbstractBattle, action: int, logp: float) -> BattleOrder:
@@ -184,3 +233,4 @@ class NeuralPlayer(Player):
         super()._battle_finished_callback(battle)
         self.policy.battle_finished(self._battle_key(battle))
         self._last_logp.pop(battle.battle_tag, None)
+        self.battle_generators.forget(battle.battle_tag)

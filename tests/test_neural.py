@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from typing import ClassVar
 
@@ -16,8 +17,9 @@ from pokepsro.baselines import RandomBaseline
 from pokepsro.errors import UsageError
 from pokepsro.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
 from pokepsro.model import build_model, save_checkpoint
-from pokepsro.neural import BatchedPolicy, NeuralPlayer, shared_policy
+from pokepsro.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
 from pokepsro.recording import TrajectoryWriter, make_recording
+from pokepsro.seeding import PerBattleRngs
 from pokepsro.trajectories import read_shard, shard_paths
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
@@ -95,6 +97,44 @@ def test_batched_policy_batches_waiting_battles_and_flushes_a_lone_one(checkpoin
     for (action, logp), mask in zip(results, masks, strict=True):
         assert mask[action] and logp <= 0.0
     assert masks[0][lone[0]] and lone[1] == 0.0  # greedy: deterministic, log-prob 0
+
+
+def test_a_battle_samples_from_its_own_generator_however_decisions_are_batched():
+    """Per-battle generators: the same actions whether a battle's decision shares its batch or is alone."""
+    torch.manual_seed(3)
+    policy = BatchedPolicy(build_model(TINY_MODEL, OBS_DIM), seed=1)
+    rng = np.random.default_rng(5)
+    obs = rng.normal(size=(6, OBS_DIM)).astype(np.float32)
+    masks = random_masks(rng, 6)
+
+    def draws(order: list[int], batch: int) -> dict[int, list[int]]:
+        generators = {k: seeded_generator(100 + k) for k in range(6)}
+        actions: dict[int, list[int]] = {k: [] for k in range(6)}
+        for _ in range(5):  # five decisions per battle, grouped differently
+            for start in range(0, 6, batch):
+                rows = order[start:start + batch]
+                chosen, _ = policy.act(obs[rows], masks[rows], 1.0, False, generators=[generators[k] for k in rows])
+                for k, action in zip(rows, chosen):
+                    actions[k].append(action)
+        return actions
+
+    together = draws(list(range(6)), 6)
+    assert draws([5, 3, 1, 0, 2, 4], 2) == together == draws(list(range(6)), 1)
+    assert len({tuple(a) for a in together.values()}) > 1
+    for k, actions in together.items():
+        assert all(masks[k][action] for action in actions)
+
+
+def test_per_battle_rngs_follow_the_announced_seed_of_each_battle():
+    rngs = PerBattleRngs(random.Random)
+    assert rngs.get("battle-1") is None  # no seed announced: the player falls back on its own RNG
+    rngs.assign("battle-2", 7)
+    rngs.assign(None, 9)  # a server lane: the seed of the next battle, whose tag is not known yet
+    assert rngs.get("battle-2").random() == random.Random(7).random()
+    assert rngs.get("battle-3").random() == random.Random(9).random()
+    assert rngs.get("battle-4") is None  # the next-battle seed is used once
+    rngs.forget("battle-2")
+    assert rngs.get("battle-2") is None
 
 
 def play_neural_vs_random(showdown_server, team_set, checkpoint, out_dir, battles: int, concurrency: int,
