@@ -23,6 +23,7 @@ $(SHOWDOWN)/node_modules/.installed: $(SHOWDOWN)/package.json $(SHOWDOWN)/packag
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 	@$(MAKE) --no-print-directory results/report.html
+	@$(BIN)/pokepsro criteria results/analysis/success.json
 
 # The HTML report of every plot, rebuilt only when the analysis changed.
 results/report.html: results/analysis/success.json

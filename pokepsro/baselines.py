@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import random
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import poke_env.player.player as poke_env_player
 from poke_env.battle.abstract_battle import AbstractBattle

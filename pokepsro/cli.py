@@ -156,6 +156,46 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"wrote {last}")
 
 
+def _gain_text(item: dict) -> str:
+    low, high = item["gain_ci95"]
+    value = "not informative" if not item["informative"] else f"exploitability {item['exploitability']:.3f}"
+    return f"{value} (gain {item['gain']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f})"
+
+
+def criteria_lines(success: dict) -> list[str]:
+    """The guide's success criteria of `success.json`, one line each (plus one per measured σ and BR)."""
+    lines = []
+    for name, criterion in success["criteria"].items():
+        verdict = "PASS" if criterion["pass"] else "FAIL"
+        if name.startswith("exploitability"):
+            lines.append(f"{verdict} {name}: final σ ({criterion['measured_on']}, measured with "
+                         f"{criterion['measured_with']}): {_gain_text(criterion)}")
+            lines += [f"       σ of {item['sigma_of']} (measured with {item['measured_with']}): {_gain_text(item)}"
+                      for item in criterion.get("per_iteration", [])[:-1]]
+        elif "per_br" in criterion:
+            lines.append(f"{verdict} {name}: point estimate ≥ {criterion['threshold']} for every best response")
+            lines += [f"       {br}: {item['win_rate']:.3f} (95 % CI {item['ci95'][0]:.3f}-{item['ci95'][1]:.3f}, "
+                      f"{item['battles']} battles; lower end {'above' if item['lower_end_above_0.5'] else 'not above'} 0.5)"
+                      for br, item in criterion["per_br"].items()]
+        else:
+            target = criterion.get("threshold", criterion.get("expected"))
+            lines.append(f"{verdict} {name}: {criterion['value']} (target {target})")
+    lines.append("all criteria pass" if success["all_pass"] else "not every criterion passes")
+    return lines
+
+
+def cmd_criteria(args: argparse.Namespace) -> None:
+    from .matrix import read_json_object
+
+    success = read_json_object(args.success)
+    try:
+        lines = criteria_lines(success)
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise UsageError(f"{args.success}: not a success.json of this version ({type(error).__name__}: {error}); "
+                         "rerun the analysis") from None
+    print("\n".join(lines))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pokepsro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--init-from-checkpoint", type=Path)
     train.set_defaults(func=cmd_train)
+
+    criteria = sub.add_parser("criteria", help="print the success criteria of an analysis (success.json)")
+    criteria.add_argument("success", type=Path, nargs="?", default=Path("results/analysis/success.json"))
+    criteria.set_defaults(func=cmd_criteria)
     return parser
 
 

@@ -174,11 +174,12 @@ def _matrix_team_set(matrix: InteractionMatrix, path: Path) -> str:
 
 def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
                       battles: int, seed: int, eval_seed: int, battle: dict, runtime: dict, server_log: Path,
-                      members_from_matrix: bool) -> dict:
+                      acting: dict, members_from_matrix: bool) -> dict:
     """A checkpoint against σ (opponent drawn per battle), on the team set σ's matrix was played on.
 
-    One team distribution per comparison: σ is a Nash of the game played on the matrix's team set, so its
-    exploitability is measured in that same game, and the artifact names it (`team_set`).
+    One game per comparison: σ is a Nash of the game played on the matrix's team set by members acting with
+    the workflow's `acting` options, so the checkpoint plays that same game (team set and acting options named
+    in the artifact).
     """
     if not Path(checkpoint).is_file():
         raise UsageError(f"checkpoint not found: {checkpoint}")
@@ -186,7 +187,7 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy
     sigma = load_meta_strategy(strategy, expected_names=members.names).sigma
     matrix_data = InteractionMatrix.load(matrix)
     team_set = _matrix_team_set(matrix_data, matrix)
-    policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint))
+    policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
     vs_nash = _evaluate_vs_mixture(policy, members, sigma, battles=battles, team_set=team_set, seed=eval_seed,
                                    battle=battle, runtime=runtime, server_log=server_log, work_name=out)
     records = vs_nash.pop("records")
@@ -197,7 +198,7 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy
                       for other, stats in vs_nash["by_member"].items()}
     measurement = measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"])
     result = {"policy": name, "checkpoint": str(checkpoint), "against": str(strategy), "team_set": team_set,
-              "seed": seed, "vs_previous_nash": vs_nash, "gain_vs_previous_nash": measurement["gain"],
+              "acting": dict(acting), "seed": seed, "vs_previous_nash": vs_nash, "gain_vs_previous_nash": measurement["gain"],
               "gain_ci95": measurement["gain_ci95"], "exploitability": measurement, "vs_members": vs_members,
               "records": records}
     atomic_write_json(out, result)
@@ -207,22 +208,24 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy
 
 def evaluate_best_response_stage(*, checkpoint: Path, iteration: int, population: Path, strategy: Path,
                                  matrix: Path, out: Path, battles: int, seed: int, battle: dict, runtime: dict,
-                                 server_log: Path) -> dict:
+                                 server_log: Path, acting: dict) -> dict:
     """BR_i vs σ_{i-1} by direct battles, and vs each member as measured in the new matrix row.
 
-    Both are played on the team set of the matrix (named in the output), so the two never mix distributions.
+    Both are played on the team set of the matrix and with the members' `acting` options (named in the
+    output), so the two never mix games.
     """
     return _evaluate_vs_nash(name=br_name(iteration), checkpoint=checkpoint, population=population,
                              strategy=strategy, matrix=matrix, out=out, battles=battles, seed=seed,
                              eval_seed=derive_seed(seed, "br_eval", iteration), battle=battle, runtime=runtime,
-                             server_log=server_log, members_from_matrix=True)
+                             server_log=server_log, acting=acting, members_from_matrix=True)
 
 
 EXPLOITER_NAME = "exploiter"
 
 
 def evaluate_exploiter_stage(*, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
-                             battles: int, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
+                             battles: int, seed: int, battle: dict, runtime: dict, server_log: Path,
+                             acting: dict) -> dict:
     """The exploiter (one more best response, trained against the final σ) against the final σ.
 
     Writes `exploiter_eval.json` with the schema of `br_eval.json` (policy "exploiter"); `vs_members` holds
@@ -231,7 +234,7 @@ def evaluate_exploiter_stage(*, checkpoint: Path, population: Path, strategy: Pa
     return _evaluate_vs_nash(name=EXPLOITER_NAME, checkpoint=checkpoint, population=population, strategy=strategy,
                              matrix=matrix, out=out, battles=battles, seed=seed,
                              eval_seed=derive_seed(seed, "exploiter_eval"), battle=battle, runtime=runtime,
-                             server_log=server_log, members_from_matrix=False)
+                             server_log=server_log, acting=acting, members_from_matrix=False)
 
 
 def _pair_summary(counts) -> dict:
@@ -239,11 +242,12 @@ def _pair_summary(counts) -> dict:
 
 
 def bootstrap_eval_stage(*, checkpoint: Path, opponents: list[str], out: Path, battles: int, team_set: str,
-                         seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
-    """The bootstrap against each opponent, all on `team_set` (named in the output), records included."""
-    policy = PolicyEntry(name=BOOTSTRAP_NAME, kind="checkpoint", spec=str(checkpoint))
-    result = {"policy": BOOTSTRAP_NAME, "checkpoint": str(checkpoint), "team_set": team_set, "seed": seed,
-              "opponents": {}}
+                         seed: int, battle: dict, runtime: dict, server_log: Path, acting: dict) -> dict:
+    """The bootstrap, acting as in the population, against each opponent, all on `team_set` (both named in the
+    output), records included."""
+    policy = PolicyEntry(name=BOOTSTRAP_NAME, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
+    result = {"policy": BOOTSTRAP_NAME, "checkpoint": str(checkpoint), "team_set": team_set, "acting": dict(acting),
+              "seed": seed, "opponents": {}}
     work_names = {opponent: out.with_name(f"{out.stem}_{opponent}") for opponent in opponents}
     for opponent in opponents:
         single = Population((heuristic_entry(opponent),))

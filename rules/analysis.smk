@@ -40,6 +40,7 @@ rule evaluate_exploiter:
         "results/analysis/exploiter_eval.json",
     params:
         battles=config["eval_battles"],
+        acting=config["acting"],
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),

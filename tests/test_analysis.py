@@ -226,3 +226,20 @@ def test_a_solver_failure_is_one_line_naming_the_matrix(run, tmp_path, capfd, mo
     err = capfd.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Nash LP failed" in err[0]
     assert not (tmp_path / "cli" / "meta_strategy.json").exists()
+
+
+def test_make_run_prints_the_honest_criteria(run, capsys):
+    from pokepsro.cli import main
+
+    analyse(run, exploiter=(0.30, [0.22, 0.40]))
+    assert main(["criteria", str(run / "analysis/success.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FAIL exploitability_below_0.15: final σ (iteration_1, measured with exploiter): "
+                               "not informative (gain -0.200, 95 % CI -0.280 to -0.100)")
+    assert any("σ of iteration_0 (measured with PSRO_BR1): exploitability 0.110" in line for line in lines)
+    assert any("PSRO_BR1: 0.610 (95 % CI 0.480-0.720, 100 battles; lower end not above 0.5)" in line
+               for line in lines)
+    assert lines[-1] == "not every criterion passes"
+    (run / "analysis/success.json").write_text("{}")
+    assert main(["criteria", str(run / "analysis/success.json")]) == 2
+    assert "rerun the analysis" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def test_snakemake_refuses_a_missing_team_set_before_any_job(tmp_path):
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     result = subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
                              "-n", "--config", "eval_team_set=no_such_folder"],
-                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
     assert result.returncode == 2
     assert "config key eval_team_set: team set 'no_such_folder'" in result.stderr
     assert not (tmp_path / "results").exists()

@@ -46,7 +46,8 @@ def evaluate(stage: Path, out_dir: Path, workers: int) -> dict:
         checkpoint=stage / "br.pt", iteration=0, population=stage / "population.json",
         strategy=stage / "meta_strategy.json", matrix=stage / "interaction_matrix.json", out=out_dir / "br_eval.json",
         battles=BATTLES, seed=11, battle={"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300},
-        runtime={"concurrency": 6, "backend": "direct", "workers": workers}, server_log=out_dir / "showdown.log")
+        runtime={"concurrency": 6, "backend": "direct", "workers": workers}, server_log=out_dir / "showdown.log",
+        acting={"temperature": 1.0})  # sampled: the neural side draws from its RNG every turn
     # Everything the job wrote is its one declared output: the battle records live inside it.
     assert sorted(path.name for path in out_dir.iterdir()) == ["br_eval.json"]
     return json.loads((out_dir / "br_eval.json").read_text())

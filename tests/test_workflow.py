@@ -139,6 +139,31 @@ def test_collection_opponents_follow_the_previous_nash(workflow):
             assert abs(counts.get(name, 0) - expected) <= 4 * sd + 1e-9, (name, counts, sigma)
 
 
+def test_the_analysis_is_honest_and_evaluations_keep_their_battles_in_declared_outputs(workflow):
+    results = workflow / "results"
+    assert not list(results.rglob("*.battles.jsonl"))  # records live inside the declared JSON outputs
+    tiny = {"eval_battles": 10}
+    exploiter = load(results / "analysis/exploiter_eval.json")
+    final_matrix = load(results / "iteration_1/interaction_matrix.json")
+    assert exploiter["policy"] == "exploiter" and exploiter["team_set"] == final_matrix["metadata"]["team_set"]
+    assert len(exploiter["records"]) == tiny["eval_battles"]
+    for i in range(2):
+        br_eval = load(results / f"iteration_{i}/br_eval.json")
+        assert br_eval["team_set"] == load(results / f"iteration_{i}/interaction_matrix.json")["metadata"]["team_set"]
+        assert len(br_eval["records"]) == tiny["eval_battles"]
+    summary = load(results / "analysis/summary.json")
+    progress = summary["exploitability_progress"]
+    assert [m["sigma_of"] for m in progress] == ["phase0", "iteration_0", "iteration_1"]
+    for m in progress:
+        assert {"exploitability", "gain", "gain_ci95", "informative"} <= m.keys()
+        assert (m["exploitability"] is None) == (not m["informative"])
+    assert all(m["best_responder"] for m in progress[:-1]) and progress[-1]["measured_with"] == "exploiter"
+    criterion = load(results / "analysis/success.json")["criteria"]["exploitability_below_0.15"]
+    assert criterion["measured_with"] == "exploiter" and criterion["gain_ci95"] == progress[-1]["gain_ci95"]
+    assert criterion["pass"] == (criterion["informative"] and criterion["value"] < 0.15)
+    assert "nash_value" not in load(results / "iteration_1/meta_game_analysis.json")
+
+
 def test_second_run_has_nothing_to_do(workflow):
     start = time.perf_counter()
     result = snakemake(workflow)
