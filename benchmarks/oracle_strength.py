@@ -81,8 +81,9 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     for label, acting in ACTING.items():
         if label not in args.acting:
             continue
-        measured[f"init {label}"] = evaluate(args.init, "init", sigma_text, acting, args.eval_battles, args.seed,
-                                             eval_runtime)
+        if not args.skip_init_eval:
+            measured[f"init {label}"] = evaluate(args.init, "init", sigma_text, acting, args.eval_battles, args.seed,
+                                                 eval_runtime)
         measured[f"br {label}"] = evaluate(result.checkpoint, "br", sigma_text, acting, args.eval_battles,
                                            args.seed, eval_runtime)
     played = sum(row["play_s"] for row in rows)
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-battles", type=int, default=400)
     parser.add_argument("--eval-workers", type=int, default=config["workers"])
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
+    parser.add_argument("--skip-init-eval", action="store_true", help="measure only the best response")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--ppo", nargs="*", default=[], metavar="KEY=VALUE", help="PPO hyper-parameter overrides")

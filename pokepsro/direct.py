@@ -495,12 +495,11 @@ class DirectSession:
     """
 
     def __init__(self, players: dict, *, battle_format: str, concurrency: int, max_turns: int,
-                 battle_timeout_s: float, on_battle_end=None, total: int = 0, already: int = 0,
-                 progress: bool = True) -> None:
+                 battle_timeout_s: float, on_battle_end=None, bar=None) -> None:
         settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
                                  record_path=None, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
                                  on_battle_end=on_battle_end)
-        self.bar = progress_bar(total, total - already, progress)
+        self.bar = bar if bar is not None else progress_bar(0, 0, shown=False)
         self.feed = RoundFeed()
         self.arena = DirectArena(settings, host_command(), self.bar, self.feed)
         self._run: concurrent.futures.Future | None = None
@@ -541,5 +540,3 @@ class DirectSession:
         except BaseException:
             if exc_info[0] is None:
                 raise
-        finally:
-            self.bar.close()

@@ -43,10 +43,3 @@ def server_log(snakemake) -> Path:
     """The Showdown server of a battling job logs next to the job's own log."""
     log_path = Path(snakemake.log[0])
     return log_path.with_name(log_path.stem + ".showdown.log")
-
-
-def acting_options(snakemake) -> dict:
-    """How neural policies act (greedy or a temperature), as the population's members do: the rule's `acting`
-    param, else the workflow config's (a change of it rebuilds the populations, hence every evaluation)."""
-    acting = getattr(snakemake.params, "acting", None)
-    return dict(acting if acting is not None else snakemake.config.get("acting", {}))

@@ -77,6 +77,11 @@ def check_picklable(settings: ArenaSettings) -> None:
     """Name the first player factory or callback a worker process could not receive."""
     parts = {f"the player factory of {name!r}": factory for name, factory in settings.players.items()}
     parts["the on_battle_end callback"] = settings.on_battle_end
+    check_picklable_parts(parts)
+
+
+def check_picklable_parts(parts: dict) -> None:
+    """`parts`: what it is -> the object; the first that cannot be pickled is a UsageError naming it."""
     for what, part in parts.items():
         try:
             pickle.dumps(part)
@@ -117,19 +122,7 @@ class WorkerPool:
                 self.handle(worker, message)
 
     def start_worker(self) -> None:
-        to_worker_read, to_worker_write = os.pipe()
-        from_worker_read, from_worker_write = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path)), **ONE_THREAD}
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pokepsro.battle_worker", str(to_worker_read), str(from_worker_write)],
-                pass_fds=(to_worker_read, from_worker_write), env=env,
-                start_new_session=True)  # Ctrl-C reaches this process only; it stops the workers
-        finally:
-            os.close(to_worker_read)
-            os.close(from_worker_write)
-        worker = Worker(self.started, process, Connection(from_worker_read, writable=False),
-                        Connection(to_worker_write, readable=False))
+        worker = spawn_worker("pokepsro.battle_worker", self.started)
         self.started += 1
         self.workers[worker.inbox] = worker
         worker.send(self.worker_settings)
@@ -181,6 +174,23 @@ class WorkerPool:
         for worker in self.workers.values():
             reap(worker.process)
         self.workers.clear()
+
+
+def spawn_worker(module: str, number: int) -> Worker:
+    """Start `python -m module READ_FD WRITE_FD`, a separate program (not a fork), with pipes both ways."""
+    to_worker_read, to_worker_write = os.pipe()
+    from_worker_read, from_worker_write = os.pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path)), **ONE_THREAD}
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, str(to_worker_read), str(from_worker_write)],
+            pass_fds=(to_worker_read, from_worker_write), env=env,
+            start_new_session=True)  # Ctrl-C reaches this process only; it stops the workers
+    finally:
+        os.close(to_worker_read)
+        os.close(from_worker_write)
+    return Worker(number, process, Connection(from_worker_read, writable=False),
+                  Connection(to_worker_write, readable=False))
 
 
 def reap(process: subprocess.Popen) -> int:

@@ -84,15 +84,16 @@ rule phase0_population:
 
 
 rule bootstrap_eval:
-    """The bootstrap against random and max_base_power, each over bootstrap_eval_battles battles."""
+    """The bootstrap against random, max_base_power and gym_leader, each over bootstrap_eval_battles battles."""
     input:
         checkpoint=bootstrap_checkpoint(),
     output:
         f"{PHASE0}/bootstrap_eval.json",
     params:
         battles=config["phase0"]["bootstrap_eval_battles"],
-        opponents=["random", "max_base_power"],
+        opponents=["random", "max_base_power", "gym_leader"],
         team_set=config["eval_team_set"],
+        acting=config["acting"],
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),

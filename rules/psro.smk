@@ -85,7 +85,7 @@ rule evaluate_best_response:
         "results/iteration_{i}/br_eval.json",
     params:
         battles=config["eval_battles"],
-        team_set=config["eval_team_set"],
+        acting=config["acting"],
         seed=config["seed"],
         battle=battle_params(),
         runtime=runtime_options(),

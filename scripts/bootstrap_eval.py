@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import acting_options, run_job, server_log
+from pokepsro.snakemake_job import run_job, server_log
 from pokepsro.workflow import bootstrap_eval_stage
 
 run_job(snakemake, bootstrap_eval_stage, torch_threads=1, checkpoint=Path(snakemake.input.checkpoint),
         opponents=snakemake.params.opponents, out=Path(snakemake.output[0]), battles=snakemake.params.battles,
         team_set=snakemake.params.team_set, seed=snakemake.params.seed, battle=snakemake.params.battle,
-        runtime=snakemake.params.runtime, server_log=server_log(snakemake), acting=acting_options(snakemake))
+        runtime=snakemake.params.runtime, server_log=server_log(snakemake), acting=snakemake.params.acting)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import acting_options, run_job, server_log
+from pokepsro.snakemake_job import run_job, server_log
 from pokepsro.workflow import evaluate_best_response_stage
 
 # BR_i plays σ_{i-1} on the team set of the matrix it is compared with (named in br_eval.json), not on a
@@ -9,4 +9,4 @@ run_job(snakemake, evaluate_best_response_stage, torch_threads=1, checkpoint=Pat
         iteration=int(snakemake.wildcards.i), population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), matrix=Path(snakemake.input.matrix), out=Path(snakemake.output[0]),
         battles=snakemake.params.battles, seed=snakemake.params.seed, battle=snakemake.params.battle,
-        runtime=snakemake.params.runtime, server_log=server_log(snakemake), acting=acting_options(snakemake))
+        runtime=snakemake.params.runtime, server_log=server_log(snakemake), acting=snakemake.params.acting)

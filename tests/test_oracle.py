@@ -22,7 +22,7 @@ from pokepsro.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.model import build_model, load_checkpoint, save_checkpoint
 from pokepsro.neural import BatchedPolicy, NeuralPlayer
 from pokepsro.oracle import BestResponseTask, train_best_response
-from pokepsro.oracle.ppo_oracle import LearnerEpisodes
+from pokepsro.oracle.rollouts import LearnerEpisodes
 from pokepsro.population import Population, heuristic_entry, player_factory
 from pokepsro.recording import make_recording
 from pokepsro.teams import load_team_set
@@ -61,14 +61,15 @@ def test_learner_only_decisions_on_one_simulator_kept_between_rounds(tmp_path):
                "max_base_power": player_factory(heuristic_entry("max_base_power"), record=True)}
     teams = load_team_set("competitive", "gen1ou")
     with DirectSession(players, battle_format="gen1ou", concurrency=4, max_turns=300, battle_timeout_s=300,
-                       on_battle_end=episodes, progress=False) as session:
+                       on_battle_end=episodes) as session:
         first = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=1))
         simulator = session.arena.simulator.pid
         second = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=2, start_index=4))
         assert session.arena.simulator.pid == simulator  # the same simulator process served both rounds
     assert [r["index"] for r in first + second] == list(range(8))
-    kept = episodes.take()
-    assert len(kept) == 8
+    by_index = episodes.take()
+    assert sorted(by_index) == list(range(8))
+    kept = list(by_index.values())
     decisions = sum(size * count for size, count in policy.batch_sizes.items())
     steps = sum(len(episode["action"]) for episode in kept)
     assert steps == decisions  # every learner decision, and not one of the opponent's
@@ -84,17 +85,26 @@ RUN_ORACLE = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from test_oracle import ppo_task, write_checkpoint
+from test_oracle import ppo_task
 from pokepsro.oracle import train_best_response
 tmp = Path({tmp!r})
-print(train_best_response("ppo", ppo_task(tmp, tmp / "init.pt", battles=24, round_battles=8)).checkpoint)
+print(train_best_response("ppo", ppo_task(tmp, Path({init!r}), battles=24, round_battles=8)).checkpoint)
 """
 
 
+def outcomes(work: Path) -> list[tuple]:
+    return [(r["index"], r["policy_b"], r["winner"], r["turns"], r["team_a"], r["team_b"])
+            for r in sorted(read_jsonl(work / "battles.jsonl"), key=lambda r: r["index"])]
+
+
 @pytest.mark.slow
-def test_a_killed_ppo_job_resumes_from_its_last_round(tmp_path):
-    write_checkpoint(tmp_path / "init.pt")
-    script = RUN_ORACLE.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
+def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken_run(tmp_path):
+    init = write_checkpoint(tmp_path / "init.pt")
+    unbroken = subprocess.run([sys.executable, "-c", RUN_ORACLE.format(tests=str(Path(__file__).parent),
+                                                                       tmp=str(tmp_path / "unbroken"), init=str(init))],
+                              capture_output=True, text=True, timeout=600)
+    assert unbroken.returncode == 0, unbroken.stderr[-2000:]
+    script = RUN_ORACLE.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), init=str(init))
     job = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     state = tmp_path / "work" / "state.pt"
@@ -117,6 +127,11 @@ def test_a_killed_ppo_job_resumes_from_its_last_round(tmp_path):
     assert len(rows) == 1 + 3 and rows[0].startswith("round,battles,win_rate")
     final = load_checkpoint(tmp_path / "work" / "ckpts" / "round_3.pt")
     assert final.epoch == 3 and final.metrics["battles"] == 24
+    # Every draw of a round is seeded from (seed, learner, round, battle): the resumed run is the unbroken one.
+    assert outcomes(tmp_path / "work") == outcomes(tmp_path / "unbroken" / "work")
+    reference = load_checkpoint(tmp_path / "unbroken" / "work" / "ckpts" / "round_3.pt")
+    for name, tensor in final.model.state_dict().items():
+        torch.testing.assert_close(tensor, reference.model.state_dict()[name])
 
 
 def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
@@ -132,3 +147,18 @@ def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
     with pytest.raises(UsageError, match=f"gen1-v0.*{FEATURE_VERSION}"):
         train_best_response("ppo", ppo_task(tmp_path, stale, battles=8, round_battles=8))
     assert not (tmp_path / "work").exists()  # nothing written
+
+
+@pytest.mark.slow
+def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path):
+    """Weights travel to the workers every round; each battle's draws are its own, so the spread does not matter."""
+    init = write_checkpoint(tmp_path / "init.pt")
+    runs = {}
+    for workers in (1, 2):
+        task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8,
+                        runtime={**RUNTIME, "workers": workers})
+        runs[workers] = train_best_response("ppo", task)
+    assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
+    one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
+    for name, tensor in one.items():
+        torch.testing.assert_close(tensor, two[name])

@@ -35,7 +35,7 @@ PROFILE = REPO / "profiles" / "slurm-local"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 RUN_LIMIT_S = 1200      # one snakemake run; `timeout -k 30` turns a hang into a failure
 CANCEL_DEADLINE_S = 900  # the collect job must be mid-battles by then
-GPU_RULES = {"bootstrap_train", "train_best_response", "collect"}
+GPU_RULES = {"bootstrap_train", "bootstrap_refine", "best_response", "collect"}
 CPU_RULES = {"baseline_population", "phase0_population", "grow_population", "solve_meta_game", "stage_figures",
              "analysis"}
 CLUSTER_PROCESS_NAMES = ("slurm", "munge")  # daemons, slurmstepd, slurmscriptd, a job's slurm_script
@@ -90,10 +90,11 @@ def cluster(request) -> Path:
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    """One worker per battle job: SLURM is asked for 2 CPUs per worker, and the test node may have only 2."""
+    """One worker per battle job: SLURM is asked for 2 CPUs per worker, and the test node may have only 2.
+    The offline oracle, so that the cluster also runs its collect-then-train path (the local tests run PPO)."""
     return ["timeout", "-k", "30", str(RUN_LIMIT_S), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
             "--directory", str(workdir), "--configfile", str(TINY), "--workflow-profile", str(PROFILE),
-            "--config", "num_iterations=1", "workers=1", *args]
+            "--config", "num_iterations=1", "workers=1", "oracle=offline", *args]
 
 
 def job_environment() -> dict[str, str]:
@@ -218,8 +219,8 @@ def test_cancelled_job_is_reported_and_the_rerun_does_only_what_is_missing(runs)
     assert 0 < len(runs.recorded_before_rerun) < 40
 
     # Phase 0 finished before the collect job started: nothing of it is planned again.
-    assert runs.replanned["collect"] == 1
-    for rule in ("baseline_population", "bootstrap_train", "phase0_population"):
+    assert runs.replanned["collect"] == 2  # iteration_0's, and the exploiter's of the final σ
+    for rule in ("baseline_population", "bootstrap_train", "bootstrap_refine", "phase0_population"):
         assert rule not in runs.replanned
     assert runs.replanned["tournament"] == 1  # iteration_0's only
     assert sum(runs.replanned.values()) < sum(runs.planned.values())
@@ -256,7 +257,7 @@ def test_gpu_rules_are_submitted_with_a_gpu_and_see_it(runs):
     for rule in CPU_RULES:
         assert calls.get(rule) and not any("--gpus" in call for call in calls[rule]), (rule, calls.get(rule))
     started = job_start_lines(runs.workdir)
-    assert started["logs/iteration_0/train.log"]["CUDA_VISIBLE_DEVICES"] == "0"
+    assert started["logs/iteration_0/best_response.log"]["CUDA_VISIBLE_DEVICES"] == "0"
     assert started["logs/phase0/bootstrap_train.log"]["CUDA_VISIBLE_DEVICES"] == "0"
     assert started["logs/phase0/solve.log"]["CUDA_VISIBLE_DEVICES"] == "unset"
 

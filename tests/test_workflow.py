@@ -28,9 +28,13 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+TINY_PPO = REPO / "tests" / "data" / "tiny_ppo.yaml"  # two PPO rounds per best response
+
+
+def snakemake(workdir: Path, *args: str, config: tuple[str, ...] = (), timeout: float = 1200,
+              ) -> subprocess.CompletedProcess:
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), "--cores", "2", *args]
+               "--configfile", str(TINY), "--cores", "2", *args, "--config", f"oracle_ppo_config={TINY_PPO}", *config]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
@@ -72,14 +76,23 @@ def test_every_artifact_is_built(workflow):
         for name in ["population.json", "interaction_matrix.json", "battles.jsonl", "meta_strategy.json",
                      "meta_game_analysis.json", "interaction_matrix.png", "meta_strategy.png"]:
             assert (stage / name).is_file(), stage / name
+    for brdir in ["iteration_0", "iteration_1", "analysis/exploiter"]:
+        assert (results / brdir / "best_response.pt").is_file()
+        training = results / brdir / "br_training"
+        assert {"ckpts", "metrics.csv", "battles.jsonl", "learning_curve.png", "state.pt"} <= {
+            path.name for path in training.iterdir()}
+        assert len((training / "metrics.csv").read_text().splitlines()) == 1 + 2  # two rounds of 12 battles
+        assert not (results / brdir / "br_trajectories").exists()  # the PPO oracle collects in its own job
     for i in range(2):
-        assert (results / f"iteration_{i}/br_training/ckpts/epoch_1.pt").is_file()
         assert (results / f"iteration_{i}/br_eval.json").is_file()
-        assert list((results / f"iteration_{i}/br_trajectories").glob("*.npz"))
+    assert (results / "analysis/exploiter_eval.json").is_file()
     for name in ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png",
                  "summary.json", "success.json", "mixture_vs_baselines.json"]:
         assert (results / "analysis" / name).is_file(), name
-    assert (results / "phase0/bootstrap/ckpts/epoch_2.pt").is_file()
+    assert (results / "phase0/bootstrap/ckpts/epoch_2.pt").is_file()  # imitation, then PPO refinement:
+    assert (results / "phase0/bootstrap/refined.pt").is_file()
+    bootstrap = load(results / "phase0/population.json")["policies"][-1]
+    assert bootstrap["spec"].endswith("phase0/bootstrap/refined.pt") and bootstrap["options"] == {"greedy": True}
     assert (workflow / "logs/phase0/tournament.log").is_file()
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.partial"))
 
@@ -127,15 +140,16 @@ def test_population_grows_by_one_best_response_per_iteration(workflow):
     assert success["criteria"]["population_equals_initial_plus_iterations"]["pass"] is True
 
 
-def test_collection_opponents_follow_the_previous_nash(workflow):
+def test_oracle_opponents_follow_the_previous_nash(workflow):
     for i, previous in enumerate(stages(workflow)[:2]):
         strategy = load(previous / "meta_strategy.json")
         sigma = dict(zip(strategy["policy_names"], strategy["meta_strategy"]))
-        records = read_jsonl(workflow / f"results/iteration_{i}/br_trajectories/records.jsonl")
-        assert len(records) == 40
+        records = read_jsonl(workflow / f"results/iteration_{i}/br_training/battles.jsonl")
+        assert sorted(r["index"] for r in records) == list(range(24))  # oracle_battles, each once
+        assert {r["policy_a"] for r in records} == {f"PSRO_BR{i}@learner"}
         counts = Counter(r["policy_b"] for r in records)
         for name, p in sigma.items():
-            expected, sd = 40 * p, (40 * p * (1 - p)) ** 0.5
+            expected, sd = 24 * p, (24 * p * (1 - p)) ** 0.5
             assert abs(counts.get(name, 0) - expected) <= 4 * sd + 1e-9, (name, counts, sigma)
 
 
@@ -181,14 +195,14 @@ def test_report_renders_every_plot(workflow):
 
 
 def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follows(workflow):
-    result = snakemake(workflow, "-n", "--config", "battles_per_matchup=10")
+    result = snakemake(workflow, "-n", config=("battles_per_matchup=10",))
     jobs = scheduled_jobs(result.stdout)
     assert jobs["tournament"] == 4
     assert "baseline_population" not in jobs and "bootstrap_train" in jobs  # trained on the tournament's battles
 
 
 def test_config_error_names_the_bad_key(workflow):
-    result = snakemake(workflow, "-n", "--config", "num_iterations=0")
+    result = snakemake(workflow, "-n", config=("num_iterations=0",))
     assert result.returncode != 0
     assert "num_iterations" in result.stderr
 
@@ -196,36 +210,36 @@ def test_config_error_names_the_bad_key(workflow):
 def test_slurm_profile_dry_runs(workflow):
     result = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow),
                              "--configfile", str(TINY), "--workflow-profile", str(REPO / "profiles/slurm"),
-                             "-n", "--config", "num_iterations=3"], capture_output=True, text=True, timeout=300,
-                            cwd=REPO)
+                             "-n", "--config", "num_iterations=3", f"oracle_ppo_config={TINY_PPO}"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert scheduled_jobs(result.stdout)["collect"] == 1
+    assert scheduled_jobs(result.stdout)["best_response"] == 2  # BR_2, and the exploiter of the new final σ
 
 
-def test_raising_iterations_schedules_only_the_new_ones_and_survives_sigkill(workflow):
-    dry = snakemake(workflow, "-n", "--config", "num_iterations=3")
+def test_raising_iterations_schedules_only_the_new_ones_and_a_killed_oracle_resumes(workflow):
+    dry = snakemake(workflow, "-n", config=("num_iterations=3",))
     jobs = scheduled_jobs(dry.stdout)
-    assert jobs["collect"] == 1 and jobs["train_best_response"] == 1 and jobs["tournament"] == 1
+    assert jobs["best_response"] == 2 and jobs["tournament"] == 1 and "collect" not in jobs  # BR_2 + exploiter
     assert "bootstrap_train" not in jobs and "baseline_population" not in jobs
 
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow), "--configfile",
-               str(TINY), "--cores", "2", "--config", "num_iterations=3"]
+               str(TINY), "--cores", "2", "--config", "num_iterations=3", f"oracle_ppo_config={TINY_PPO}"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    trajectories = workflow / "results/iteration_2/br_trajectories"
-    partial = workflow / "results/iteration_2/.br_trajectories.partial"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not list(partial.glob("*.npz")):
-        time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)
+    training = workflow / "results/iteration_2/br_training"
+    state = workflow / "results/iteration_2/.br_training.partial/state.pt"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not state.exists() and process.poll() is None:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # after BR_2's first round was committed, before its second
     process.wait()
-    assert list(partial.glob("*.npz")), "collection never started"
-    assert not trajectories.exists()  # nothing that looks complete
+    assert state.exists(), "the oracle never finished a round"
+    assert not training.exists() and not (workflow / "results/iteration_2/best_response.pt").exists()
 
     assert snakemake(workflow, "--unlock").returncode == 0  # a SIGKILLed snakemake leaves its lock behind
-    result = snakemake(workflow, "--config", "num_iterations=3")
+    result = snakemake(workflow, config=("num_iterations=3",))
     assert result.returncode == 0, result.stderr[-4000:]
-    records = read_jsonl(trajectories / "records.jsonl")
-    assert len(records) == 40 and len({r["index"] for r in records}) == 40
-    assert len(list(trajectories.glob("*__a.npz"))) == 40 and len(list(trajectories.glob("*__b.npz"))) == 40
+    assert "resuming PPO after round 1" in (workflow / "logs/iteration_2/best_response.log").read_text()
+    records = read_jsonl(training / "battles.jsonl")
+    assert sorted(r["index"] for r in records) == list(range(24))
     assert (workflow / "results/iteration_2/meta_game_analysis.json").is_file()

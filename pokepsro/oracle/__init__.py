@@ -7,6 +7,12 @@ that beats σ and return its checkpoint plus the training metrics (OpenSpiel psr
 The workflow calls `train_best_response(name, task)`; everything else here is the oracles' own business.
 """
 
-from .base import ORACLES, BestResponseTask, OracleResult, check_oracle, train_best_response
+from .base import (
+    ORACLES,
+    BestResponseTask,
+    OracleResult,
+    check_oracle,
+    train_best_response,
+)
 
 __all__ = ["ORACLES", "BestResponseTask", "OracleResult", "check_oracle", "train_best_response"]

@@ -20,7 +20,8 @@ def check_options(options: dict) -> None:
 
 
 def train(task: BestResponseTask) -> OracleResult:
-    from pokepsro.trainer import load_train_config, train as train_offline
+    from pokepsro.trainer import load_train_config
+    from pokepsro.trainer import train as train_offline
 
     options = task.options
     config = load_train_config(options["train_config"])

@@ -15,14 +15,12 @@ import dataclasses
 import io
 import json
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from pokepsro.arena import schedule_matchup
+from pokepsro.arena import progress_bar, schedule_matchup
 from pokepsro.atomic import atomic_write_bytes, write_jsonl
 from pokepsro.errors import UsageError
 from pokepsro.evaluation import LEARNER_SUFFIX
@@ -30,7 +28,6 @@ from pokepsro.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.mixture import sample_members
 from pokepsro.model import load_checkpoint, pick_device, save_checkpoint
 from pokepsro.population import player_factory
-from pokepsro.recording import finished_arrays, make_recording, pop_trajectory
 from pokepsro.seeding import derive_seed
 from pokepsro.stats import summarize
 from pokepsro.teams import load_team_set
@@ -38,26 +35,9 @@ from pokepsro.trainer import write_metrics_csv
 
 from .base import BestResponseTask, OracleResult
 from .ppo import METRICS, Rollout, load_ppo_config, ppo_update
+from .rollouts import LocalRollouts, RolloutPool, RolloutSettings
 
 STATE_FILE = "state.pt"
-
-
-class LearnerEpisodes:
-    """Battle-end callback keeping side A's finished decisions in memory, by battle index."""
-
-    def __init__(self) -> None:
-        self.episodes: dict[int, dict[str, np.ndarray]] = {}
-
-    def __call__(self, spec, battle_a, battle_b, record: dict) -> None:
-        trajectory = pop_trajectory(battle_a)
-        pop_trajectory(battle_b)  # the opponents do not record, but never let a trajectory linger
-        if trajectory is not None and trajectory.actions:
-            self.episodes[spec.index] = finished_arrays("a", battle_a, trajectory, record)
-
-    def take(self) -> list[dict[str, np.ndarray]]:
-        episodes = [self.episodes[index] for index in sorted(self.episodes)]
-        self.episodes.clear()
-        return episodes
 
 
 def round_sizes(total_battles: int, round_battles: int) -> list[int]:
@@ -68,10 +48,6 @@ def round_sizes(total_battles: int, round_battles: int) -> list[int]:
 
 def checkpoint_path(work_dir: Path, round_number: int) -> Path:
     return work_dir / "ckpts" / f"round_{round_number}.pt"
-
-
-def final_checkpoint(work_dir: Path, total_battles: int, round_battles: int) -> Path:
-    return checkpoint_path(work_dir, len(round_sizes(total_battles, round_battles)))
 
 
 def check_options(options: dict) -> None:
@@ -99,29 +75,25 @@ def train(task: BestResponseTask) -> OracleResult:
     done_rounds, rows, records = _resume(work, model, optimizer, device)
     team_set = load_team_set(task.team_set, task.battle["battle_format"])
     learner = task.learner_name + LEARNER_SUFFIX
-    from pokepsro.direct import DirectSession
-    from pokepsro.neural import BatchedPolicy, NeuralPlayer
-
-    policy = BatchedPolicy(model, seed=derive_seed(task.seed, "ppo-sampling", task.learner_name, done_rounds))
-    episodes = LearnerEpisodes()
     members = [name for name, weight in zip(task.opponents.names, task.sigma) if weight > 0]
-    players = {name: player_factory(task.opponents[name]) for name in members}
-    players[learner] = partial(make_recording(NeuralPlayer), policy=policy, temperature=1.0)
+    workers = task.runtime.get("workers", 1)
+    settings = RolloutSettings(learner=learner, opponents={name: player_factory(task.opponents[name]) for name in members},
+                               model_config=initial.model_config, obs_dim=initial.obs_dim,
+                               battle_format=task.battle["battle_format"],
+                               concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
+                               max_turns=task.battle["max_turns"], battle_timeout_s=task.battle["battle_timeout_s"])
+    bar = progress_bar(budget, budget - sum(sizes[:done_rounds]), task.progress)
+    rollouts = RolloutPool(settings, workers, bar) if workers > 1 else LocalRollouts(settings, model, bar)
     from torch.utils.tensorboard import SummaryWriter
 
-    with DirectSession(players, battle_format=task.battle["battle_format"],
-                       concurrency=task.runtime["concurrency"], max_turns=task.battle["max_turns"],
-                       battle_timeout_s=task.battle["battle_timeout_s"], on_battle_end=episodes,
-                       total=budget, already=sum(sizes[:done_rounds]), progress=task.progress) as session, \
-            SummaryWriter(log_dir=str(work / "tensorboard"), purge_step=done_rounds + 1) as tensorboard:
+    with rollouts, SummaryWriter(log_dir=str(work / "tensorboard"), purge_step=done_rounds + 1) as tensorboard:
         for number in range(done_rounds + 1, len(sizes) + 1):
             specs = _schedule_round(task, team_set, learner, number, sizes, members)
-            policy.generator.manual_seed(derive_seed(task.seed, "ppo-sampling", task.learner_name, number))
             model.eval()
             started = time.perf_counter()
-            round_records = session.play(specs)
+            round_records, episodes = rollouts.play(model, specs)
             played = time.perf_counter() - started
-            rollout = Rollout.from_episodes(episodes.take())
+            rollout = Rollout.from_episodes([episodes[index] for index in sorted(episodes)])
             generator = torch.Generator().manual_seed(derive_seed(task.seed, "ppo-update", task.learner_name, number))
             started = time.perf_counter()
             update = ppo_update(model, optimizer, rollout, config, generator=generator, reference=reference)
@@ -133,7 +105,8 @@ def train(task: BestResponseTask) -> OracleResult:
             for name, value in row.items():
                 if name != "round" and isinstance(value, (int, float)):
                     tensorboard.add_scalar(f"ppo/{name}", value, row["battles"])
-            session.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
+            bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
+    bar.close()
     _write_outputs(work, rows, records)
     return OracleResult(checkpoint=checkpoint_path(work, len(sizes)), metrics=rows)
 
