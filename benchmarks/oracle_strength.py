@@ -64,7 +64,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     population, sigma = sigma_population(sigma_text)
     out = args.out / sigma_text
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: the oracle would otherwise resume an earlier one
-    runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": 1, "parallel_matchups": 1}
+    runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": args.workers, "parallel_matchups": 1}
     task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=population, sigma=sigma,
                             work_dir=out / "training", seed=args.seed, team_set="competitive",
                             battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--battles", type=int, default=config["oracle_battles"], help="training budget per σ")
     parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
     parser.add_argument("--eval-battles", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=config["workers"], help="rollout worker processes")
     parser.add_argument("--eval-workers", type=int, default=config["workers"])
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
     parser.add_argument("--skip-init-eval", action="store_true", help="measure only the best response")
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"initial policy {args.init} not found: build it with "
                      "`snakemake --cores all results/phase0/population.json` or pass --init")
     ppo = load_ppo_config({**load_ppo_config(config["oracle_ppo_config"]), **parse_overrides(args.ppo)})
-    print(f"oracle strength: budget {args.battles} battles per σ, init {args.init}, cores {os.cpu_count()}, "
+    print(f"oracle strength: budget {args.battles} battles per σ, {args.workers} rollout workers, init {args.init}, "
+          f"cores {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     if args.parallel:
         spawn = multiprocessing.get_context("spawn")  # poke-env's loop thread does not survive a fork

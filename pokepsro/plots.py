@@ -209,7 +209,7 @@ def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
     ax = fig.add_subplot()
     ax.fill_between(battles, [float(r["win_rate_ci_low"]) for r in rows], [float(r["win_rate_ci_high"]) for r in rows],
                     alpha=0.2, label="95 % interval")
-    ax.plot(battles, rates, marker="o", label="win rate vs σ (sampled at T = 1)")
+    ax.plot(battles, rates, marker="o", label="win rate vs σ while training (sampled)")
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("training battles played")
     ax.set_ylabel("win rate against σ (ties ½)")

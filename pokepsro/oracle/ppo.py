@@ -33,6 +33,7 @@ PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "target_kl": (float, lambda v: v >= 0, ">= 0 (0 = no early stop)"),
     "grad_clip": (float, lambda v: v > 0, "> 0"),
     "reward_scale": (float, lambda v: v > 0, "> 0"),
+    "temperature": (float, lambda v: 0 < v <= 2, "in (0, 2]"),
 }
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
 VALUE_CHUNK = 8192
@@ -94,8 +95,9 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Ro
     """`epochs` passes of clipped PPO over the rollout in shuffled minibatches; returns mean metrics.
 
     Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
-    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ). Stops early
-    when the approximate KL to the behaviour policy passes `target_kl` (0 = never).
+    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ). π is the
+    policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
+    Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never).
     """
     device = next(model.parameters()).device
 
@@ -111,7 +113,7 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Ro
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     reference_logp = None
     if reference is not None and config["kl_coef"] > 0:
-        reference_logp = torch.log_softmax(_forward_all(reference, obs, mask)[0], dim=-1)
+        reference_logp = torch.log_softmax(_forward_all(reference, obs, mask)[0] / config["temperature"], dim=-1)
     model.train()
     totals = torch.zeros(len(METRICS), device=device)
     steps = 0
@@ -140,7 +142,7 @@ def _minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, config
                     obs, mask, action, old_logp, advantage, returns, reference_logp) -> torch.Tensor:
     with autocast_context(obs.device):
         logits, value = model(obs, mask)
-    log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs = torch.log_softmax(logits / config["temperature"], dim=-1)
     probs = log_probs.exp()
     new_logp = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
     log_ratio = new_logp - old_logp

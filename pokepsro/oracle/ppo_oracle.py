@@ -1,8 +1,8 @@
 """The online PPO oracle: rounds of battles against opponents drawn per battle from σ, each followed by a PPO
 update of the learner's weights, on one simulator session that stays up between rounds.
 
-The learner plays side A with its current weights, sampling at temperature 1 (the recorded behaviour
-log-probs are the PPO ratio's denominator); only its own decisions are recorded. After every round the job
+The learner plays side A with its current weights, sampling at the config's temperature (the recorded
+behaviour log-probs are the PPO ratio's denominator); only its own decisions are recorded. After every round the job
 saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer,
 metrics rows, battle records): a killed job resumes from the last committed round, and replays of a round
 reproduce it because every draw of a round is seeded from (seed, learner, round).
@@ -77,7 +77,7 @@ def train(task: BestResponseTask) -> OracleResult:
     learner = task.learner_name + LEARNER_SUFFIX
     members = [name for name, weight in zip(task.opponents.names, task.sigma) if weight > 0]
     workers = task.runtime.get("workers", 1)
-    settings = RolloutSettings(learner=learner, opponents={name: player_factory(task.opponents[name]) for name in members},
+    settings = RolloutSettings(learner=learner, temperature=config["temperature"], opponents={name: player_factory(task.opponents[name]) for name in members},
                                model_config=initial.model_config, obs_dim=initial.obs_dim,
                                battle_format=task.battle["battle_format"],
                                concurrency=max(1, -(-task.runtime["concurrency"] // workers)),

@@ -28,6 +28,7 @@ class RolloutSettings:
     """What a rollout worker needs to rebuild the learner and its opponents (all picklable)."""
 
     learner: str
+    temperature: float  # the learner samples at this temperature (PPO's behaviour policy)
     opponents: dict[str, Any]  # name -> picklable player factory
     model_config: dict
     obs_dim: int
@@ -62,7 +63,8 @@ def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
     from pokepsro.neural import BatchedPolicy, NeuralPlayer
 
     players = dict(settings.opponents)
-    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=BatchedPolicy(model), temperature=1.0)
+    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=BatchedPolicy(model),
+                                            temperature=settings.temperature)
     return DirectSession(players, battle_format=settings.battle_format, concurrency=settings.concurrency,
                          max_turns=settings.max_turns, battle_timeout_s=settings.battle_timeout_s,
                          on_battle_end=on_battle_end, bar=bar)
