@@ -156,6 +156,33 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"wrote {last}")
 
 
+def cmd_best_response(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .mixture import load_mixture
+    from .population import Population, entry_from_argument
+    from .workflow import run_oracle
+
+    _check_format(args.format)
+    opponent = entry_from_argument(args.opponent)
+    if opponent.kind == "mixture":
+        opponents, sigma = load_mixture(opponent)
+    else:
+        opponents, sigma = Population((opponent,)), np.ones(1)
+    out = _writable_dir(Path(args.out), "--out")
+    _team_set(args.team_set, args.format)
+    options = {"oracle_battles": args.battles, "ppo_config": args.ppo_config}
+    start = time.perf_counter()
+    checkpoint = run_oracle("ppo", learner_name=args.name, init=args.init, opponents=opponents, sigma=sigma,
+                            out_checkpoint=out / "best_response.pt", training_out=out / "br_training", seed=args.seed,
+                            team_set=args.team_set,
+                            battle={"battle_format": args.format, "max_turns": 500, "battle_timeout_s": 600},
+                            runtime={"concurrency": args.concurrency, "backend": "direct", "workers": args.workers},
+                            options=options)
+    print(f"wrote {checkpoint} and {out / 'br_training'} ({time.perf_counter() - start:.1f} s); "
+          f"per-round metrics in {out / 'br_training' / 'metrics.csv'}")
+
+
 def _gain_text(item: dict) -> str:
     low, high = item["gain_ci95"]
     value = "not informative" if not item["informative"] else f"exploitability {item['exploitability']:.3f}"
@@ -262,6 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--init-from-checkpoint", type=Path)
     train.set_defaults(func=cmd_train)
+
+    oracle = sub.add_parser("best-response", help="train a best response with the PPO oracle (resumes when rerun)")
+    oracle.add_argument("init", type=Path, help="initial policy checkpoint .pt")
+    oracle.add_argument("--opponent", required=True, help="mixture:POP:STRATEGY, a baseline, or a checkpoint")
+    oracle.add_argument("--out", required=True, help="folder: best_response.pt and br_training/")
+    oracle.add_argument("--battles", type=_positive, required=True, help="training budget in battles")
+    oracle.add_argument("--ppo-config", default="ppo", help="config/train name or YAML path")
+    oracle.add_argument("--name", default="best_response", help="the learner's name in the records")
+    oracle.add_argument("--workers", type=_positive, default=1, help="rollout worker processes")
+    oracle.add_argument("--concurrency", type=_positive, default=16)
+    oracle.add_argument("--team-set", default="competitive")
+    oracle.add_argument("--format", default="gen1ou")
+    oracle.add_argument("--seed", type=int, default=0)
+    oracle.set_defaults(func=cmd_best_response)
 
     criteria = sub.add_parser("criteria", help="print the success criteria of an analysis (success.json)")
     criteria.add_argument("success", type=Path, nargs="?", default=Path("results/analysis/success.json"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import io
 import logging
 import os
 import pickle
@@ -184,13 +185,23 @@ def spawn_worker(module: str, number: int) -> Worker:
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", module, str(to_worker_read), str(from_worker_write)],
-            pass_fds=(to_worker_read, from_worker_write), env=env,
+            pass_fds=(to_worker_read, from_worker_write), env=env, stdout=_job_log(), stderr=_job_log(),
             start_new_session=True)  # Ctrl-C reaches this process only; it stops the workers
     finally:
         os.close(to_worker_read)
         os.close(from_worker_write)
     return Worker(number, process, Connection(from_worker_read, writable=False),
                   Connection(to_worker_write, readable=False))
+
+
+def _job_log():
+    """Where this process's Python output goes now (a job's log file, redirected by `run_job`), so the workers'
+    warnings land in the same log rather than on the terminal; None (inherit) when that is no real file."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return sys.stderr
 
 
 def reap(process: subprocess.Popen) -> int:

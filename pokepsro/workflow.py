@@ -357,7 +357,7 @@ def best_response_stage(*, oracle: str, learner_name: str, init: Path, populatio
     """Train a best response to the σ of `population` with `oracle`; see `_run_oracle`."""
     opponents = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
-    return _run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=sigma,
+    return run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=sigma,
                        out_checkpoint=out_checkpoint, training_out=training_out, seed=seed, team_set=team_set,
                        battle=battle, runtime=runtime, options=options)
 
@@ -366,13 +366,13 @@ def refine_bootstrap_stage(*, init: Path, opponents: list[str], out_checkpoint: 
                            team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
     """The imitation bootstrap refined by the PPO oracle against a uniform mix of heuristic baselines."""
     population = Population(tuple(heuristic_entry(name) for name in opponents))
-    return _run_oracle("ppo", learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
+    return run_oracle("ppo", learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
                        sigma=np.full(len(opponents), 1 / len(opponents)), out_checkpoint=out_checkpoint,
                        training_out=training_out, seed=seed, team_set=team_set, battle=battle, runtime=runtime,
                        options=options)
 
 
-def _run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Population, sigma, out_checkpoint: Path,
+def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Population, sigma, out_checkpoint: Path,
                 training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
     """The oracle works in a hidden `.<training_out>.partial` folder (a rerun after a kill resumes there), published
     when it is done; the policy itself is copied to `out_checkpoint`, whatever oracle made it."""

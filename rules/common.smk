@@ -109,6 +109,15 @@ def runtime_options():
     return {key: config[key] for key in ("concurrency", "parallel_matchups", "backend", "workers")}
 
 
+def oracle_runtime():
+    """The PPO oracle plays its rounds over `oracle_workers` processes (1: in the job's own process)."""
+    return {**runtime_options(), "workers": config["oracle_workers"]}
+
+
+def oracle_threads():
+    return 2 * config["oracle_workers"]
+
+
 def stage_figures(stage):
     return [f"results/{stage}/interaction_matrix.png", f"results/{stage}/meta_strategy.png"]
 

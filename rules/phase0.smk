@@ -55,8 +55,8 @@ rule bootstrap_refine:
         team_set=config["team_set"],
         seed=config["seed"],
         battle=battle_params(),
-        runtime=runtime_options(),
-    threads: battle_threads()
+        runtime=oracle_runtime(),
+    threads: oracle_threads()
     resources:
         gpu=1,
         mem_mb=8000,

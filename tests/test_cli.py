@@ -80,3 +80,21 @@ def test_train_rejects_replay_weight_outside_unit_interval(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), "--data", str(data), "--replay-weight", "1.5"]) == 2
     assert "replay" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["/nonexistent/init.pt", "--opponent", "gym_leader"], "checkpoint not found: /nonexistent/init.pt"),
+    (["INIT", "--opponent", "nosuchbot"], "unknown policy 'nosuchbot'"),
+    (["INIT", "--opponent", "gym_leader", "--ppo-config", "nosuchppo"], "unknown ppo config 'nosuchppo'"),
+])
+def test_best_response_bad_input_exits_2_and_writes_nothing(args, message, tmp_path, capsys):
+    from test_oracle import write_checkpoint
+
+    init = write_checkpoint(tmp_path / "init.pt")
+    out = tmp_path / "br"
+    argv = ["best-response", *[str(init) if arg == "INIT" else arg for arg in args], "--out", str(out),
+            "--battles", "8"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (out / "br_training").exists() and not (out / ".br_training.partial").exists()
