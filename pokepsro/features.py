@@ -1,10 +1,28 @@
 """Gen 1 battle state -> fixed-size observation, the 9-action space, and the shaped reward.
 
-Layout (FEATURE_VERSION "gen1-v1"): GLOBAL block, then 6 own Pokémon, then 6 opponent Pokémon.
-Each side lists its active Pokémon first, then the rest: own bench in team order, opponent bench
-in reveal order. Own bench slot j (j = 0..4) is exactly what switch action 4 + j switches to, and
+Layout (FEATURE_VERSION "gen1-v2"): GLOBAL block, then 6 own Pokémon, then 6 opponent Pokémon, then the
+TACTICS block. Each side lists its active Pokémon first, then the rest: own bench in team order, opponent
+bench in reveal order. Own bench slot j (j = 0..4) is exactly what switch action 4 + j switches to, and
 own active move slot i is what move action i uses, so a flat MLP sees each action's target at a
 fixed place. Unrevealed opponent slots are all zeros (their `revealed` flag is 0).
+
+TACTICS (new in v2): the Gen 1 damage maths of `pokepsro.gen1` (what the `gym_leader` heuristic computes),
+against the opponent's active Pokémon, one fixed block per action:
+  - MOVE slot i (action i), 3 values: expected damage as a fraction of the opponent's max HP (accuracy
+    weighted, charge/recharge turns halved, capped at 1.5); KO chance (the move's accuracy when a mean hit
+    faints it); moves first (1 we do, 0 they do, 0.5 speed tie; own vs opponent speed with boosts and
+    paralysis, and the move's priority).
+  - STAY (the own active Pokémon) and then SWITCH slot j (action 4 + j), 4 values each: the best expected
+    damage the opponent's active does to it per turn, as a fraction of its max HP (capped at 1.5) and of
+    its current HP (capped at 1: 1 = it is likely knocked out), with the opponent's revealed damaging
+    moves, or, while none is revealed, a 100 %-accurate base-power-80 move of each of its types; the best
+    expected damage it does to the opponent's active with its own moves, as a fraction of that one's max
+    HP (capped at 1.5); it outspeeds (1 / 0 / 0.5 on a tie).
+The block is all zeros where it has no meaning (no opponent active, fainted own active, empty or fainted
+bench slot). Opponent stats are the OU max-investment estimate (`gen1.battle_stat`).
+
+Encoding runs on every decision; `encode_battle` and `action_mask` compute both arrays once per request and
+return the same (cached) arrays for the same battle, request object and turn. Treat them as read-only.
 
 Action space (metamon's MinimalActionSpace): 0..3 = moves of the active Pokémon in the order of its
 moveset in the server request (Struggle / Recharge, which are not in the moveset, use slot 0);
@@ -13,6 +31,7 @@ moveset in the server request (Struggle / Recharge, which are not in the moveset
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,9 +45,22 @@ from poke_env.data import GenData
 from poke_env.player.battle_order import BattleOrder, SingleBattleOrder
 from poke_env.player.player import Player
 
-from pokepsro.gen1 import TYPES, expected_hits, move_category, type_effectiveness
+from pokepsro.gen1 import (
+    TYPES,
+    Combatant,
+    MoveInfo,
+    combatant,
+    expected_hits,
+    hit_damage,
+    move_category,
+    move_info,
+    per_turn,
+    stand_in_move,
+    turn_damage,
+    type_effectiveness,
+)
 
-FEATURE_VERSION = "gen1-v1"
+FEATURE_VERSION = "gen1-v2"
 NUM_MOVES = 4
 NUM_SWITCHES = 5
 NUM_ACTIONS = NUM_MOVES + NUM_SWITCHES
@@ -57,7 +89,15 @@ MOVE_DIM = _MOVE_DYNAMIC + _MOVE_STATIC
 POKEMON_DIM = (1 + NUM_SPECIES + len(TYPES) + len(_BASE_STATS) + 1 + len(_STATUSES) + 1 + 1 + 1
                + len(_BOOSTS) + len(_VOLATILES) + 2 + NUM_MOVES * MOVE_DIM)
 GLOBAL_DIM = 9
-OBS_DIM = GLOBAL_DIM + 2 * TEAM_SIZE * POKEMON_DIM
+# TACTICS block (see the module docstring): per move slot, then STAY and each switch slot.
+MOVE_TACTICS = ("damage", "ko_chance", "moves_first")
+MATCHUP_TACTICS = ("damage_taken", "taken_of_current_hp", "damage_dealt", "outspeeds")
+TACTICS_DIM = NUM_MOVES * len(MOVE_TACTICS) + (1 + NUM_SWITCHES) * len(MATCHUP_TACTICS)
+TACTICS_START = GLOBAL_DIM + 2 * TEAM_SIZE * POKEMON_DIM
+STAY_TACTICS_START = TACTICS_START + NUM_MOVES * len(MOVE_TACTICS)
+OBS_DIM = TACTICS_START + TACTICS_DIM
+DAMAGE_CAP = 1.5  # damage as a fraction of max HP: 1.5 already means "far more than enough"
+STAND_IN_BASE_POWER = 80  # an unrevealed STAB move of each of the opponent's types
 
 
 def _static_move_features(move_id: str) -> np.ndarray:
@@ -183,11 +223,8 @@ def _legal_switches(battle: AbstractBattle) -> dict[int, Pokemon]:
 
 
 def action_mask(battle: AbstractBattle) -> np.ndarray:
-    """bool [9]: which actions the current request allows."""
-    mask = np.zeros(NUM_ACTIONS, dtype=bool)
-    for action in (*_legal_moves(battle), *_legal_switches(battle)):
-        mask[action] = True
-    return mask
+    """bool [9]: which actions the current request allows (cached per request like `encode_battle`)."""
+    return _encoded(battle)[1]
 
 
 def action_to_order(battle: AbstractBattle, action: int) -> BattleOrder:
@@ -217,24 +254,25 @@ def order_to_action(battle: AbstractBattle, order: BattleOrder) -> int | None:
 # -- the observation ------------------------------------------------------------------------------------------
 
 
-def _effectiveness_features(move: Move | None, defender: Pokemon | None) -> tuple[float, float]:
-    if move is None or defender is None or move_category(move) is MoveCategory.STATUS:
+def _effectiveness_features(info: MoveInfo | None, defender_types: Sequence | None) -> tuple[float, float]:
+    if info is None or defender_types is None or info.status_move:
         return 0.0, 0.0
-    multiplier = type_effectiveness(move.type, defender.types)
+    multiplier = type_effectiveness(info.type, defender_types)
     if multiplier == 0:
         return 1.0, 0.0
     return 0.0, float(np.log2(multiplier)) / 2
 
 
-def _move_block(out: np.ndarray, move_id: str, move: Move | None, defender: Pokemon | None,
+def _move_block(out: np.ndarray, move_id: str, move: Move | None, defender_types: Sequence | None,
                 legal: bool) -> None:
-    immune, log_eff = _effectiveness_features(move, defender)
-    pp_fraction = move.current_pp / move.max_pp if move is not None and move.max_pp else 1.0
+    info = move_info(move) if move is not None else None
+    immune, log_eff = _effectiveness_features(info, defender_types)
+    pp_fraction = move.current_pp / info.max_pp if info is not None and info.max_pp else 1.0
     out[:_MOVE_DYNAMIC] = (1.0, pp_fraction, immune, log_eff, float(legal))
     out[_MOVE_DYNAMIC:] = _STATIC_MOVES.get(move_id, _NO_STATIC)
 
 
-def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], defender: Pokemon | None,
+def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], defender_types: Sequence | None,
                    legal_move_ids: Iterable[str] = ()) -> None:
     legal_move_ids = set(legal_move_ids)
     at = 0
@@ -246,8 +284,9 @@ def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], d
         if pokemon_type in _TYPE_INDEX:
             out[at + _TYPE_INDEX[pokemon_type]] = 1.0
     at += len(TYPES)
+    base_stats = pokemon.base_stats
     for offset, stat in enumerate(_BASE_STATS):
-        out[at + offset] = pokemon.base_stats.get(stat, 0) / 255
+        out[at + offset] = base_stats.get(stat, 0) / 255
     at += len(_BASE_STATS)
     out[at] = pokemon.current_hp_fraction
     at += 1
@@ -258,8 +297,9 @@ def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], d
     out[at + 1] = min(pokemon.status_counter, 7) / 7
     out[at + 2] = float(pokemon.active)
     at += 3
+    boosts = pokemon.boosts
     for offset, stat in enumerate(_BOOSTS):
-        out[at + offset] = pokemon.boosts.get(stat, 0) / 6
+        out[at + offset] = boosts.get(stat, 0) / 6
     at += len(_BOOSTS)
     effect_names = {effect.name for effect in pokemon.effects}
     for offset, name in enumerate(_VOLATILES):
@@ -268,9 +308,10 @@ def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], d
     out[at] = float(pokemon.must_recharge)
     out[at + 1] = float(pokemon.transformed)
     at += 2
+    moves = pokemon.moves
     for slot, move_id in enumerate(move_ids[:NUM_MOVES]):
         start = at + slot * MOVE_DIM
-        _move_block(out[start:start + MOVE_DIM], move_id, pokemon.moves.get(move_id), defender,
+        _move_block(out[start:start + MOVE_DIM], move_id, moves.get(move_id), defender_types,
                     move_id in legal_move_ids)
 
 
@@ -283,8 +324,35 @@ def _opponent_order(battle: AbstractBattle) -> list[Pokemon]:
     return opponents[:TEAM_SIZE]
 
 
+# Keyed by the battle object: (request object, turn, obs, mask) of the last request encoded.
+_CACHE: weakref.WeakKeyDictionary[AbstractBattle, tuple[object, int, np.ndarray, np.ndarray]] = \
+    weakref.WeakKeyDictionary()
+
+
 def encode_battle(battle: AbstractBattle) -> np.ndarray:
-    """float32 [OBS_DIM] view of the battle from this player's side (see the module docstring)."""
+    """float32 [OBS_DIM] view of the battle from this player's side (see the module docstring).
+
+    Computed once per request: repeated calls for the same battle, request object and turn return the same
+    array (the recorder and the neural player both encode every decision), so callers must not modify it.
+    """
+    return _encoded(battle)[0]
+
+
+def _encoded(battle: AbstractBattle) -> tuple[np.ndarray, np.ndarray]:
+    request, turn = battle.last_request, battle.turn
+    cached = _CACHE.get(battle)
+    if cached is not None and cached[0] is request and cached[1] == turn:
+        return cached[2], cached[3]
+    legal_moves = _legal_moves(battle)
+    mask = np.zeros(NUM_ACTIONS, dtype=bool)
+    for action in (*legal_moves, *_legal_switches(battle)):
+        mask[action] = True
+    obs = _observation(battle, legal_moves)
+    _CACHE[battle] = (request, turn, obs, mask)
+    return obs, mask
+
+
+def _observation(battle: AbstractBattle, legal_moves: dict[int, Move]) -> np.ndarray:
     obs = np.zeros(OBS_DIM, dtype=np.float32)
     active = own_active(battle)
     opponent_active = battle.opponent_active_pokemon
@@ -302,18 +370,26 @@ def encode_battle(battle: AbstractBattle) -> np.ndarray:
         float(any(move.id in _SPECIAL_MOVES for move in battle.available_moves)),
     )
     request_moves = _request_moves(battle)
-    legal_move_ids = [move.id for move in _legal_moves(battle).values()]
-    own = ([active] if active is not None else []) + own_bench(battle)
+    legal_move_ids = [move.id for move in legal_moves.values()]
+    bench = own_bench(battle)
+    own = ([active] if active is not None else []) + bench
+    own_move_ids = [request_moves.get(_ident(battle, pokemon)) or list(pokemon.moves) for pokemon in own]
+    opponent_types = opponent_active.types if opponent_active is not None else None
+    active_types = active.types if active is not None else None
     at = GLOBAL_DIM
-    for pokemon in own[:TEAM_SIZE]:
-        move_ids = request_moves.get(_ident(battle, pokemon)) or list(pokemon.moves)
-        _pokemon_block(obs[at:at + POKEMON_DIM], pokemon, move_ids, opponent_active,
+    for pokemon, move_ids in zip(own[:TEAM_SIZE], own_move_ids):
+        _pokemon_block(obs[at:at + POKEMON_DIM], pokemon, move_ids, opponent_types,
                        legal_move_ids if pokemon is active else ())
         at += POKEMON_DIM
     at = GLOBAL_DIM + TEAM_SIZE * POKEMON_DIM
     for pokemon in _opponent_order(battle):
-        _pokemon_block(obs[at:at + POKEMON_DIM], pokemon, list(pokemon.moves), active)
+        _pokemon_block(obs[at:at + POKEMON_DIM], pokemon, list(pokemon.moves), active_types)
         at += POKEMON_DIM
+    if active is None:
+        _tactics(obs[TACTICS_START:], None, [], bench, own_move_ids, opponent_active, legal_moves)
+    else:
+        _tactics(obs[TACTICS_START:], active, own_move_ids[0], bench, own_move_ids[1:], opponent_active,
+                 legal_moves)
     return obs
 
 
@@ -322,6 +398,71 @@ def _ident(battle: AbstractBattle, pokemon: Pokemon) -> str | None:
         if candidate is pokemon:
             return ident
     return None
+
+
+# -- TACTICS: the Gen 1 damage maths per action -----------------------------------------------------------------
+
+
+def _moveset(pokemon: Pokemon, move_ids: Sequence[str]) -> list[MoveInfo]:
+    moves = pokemon.moves
+    return [move_info(moves[move_id]) for move_id in move_ids[:NUM_MOVES] if move_id in moves]
+
+
+def _threats(opponent: Pokemon) -> list[MoveInfo]:
+    """The opponent's revealed damaging moves, or a base-power-80 STAB stand-in per type while none is."""
+    revealed = [move_info(move) for move in opponent.moves.values()]
+    damaging = [info for info in revealed if not info.status_move]
+    return damaging or [stand_in_move(pokemon_type, STAND_IN_BASE_POWER) for pokemon_type in opponent.types]
+
+
+def _first(own_speed: float, opponent_speed: float) -> float:
+    return 1.0 if own_speed > opponent_speed else 0.0 if own_speed < opponent_speed else 0.5
+
+
+def _of_current(damage: float, hp: float) -> float:
+    return min(damage / hp, 1.0) if hp > 0 else 1.0
+
+
+def _matchup(out: np.ndarray, mon: Combatant, attacks: list[MoveInfo], foe: Combatant,
+             threats: list[MoveInfo]) -> None:
+    taken = max((turn_damage(threat, foe, mon) for threat in threats), default=0.0)
+    dealt = max((turn_damage(attack, mon, foe) for attack in attacks), default=0.0)
+    out[:len(MATCHUP_TACTICS)] = (min(taken / mon.max_hp, DAMAGE_CAP), _of_current(taken, mon.current_hp),
+                                  min(dealt / foe.max_hp, DAMAGE_CAP), _first(mon.speed, foe.speed))
+
+
+def _tactics(out: np.ndarray, active: Pokemon | None, active_move_ids: Sequence[str], bench: list[Pokemon],
+             bench_move_ids: list[Sequence[str]], opponent: Pokemon | None, legal_moves: dict[int, Move]) -> None:
+    """Fill the TACTICS block (`out` starts at it; left zero where it means nothing)."""
+    if opponent is None or opponent.fainted:
+        return
+    foe = combatant(opponent)
+    if foe.max_hp <= 0:
+        return
+    threats = _threats(opponent)
+    width = len(MATCHUP_TACTICS)
+    stay = NUM_MOVES * len(MOVE_TACTICS)
+    if active is not None and not active.fainted:
+        me = combatant(active)
+        moves = active.moves
+        for slot in range(NUM_MOVES):
+            move = legal_moves.get(slot)
+            if move is None and slot < len(active_move_ids):
+                move = moves.get(active_move_ids[slot])
+            if move is None:
+                continue
+            info = move_info(move)
+            hit = hit_damage(info, me, foe)
+            damage = per_turn(info, hit)
+            first = 1.0 if info.priority > 0 else 0.0 if info.priority < 0 else _first(me.speed, foe.speed)
+            ko = info.accuracy if hit >= foe.current_hp and hit > 0 else 0.0
+            at = slot * len(MOVE_TACTICS)
+            out[at:at + len(MOVE_TACTICS)] = (min(damage / foe.max_hp, DAMAGE_CAP), ko, first)
+        _matchup(out[stay:stay + width], me, _moveset(active, active_move_ids), foe, threats)
+    for j, (mon, move_ids) in enumerate(zip(bench[:NUM_SWITCHES], bench_move_ids)):
+        if not mon.fainted:
+            at = stay + (1 + j) * width
+            _matchup(out[at:at + width], combatant(mon), _moveset(mon, move_ids), foe, threats)
 
 
 # -- shaped reward --------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ poke-env (``type_chart[defender][attacker]``), restricted to the 15 Gen 1 types.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from poke_env.battle.move import Move
 from poke_env.battle.move_category import MoveCategory
@@ -133,68 +134,179 @@ def expected_hits(move: Move) -> float:
 
 def crit_chance(move: Move, attacker: Pokemon) -> float:
     """Gen 1 crits depend on the attacker's base Speed; high-crit moves multiply the chance by 8."""
-    chance = attacker.base_stats["spe"] / 512
-    if move.entry.get("critRatio", 1) >= 2:
+    return _crit_chance(attacker.base_stats["spe"], move.entry.get("critRatio", 1) >= 2)
+
+
+def _crit_chance(base_speed: int, high_crit: bool) -> float:
+    chance = base_speed / 512
+    if high_crit:
         chance *= HIGH_CRIT_MULTIPLIER
     return min(chance, 255 / 256)
 
 
-def _crit_factor(move: Move, attacker: Pokemon) -> float:
-    level = attacker.level
-    crit_gain = (4 * level / 5 + 2) / (2 * level / 5 + 2) - 1
-    return 1 + crit_chance(move, attacker) * crit_gain
+# -- the damage maths on pre-read data ---------------------------------------------------------------------
+# poke-env's Move and Pokemon look their data up on every attribute access (a dict walk per access), and the
+# feature encoder needs ~50 damage estimates per decision; so the formula runs on plain records read once:
+# MoveInfo per move id (cached for the process), Combatant per Pokémon and decision.
 
 
-def _fixed_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float | None:
+@dataclass(frozen=True)
+class MoveInfo:
+    """What the damage maths (and the encoder) needs from a move, read once per move id."""
+
+    id: str
+    type: PokemonType
+    base_power: int
+    accuracy: float
+    priority: int
+    status_move: bool
+    special: bool
+    hits: float
+    high_crit: bool
+    two_turn: bool  # charge or recharge: a turn's damage is halved
+    fixed: str | int | None  # the data's "damage" ("level" or a number)
+    max_pp: int
+
+
+_MOVE_INFO: dict[tuple[str, int], MoveInfo] = {}
+
+
+def _read_move_info(move: Move) -> MoveInfo:
+    entry = move.entry
+    status_move = is_status_move(move)
+    return MoveInfo(
+        id=move.id, type=move.type, base_power=move.base_power, accuracy=move.accuracy,
+        priority=entry.get("priority", 0), status_move=status_move,
+        special=not status_move and is_special_type(move.type), hits=expected_hits(move),
+        high_crit=entry.get("critRatio", 1) >= 2,
+        two_turn=bool({"charge", "recharge"} & set(entry.get("flags", {}))),
+        fixed=entry.get("damage"), max_pp=move.max_pp)
+
+
+def move_info(move: Move) -> MoveInfo:
+    """The cached MoveInfo of `move` (read afresh for a Move whose base power was overridden)."""
+    if getattr(move, "_base_power_override", None) is not None:
+        return _read_move_info(move)
+    key = (move.id, move.gen)
+    info = _MOVE_INFO.get(key)
+    if info is None:
+        info = _MOVE_INFO[key] = _read_move_info(move)
+    return info
+
+
+def stand_in_move(move_type: PokemonType, base_power: int = 80) -> MoveInfo:
+    """A plain 100 %-accurate attack of `move_type`: what an unrevealed STAB move is assumed to be."""
+    key = (f"stand-in {move_type.name} {base_power}", GEN)
+    info = _MOVE_INFO.get(key)
+    if info is None:
+        info = _MOVE_INFO[key] = MoveInfo(
+            id=key[0], type=move_type, base_power=base_power, accuracy=1.0, priority=0, status_move=False,
+            special=is_special_type(move_type), hits=1.0, high_crit=False, two_turn=False, fixed=None, max_pp=0)
+    return info
+
+
+@dataclass(slots=True)
+class Combatant:
+    """A Pokémon's numbers for the damage maths at one moment (boosts applied to the stats)."""
+
+    types: tuple[PokemonType, ...]
+    level: int
+    attack: float
+    defense: float
+    special_attack: float
+    special_defense: float
+    raw_speed: int  # unboosted, for OHKO moves
+    speed: float  # with boosts and paralysis: who moves first
+    base_speed: int  # crit chance
+    max_hp: float
+    current_hp: float
+
+
+PARALYSIS_SPEED = 0.25
+_COMBAT_STATS = ("atk", "def", "spa", "spd", "spe")
+
+
+def combatant(pokemon: Pokemon) -> Combatant:
+    """`battle_stat` x `boost_multiplier` for each stat, read with one pass over the Pokémon's data."""
+    boosts = pokemon.boosts
+    known = pokemon.stats or {}
+    base = pokemon.base_stats
+    level = pokemon.level
+    raw = [known.get(stat) or stat_from_base(base[stat], level) for stat in _COMBAT_STATS]
+    attack, defense, special_attack, special_defense, speed = (
+        value * boost_multiplier(boosts[stat]) if boosts[stat] else value for value, stat in zip(raw, _COMBAT_STATS))
+    if pokemon.status is Status.PAR:
+        speed *= PARALYSIS_SPEED
+    hp = max_hp(pokemon)
+    return Combatant(tuple(t for t in pokemon.types if t is not None), level, attack, defense, special_attack,
+                     special_defense, raw[4], speed, base["spe"], hp, pokemon.current_hp_fraction * hp)
+
+
+def _fixed_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float | None:
     """Damage of moves that ignore the damage formula; None for ordinary moves."""
-    fixed = move.entry.get("damage")
+    fixed = info.fixed
     if fixed == "level":
         return float(attacker.level)
     if isinstance(fixed, int):
         return float(fixed)
-    if move.id == "superfang":
-        return current_hp(defender) / 2
-    if move.id == "psywave":
+    if info.id == "superfang":
+        return defender.current_hp / 2
+    if info.id == "psywave":
         return 0.75 * attacker.level
-    if move.id in OHKO_MOVES:
-        faster = battle_stat(attacker, "spe") >= battle_stat(defender, "spe")
-        return current_hp(defender) if faster else 0.0
-    if move.id in UNKNOWN_DAMAGE_MOVES:
+    if info.id in OHKO_MOVES:
+        return defender.current_hp if attacker.raw_speed >= defender.raw_speed else 0.0
+    if info.id in UNKNOWN_DAMAGE_MOVES:
         return 0.0
     return None
 
 
-def damage_if_hit(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    """Mean HP damage when the move connects (rolls, crits and multi-hit averaged; accuracy not)."""
-    if is_status_move(move):
+def hit_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
+    """`damage_if_hit` on pre-read data."""
+    if info.status_move:
         return 0.0
-    effectiveness = type_effectiveness(move.type, defender.types)
+    effectiveness = type_effectiveness(info.type, defender.types)
     if effectiveness == 0:
         return 0.0
-    fixed = _fixed_damage(move, attacker, defender)
+    fixed = _fixed_damage(info, attacker, defender)
     if fixed is not None:
         return fixed
-    if move.base_power <= 0:
+    if info.base_power <= 0:
         return 0.0
-    if move_category(move) is MoveCategory.SPECIAL:
-        attack_stat, defense_stat = "spa", "spd"
+    if info.special:
+        attack, defense = attacker.special_attack, defender.special_defense
     else:
-        attack_stat, defense_stat = "atk", "def"
-    attack = battle_stat(attacker, attack_stat) * boost_multiplier(attacker.boosts[attack_stat])
-    defense = battle_stat(defender, defense_stat) * boost_multiplier(defender.boosts[defense_stat])
-    if move.id in SELF_DESTRUCT_MOVES:
+        attack, defense = attacker.attack, defender.defense
+    if info.id in SELF_DESTRUCT_MOVES:
         defense /= 2
-    base = (2 * attacker.level / 5 + 2) * move.base_power * attack / max(defense, 1.0) / 50 + 2
-    return (base * stab_multiplier(move.type, attacker.types) * effectiveness * MEAN_DAMAGE_ROLL
-            * _crit_factor(move, attacker) * expected_hits(move))
+    level = attacker.level
+    base = (2 * level / 5 + 2) * info.base_power * attack / max(defense, 1.0) / 50 + 2
+    crit_gain = (4 * level / 5 + 2) / (2 * level / 5 + 2) - 1
+    crit_factor = 1 + _crit_chance(attacker.base_speed, info.high_crit) * crit_gain
+    stab = STAB if info.type in attacker.types else 1.0
+    return base * stab * effectiveness * MEAN_DAMAGE_ROLL * crit_factor * info.hits
+
+
+def turn_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
+    """`expected_damage` on pre-read data: accuracy-weighted, halved for charge/recharge moves."""
+    return per_turn(info, hit_damage(info, attacker, defender))
+
+
+def per_turn(info: MoveInfo, hit: float) -> float:
+    """Expected damage per turn spent from the damage of a hit (`hit_damage`)."""
+    damage = hit * info.accuracy
+    if info.two_turn:
+        damage /= 2
+    return damage
+
+
+def damage_if_hit(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
+    """Mean HP damage when the move connects (rolls, crits and multi-hit averaged; accuracy not)."""
+    return hit_damage(move_info(move), combatant(attacker), combatant(defender))
 
 
 def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     """Expected HP damage per turn spent: accuracy-weighted; charge/recharge moves cost two turns."""
-    damage = damage_if_hit(move, attacker, defender) * move.accuracy
-    if {"charge", "recharge"} & set(move.entry.get("flags", {})):
-        damage /= 2
-    return damage
+    return turn_damage(move_info(move), combatant(attacker), combatant(defender))
 
 
 def expected_damage_fraction(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
@@ -204,9 +316,9 @@ def expected_damage_fraction(move: Move, attacker: Pokemon, defender: Pokemon) -
 
 def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
-    if damage_if_hit(move, attacker, defender) >= current_hp(defender):
-        return move.accuracy
-    return 0.0
+    defending = combatant(defender)
+    info = move_info(move)
+    return info.accuracy if hit_damage(info, combatant(attacker), defending) >= defending.current_hp else 0.0
 
 
 def can_inflict_status(move: Move, defender: Pokemon) -> bool:

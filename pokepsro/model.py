@@ -206,7 +206,9 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
     obs_dim = payload["obs_dim"]
     if expected_feature_version is not None and feature_version != expected_feature_version:
         raise UsageError(f"feature version mismatch: checkpoint {path} has {feature_version}, "
-                         f"this code produces {expected_feature_version}")
+                         f"this code produces {expected_feature_version}; a {feature_version} checkpoint cannot "
+                         f"read {expected_feature_version} observations: retrain it on {expected_feature_version} "
+                         f"features")
     if expected_model_config is not None:
         expected = validate_model_config(expected_model_config)
         if expected != model_config:

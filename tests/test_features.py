@@ -1,4 +1,5 @@
-"""Observation, action mask and shaped reward against REAL Showdown requests.
+"""Observation, action mask and shaped reward against REAL Showdown requests, and the v2 TACTICS block
+on constructed battle states (a request and protocol lines fed to a poke-env `Battle` by hand).
 
 A small Node driver runs the real simulator (`BattleStream` of the pinned pokemon-showdown package)
 in-process; Python feeds each side's protocol lines and requests into poke-env `Battle` objects,
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from poke_env.battle.battle import Battle
+from poke_env.data import GenData
 
-from pokepsro import features
+from pokepsro import features, gen1
 from pokepsro.features import (
     NUM_ACTIONS,
     OBS_DIM,
@@ -79,7 +81,7 @@ def node_available() -> bool:
     return shutil.which("node") is not None and (showdown_root() / "dist" / "sim").is_dir()
 
 
-pytestmark = pytest.mark.skipif(not node_available(), reason="needs node and the Showdown install (make setup)")
+needs_node = pytest.mark.skipif(not node_available(), reason="needs node and the Showdown install (make setup)")
 
 
 class SimulatorBattle:
@@ -269,6 +271,8 @@ def play(driver: Path, team_p1: str, team_p2: str, seed: int, policy: str, kinds
                 assert mask.any()
                 obs = encode_battle(battle)
                 assert obs.shape == (OBS_DIM,) and obs.dtype == np.float32 and np.isfinite(obs).all()
+                tactics = obs[features.TACTICS_START:]
+                assert tactics.min() >= 0.0 and tactics.max() <= features.DAMAGE_CAP
                 for action in np.flatnonzero(mask):
                     assert order_to_action(battle, action_to_order(battle, int(action))) == action
                 legal = [int(a) for a in np.flatnonzero(mask)]
@@ -291,10 +295,13 @@ def play(driver: Path, team_p1: str, team_p2: str, seed: int, policy: str, kinds
 
 
 def test_layout_constants():
-    assert OBS_DIM == features.GLOBAL_DIM + 12 * features.POKEMON_DIM
+    assert features.FEATURE_VERSION == "gen1-v2"
+    assert features.TACTICS_START == features.GLOBAL_DIM + 12 * features.POKEMON_DIM
+    assert OBS_DIM == features.TACTICS_START + 4 * 3 + 6 * 4 == features.TACTICS_START + features.TACTICS_DIM
     assert NUM_ACTIONS == 9
 
 
+@needs_node
 def test_masks_orders_and_observations_on_real_battles(driver):
     kinds: Counter = Counter()
     finished = 0
@@ -306,12 +313,14 @@ def test_masks_orders_and_observations_on_real_battles(driver):
         assert kinds[kind] > 0, f"no {kind} request in {dict(kinds)}"
 
 
+@needs_node
 def test_struggle_is_move_slot_zero(driver):
     kinds: Counter = Counter()
     play(driver, STRUGGLE_A, STRUGGLE_B, seed=5, policy="first", kinds=kinds, max_turns=12)
     assert kinds["struggle"] > 0, dict(kinds)
 
 
+@needs_node
 def test_observation_contents_track_the_battle(driver):
     sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=11)
     try:
@@ -323,7 +332,7 @@ def test_observation_contents_track_the_battle(driver):
         opponent_start = features.GLOBAL_DIM + 6 * features.POKEMON_DIM
         first_opponent = obs[opponent_start:opponent_start + features.POKEMON_DIM]
         assert first_opponent[0] == 1.0 and first_opponent[1 + 65] == 1.0  # Alakazam #65, revealed
-        unrevealed = obs[opponent_start + features.POKEMON_DIM:]
+        unrevealed = obs[opponent_start + features.POKEMON_DIM:features.TACTICS_START]
         assert not unrevealed.any(), "unrevealed opponent slots must be all zeros"
         assert [pokemon.species for pokemon in own_bench(battle)] == \
             ["chansey", "dragonite", "gengar", "starmie", "snorlax"]
@@ -341,6 +350,7 @@ def test_observation_contents_track_the_battle(driver):
         sim.close()
 
 
+@needs_node
 def test_shaped_reward_telescopes_to_the_final_state(driver):
     """Summed over a battle, HP/faint/victory terms telescope to final-minus-initial exactly; the
     status terms are bounded by the `-status` events the protocol reported for each side."""
@@ -373,6 +383,7 @@ def test_shaped_reward_telescopes_to_the_final_state(driver):
     assert sim.battles["p1"].won != sim.battles["p2"].won
 
 
+@needs_node
 def test_reward_terms_on_protocol_events(driver):
     sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=7)
     try:
@@ -388,3 +399,154 @@ def test_reward_terms_on_protocol_events(driver):
         assert reward == pytest.approx(0.4 + 1.0)  # the last 40 % plus the knock-out
     finally:
         sim.close()
+
+
+# -- v2 TACTICS on constructed battle states ------------------------------------------------------------------
+
+DEX = GenData.from_gen(1).pokedex
+MOVE_DATA = GenData.from_gen(1).moves
+
+
+def request_entry(species: str, moves: list[str], active: bool, condition: str | None) -> dict:
+    """A request's side entry with the max-investment stats Showdown would send for an OU set."""
+    base = DEX[species.lower()]["baseStats"]
+    stats = {stat: gen1.stat_from_base(base[stat], 100) for stat in ("atk", "def", "spa", "spd", "spe")}
+    hp = gen1.stat_from_base(base["hp"], 100, is_hp=True)
+    return {"ident": f"p1: {species}", "details": species, "condition": condition or f"{hp}/{hp}",
+            "active": active, "stats": stats, "moves": moves, "baseAbility": "noability", "item": "",
+            "pokeball": "pokeball"}
+
+
+def constructed_battle(own: list[tuple[str, list[str]]], opponent: str, revealed: tuple[str, ...] = (),
+                       opponent_lines: tuple[list[str], ...] = (), active_condition: str | None = None) -> Battle:
+    """Turn 1 of a battle: own team (the first one active), the opponent's active Pokémon, the moves it has
+    revealed (used on our active), then `opponent_lines` (more protocol lines), then the move request."""
+    battle = Battle("battle-gen1ou-1", "alice", logging.getLogger("test"), gen=1)
+    battle.player_role = "p1"
+    active = own[0][0]
+    battle.parse_message(["", "switch", f"p1a: {active}", active, "100/100"])
+    battle.parse_message(["", "switch", f"p2a: {opponent}", opponent, "100/100"])
+    for move_id in revealed:
+        battle.parse_message(["", "move", f"p2a: {opponent}", MOVE_DATA[move_id]["name"], f"p1a: {active}"])
+    for line in opponent_lines:
+        battle.parse_message(["", *line])
+    battle.parse_message(["", "turn", "1"])
+    battle.parse_request(move_request(own, active_condition))
+    return battle
+
+
+def move_request(own: list[tuple[str, list[str]]], active_condition: str | None = None) -> dict:
+    moves = [{"move": MOVE_DATA[m]["name"], "id": m, "pp": 16, "maxpp": 16, "target": "normal", "disabled": False}
+             for m in own[0][1]]
+    side = [request_entry(species, moveset, slot == 0, active_condition if slot == 0 else None)
+            for slot, (species, moveset) in enumerate(own)]
+    return {"active": [{"moves": moves}], "side": {"name": "alice", "id": "p1", "pokemon": side}, "rqid": 1}
+
+
+def move_tactics(obs: np.ndarray, slot: int) -> dict[str, float]:
+    start = features.TACTICS_START + slot * len(features.MOVE_TACTICS)
+    return dict(zip(features.MOVE_TACTICS, obs[start:start + len(features.MOVE_TACTICS)].tolist()))
+
+
+def matchup_tactics(obs: np.ndarray, slot: int) -> dict[str, float]:
+    """slot 0 = the own active Pokémon (staying in), 1 + j = bench slot j (switch action 4 + j)."""
+    start = features.STAY_TACTICS_START + slot * len(features.MATCHUP_TACTICS)
+    return dict(zip(features.MATCHUP_TACTICS, obs[start:start + len(features.MATCHUP_TACTICS)].tolist()))
+
+
+TAUROS = ("Tauros", ["bodyslam", "hyperbeam", "blizzard", "earthquake"])
+
+
+def test_move_damage_follows_the_damage_maths_and_type_chart():
+    battle = constructed_battle([TAUROS], "Rhydon")
+    obs = encode_battle(battle)
+    slots = [move_tactics(obs, slot) for slot in range(4)]
+    body_slam, blizzard = slots[0], slots[2]  # Normal is resisted by Rock; Ice is super effective on Ground
+    assert blizzard["damage"] > 2 * body_slam["damage"] > 0
+    tauros, rhydon = battle.active_pokemon, battle.opponent_active_pokemon
+    for slot, move_id in enumerate(TAUROS[1]):
+        expected = min(gen1.expected_damage_fraction(tauros.moves[move_id], tauros, rhydon), features.DAMAGE_CAP)
+        assert slots[slot]["damage"] == pytest.approx(expected, rel=1e-6)
+        assert slots[slot]["ko_chance"] == 0.0
+
+
+def test_ko_chance_is_the_accuracy_of_a_move_that_faints_the_target():
+    battle = constructed_battle([TAUROS], "Rhydon", opponent_lines=(["-damage", "p2a: Rhydon", "20/100"],))
+    obs = encode_battle(battle)
+    blizzard, earthquake = move_tactics(obs, 2), move_tactics(obs, 3)
+    assert blizzard["ko_chance"] == pytest.approx(0.9)  # Gen 1 Blizzard: 90 % accurate
+    assert earthquake["ko_chance"] == pytest.approx(1.0)
+    assert move_tactics(obs, 0)["ko_chance"] == 0.0  # resisted Body Slam leaves it standing
+    low = constructed_battle([TAUROS], "Rhydon", revealed=("earthquake",), active_condition="60/353")
+    stay = matchup_tactics(encode_battle(low), 0)  # the other way round: Earthquake knocks our Tauros out
+    assert stay["damage_taken"] < 0.5 and stay["taken_of_current_hp"] == 1.0
+
+
+def test_moves_first_reads_speed_boosts_paralysis_and_priority():
+    def first(own: tuple[str, list[str]], opponent: str, **kwargs) -> list[float]:
+        obs = encode_battle(constructed_battle([own], opponent, **kwargs))
+        return [move_tactics(obs, slot)["moves_first"] for slot in range(len(own[1]))]
+
+    assert first(TAUROS, "Rhydon") == [1.0] * 4  # base Speed 110 against 40
+    assert first(TAUROS, "Tauros") == [0.5] * 4  # a tie
+    snorlax = ("Snorlax", ["bodyslam", "quickattack"])
+    assert first(snorlax, "Jolteon") == [0.0, 1.0]  # slower, but Quick Attack has priority
+    assert first(TAUROS, "Jolteon", opponent_lines=(["-status", "p2a: Jolteon", "par"],)) == [1.0] * 4
+    assert first(TAUROS, "Rhydon", active_condition="353/353 par") == [0.0] * 4  # a quarter of 318 < 178
+    assert first(snorlax, "Jolteon", opponent_lines=(["-unboost", "p2a: Jolteon", "spe", "6"],)) == [1.0, 1.0]
+    obs = encode_battle(constructed_battle([TAUROS], "Rhydon"))
+    assert matchup_tactics(obs, 0)["outspeeds"] == 1.0
+
+
+def test_bench_matchups_use_the_revealed_moves():
+    own = [TAUROS, ("Zapdos", ["thunderbolt", "drillpeck"]), ("Gengar", ["thunderbolt", "nightshade"]),
+           ("Starmie", ["surf", "psychic"])]
+    obs = encode_battle(constructed_battle(own, "Rhydon", revealed=("earthquake",)))
+    stay, zapdos, gengar, starmie = (matchup_tactics(obs, slot) for slot in range(4))
+    assert zapdos["damage_taken"] == zapdos["taken_of_current_hp"] == 0.0  # Flying: immune to Earthquake
+    assert gengar["damage_taken"] > 2 * stay["damage_taken"] > 0 and starmie["damage_taken"] > 0  # Poison: 2x
+    assert gengar["taken_of_current_hp"] == 1.0
+    assert starmie["damage_dealt"] == features.DAMAGE_CAP  # 4x Surf
+    rhydon_hp = gen1.stat_from_base(DEX["rhydon"]["baseStats"]["hp"], 100, is_hp=True)
+    assert gengar["damage_dealt"] == pytest.approx(100 / rhydon_hp)  # Night Shade: the level in HP
+    assert zapdos["outspeeds"] == gengar["outspeeds"] == starmie["outspeeds"] == 1.0
+    assert not obs[features.STAY_TACTICS_START + 4 * len(features.MATCHUP_TACTICS):].any()  # empty bench slots
+
+
+def test_unrevealed_threats_are_stab_stand_ins():
+    own = [TAUROS, ("Zapdos", ["thunderbolt", "drillpeck"])]
+    hidden = matchup_tactics(encode_battle(constructed_battle(own, "Rhydon")), 1)
+    assert hidden["damage_taken"] > 0  # a base-power-80 Rock move hits Zapdos super effectively
+    only_status = matchup_tactics(encode_battle(constructed_battle(own, "Rhydon", revealed=("substitute",))), 1)
+    assert only_status["damage_taken"] == hidden["damage_taken"]  # status moves threaten nothing
+
+
+def test_encoding_is_cached_per_request():
+    battle = constructed_battle([TAUROS, ("Zapdos", ["thunderbolt"])], "Rhydon")
+    obs, mask = encode_battle(battle), action_mask(battle)
+    assert encode_battle(battle) is obs and action_mask(battle) is mask
+    battle.parse_message(["", "-damage", "p2a: Rhydon", "50/100"])
+    battle.parse_message(["", "turn", "2"])  # same request object, new turn
+    after_turn = encode_battle(battle)
+    assert after_turn is not obs and not np.array_equal(after_turn, obs)
+    battle.parse_request(move_request([TAUROS, ("Zapdos", ["thunderbolt"])]))  # a new request
+    fresh = encode_battle(battle)
+    assert fresh is not after_turn and action_mask(battle) is not mask
+    np.testing.assert_array_equal(fresh, after_turn)
+    other = constructed_battle([TAUROS, ("Zapdos", ["thunderbolt"])], "Rhydon")
+    assert encode_battle(other) is not obs  # one cache entry per battle object
+
+
+def test_old_feature_version_checkpoint_is_refused(tmp_path):
+    from pokepsro.errors import UsageError
+    from pokepsro.model import build_model, save_checkpoint
+    from pokepsro.neural import shared_policy
+
+    tiny = {"architecture": "residual_mlp", "width": 8, "depth": 1, "expansion": 1}
+    path = save_checkpoint(tmp_path / "v1.pt", build_model(tiny, 4689), model_config=tiny, obs_dim=4689,
+                           feature_version="gen1-v1", train_config={}, epoch=1, metrics={})
+    with pytest.raises(UsageError) as refused:
+        shared_policy(path, device="cpu")
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "checkpoint" in message and "gen1-v1" in message and "gen1-v2" in message and "retrain" in message
