@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-config", default="bootstrap",
                         help="train config (optimizer, loss); name or YAML path")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 1024, 4096])
-    parser.add_argument("--obs-dim", type=int, default=4689,
-                        help="observation size (gen1-v1 features: 4689)")
+    parser.add_argument("--obs-dim", type=int, default=4725,
+                        help="observation size (gen1-v2 features: 4725)")
     parser.add_argument("--warmup-steps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per batch size")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")

@@ -20,7 +20,7 @@ from pokepsro.model import (
 )
 
 OBS_DIM = 24
-GEN1_V1_OBS_DIM = 4689  # pokepsro.features.OBS_DIM for gen1-v1; the configs state sizes for it
+GEN1_OBS_DIM = 4725  # pokepsro.features.OBS_DIM for gen1-v2; the configs state sizes for it
 TINY = {"architecture": "residual_mlp", "width": 32, "depth": 2, "expansion": 2}
 
 
@@ -40,7 +40,7 @@ def save_tiny(path: Path, model: torch.nn.Module, feature_version: str = "gen1-v
                                              ("large", 180e6, 220e6)])
 def test_named_configs_have_their_stated_size(name, low, high):
     with torch.device("meta"):  # counts parameters without allocating 200M floats
-        model = build_model(load_model_config(name), obs_dim=GEN1_V1_OBS_DIM)
+        model = build_model(load_model_config(name), obs_dim=GEN1_OBS_DIM)
     assert low <= count_parameters(model) <= high
 
 

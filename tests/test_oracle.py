@@ -162,3 +162,25 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path):
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
     for name, tensor in one.items():
         torch.testing.assert_close(tensor, two[name])
+
+
+def greedy_win_rate(checkpoint: Path, opponent: str, battles: int) -> float:
+    from pokepsro.evaluation import play_match
+    from pokepsro.population import PolicyEntry
+
+    policy = PolicyEntry(name="learner", kind="checkpoint", spec=str(checkpoint), options={"greedy": True})
+    summary = play_match(policy, heuristic_entry(opponent), battles, team_set=load_team_set("competitive", "gen1ou"),
+                         seed=11, backend="direct", concurrency=16, progress=False)
+    return summary["win_rate"]
+
+
+@pytest.mark.slow
+def test_ppo_beats_a_fixed_weak_opponent_more_often_after_a_tiny_budget(tmp_path):
+    """A real run whose result could fail: an untrained policy, 192 battles of PPO against `random`."""
+    init = write_checkpoint(tmp_path / "init.pt")
+    task = ppo_task(tmp_path, init, battles=192, round_battles=32, opponents=("random",))
+    task.options["ppo_config"].update(lr=3e-3, epochs=4, kl_coef=0.0, temperature=1.0)
+    trained = train_best_response("ppo", task).checkpoint
+    before, after = greedy_win_rate(init, "random", 100), greedy_win_rate(trained, "random", 100)
+    print(f"greedy win rate against random over 100 battles: {before:.2f} before, {after:.2f} after")
+    assert after >= before + 0.15 and after >= 0.75
