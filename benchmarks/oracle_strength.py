@@ -62,7 +62,7 @@ def evaluate(checkpoint: Path, name: str, sigma_text: str, acting: dict, battles
 def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     """Train against one σ, then evaluate the initial policy and the best response with every acting mode."""
     population, sigma = sigma_population(sigma_text)
-    out = args.out / sigma_text
+    out = args.out / sigma_text.replace("+", "_and_")
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: the oracle would otherwise resume an earlier one
     runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": args.workers, "parallel_matchups": 1}
     task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=population, sigma=sigma,
@@ -74,7 +74,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     result = train_best_response("ppo", task)
     wall = time.perf_counter() - started
     rows = result.metrics
-    curve = plot_learning_curve(rows, args.out / f"learning_curve_{sigma_text}.png",
+    curve = plot_learning_curve(rows, args.out / f"learning_curve_{sigma_text.replace('+', '_and_')}.png",
                                 title=f"PPO best response vs σ = {sigma_text}")
     eval_runtime = {**runtime, "workers": args.eval_workers}
     measured = {}
