@@ -185,7 +185,8 @@ def cmd_best_response(args: argparse.Namespace) -> None:
 
 def _gain_text(item: dict) -> str:
     low, high = item["gain_ci95"]
-    value = "not informative" if not item["informative"] else f"exploitability {item['exploitability']:.3f}"
+    measured = item["exploitability"] if "exploitability" in item else item["value"]  # per σ / the criterion
+    value = "not informative" if not item["informative"] else f"exploitability {measured:.3f}"
     return f"{value} (gain {item['gain']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f})"
 
 

@@ -240,6 +240,11 @@ def test_make_run_prints_the_honest_criteria(run, capsys):
     assert any("PSRO_BR1: 0.610 (95 % CI 0.480-0.720, 100 battles; lower end not above 0.5)" in line
                for line in lines)
     assert lines[-1] == "not every criterion passes"
+    analyse(run, exploiter=(0.60, [0.52, 0.68]))  # an informative measurement of the final σ
+    assert main(["criteria", str(run / "analysis/success.json")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("PASS exploitability_below_0.15: final σ (iteration_1, measured with exploiter): "
+                            "exploitability 0.100 (gain +0.100, 95 % CI +0.020 to +0.180)"), first
     (run / "analysis/success.json").write_text("{}")
     assert main(["criteria", str(run / "analysis/success.json")]) == 2
     assert "rerun the analysis" in capsys.readouterr().err
