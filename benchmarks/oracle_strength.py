@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--battles", type=int, default=config["oracle_battles"], help="training budget per σ")
     parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
     parser.add_argument("--eval-battles", type=int, default=400)
-    parser.add_argument("--workers", type=int, default=config["workers"], help="rollout worker processes")
+    parser.add_argument("--workers", type=int, default=config["oracle_workers"], help="rollout worker processes")
     parser.add_argument("--eval-workers", type=int, default=config["workers"])
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
     parser.add_argument("--skip-init-eval", action="store_true", help="measure only the best response")
