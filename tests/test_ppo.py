@@ -15,7 +15,8 @@ TINY = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 
 
 def config(**overrides) -> dict:
-    return {**load_ppo_config("ppo"), **overrides}
+    """The shipped config, sampling at T = 1 as these tests' behaviour policy does."""
+    return {**load_ppo_config("ppo"), "temperature": 1.0, **overrides}
 
 
 @pytest.mark.parametrize("key, value", [("clip", 0.0), ("clip", 1.5), ("lambda", 1.2), ("gamma", -0.1),
