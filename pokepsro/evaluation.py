@@ -30,14 +30,22 @@ def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: 
     what it did, not by imitating σ).
     `run_options` go to `run_battles` (record_path, backend, concurrency, limits, callbacks...).
     """
-    members = sample_members(opponents.names, sigma, n, derive_seed(seed, "opponents", learner.name))
     key = learner_key(learner)
-    template = schedule_matchup(key, "opponent", n, team_set, derive_seed(seed, "teams", learner.name))
-    specs = [dataclasses.replace(spec, policy_b=member) for spec, member in zip(template, members)]
-    needed = set(members)
-    factories = {name: player_factory(opponents[name]) for name in needed}
+    specs = schedule_against_mixture(key, opponents.names, sigma, n, team_set,
+                                     opponents_seed=derive_seed(seed, "opponents", learner.name),
+                                     teams_seed=derive_seed(seed, "teams", learner.name))
+    factories = {name: player_factory(opponents[name]) for name in {spec.policy_b for spec in specs}}
     factories[key] = player_factory(learner, record=record)
     return run_battles(specs, factories, **run_options)
+
+
+def schedule_against_mixture(learner: str, names: list[str], sigma, n: int, team_set: TeamSet, *,
+                             opponents_seed: int, teams_seed: int, start_index: int = 0) -> list:
+    """`n` battles of `learner` (side A) against members drawn per battle from σ (the record's `policy_b`):
+    teams drawn per battle, seats alternating, indices from `start_index`."""
+    members = sample_members(names, sigma, n, opponents_seed)
+    template = schedule_matchup(learner, "opponent", n, team_set, teams_seed, start_index=start_index)
+    return [dataclasses.replace(spec, policy_b=member) for spec, member in zip(template, members)]
 
 
 def play_match(policy_a: PolicyEntry, policy_b: PolicyEntry, n: int, *, team_set: TeamSet, seed: int,

@@ -11,7 +11,6 @@ reproduce it because every draw of a round is seeded from (seed, learner, round)
 from __future__ import annotations
 
 import copy
-import dataclasses
 import io
 import json
 import time
@@ -20,16 +19,14 @@ from typing import Any
 
 import torch
 
-from pokepsro.arena import progress_bar, schedule_matchup
+from pokepsro.arena import progress_bar, summarize_results
 from pokepsro.atomic import atomic_write_bytes, write_jsonl
 from pokepsro.errors import UsageError
-from pokepsro.evaluation import LEARNER_SUFFIX
+from pokepsro.evaluation import LEARNER_SUFFIX, schedule_against_mixture
 from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.mixture import sample_members
 from pokepsro.model import load_checkpoint, pick_device, save_checkpoint
 from pokepsro.population import player_factory
 from pokepsro.seeding import derive_seed
-from pokepsro.stats import summarize
 from pokepsro.teams import load_team_set
 from pokepsro.trainer import write_metrics_csv
 
@@ -107,27 +104,22 @@ def train(task: BestResponseTask) -> OracleResult:
                     tensorboard.add_scalar(f"ppo/{name}", value, row["battles"])
             bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
     bar.close()
-    _write_outputs(work, rows, records)
     return OracleResult(checkpoint=checkpoint_path(work, len(sizes)), metrics=rows)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
                     members: list[str]) -> list:
     """Round `number`'s battles: opponents drawn from σ, teams drawn, seats alternating; indices unique."""
-    count = sizes[number - 1]
     weights = [float(task.sigma[task.opponents.names.index(name)]) for name in members]
-    opponents = sample_members(members, weights, count, derive_seed(task.seed, "ppo-opponents",
-                                                                    task.learner_name, number))
-    template = schedule_matchup(learner, "opponent", count, team_set,
-                                derive_seed(task.seed, "ppo-teams", task.learner_name, number),
-                                start_index=sum(sizes[:number - 1]))
-    return [dataclasses.replace(spec, policy_b=name) for spec, name in zip(template, opponents)]
+    return schedule_against_mixture(
+        learner, members, weights, sizes[number - 1], team_set,
+        opponents_seed=derive_seed(task.seed, "ppo-opponents", task.learner_name, number),
+        teams_seed=derive_seed(task.seed, "ppo-teams", task.learner_name, number), start_index=sum(sizes[:number - 1]))
 
 
 def _round_row(number: int, battles: int, records: list[dict], update: dict, played_s: float,
                updated_s: float) -> dict[str, Any]:
-    results = [record["result_a"] for record in records]
-    summary = summarize(results.count("win"), results.count("loss"), results.count("tie"))
+    summary = summarize_results(records)
     return {"round": number, "battles": battles, "win_rate": summary["win_rate"],
             "win_rate_ci_low": summary["ci95"][0], "win_rate_ci_high": summary["ci95"][1],
             **{name: update[name] for name in METRICS}, "explained_variance": update["explained_variance"],
