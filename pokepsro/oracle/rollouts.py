@@ -7,8 +7,10 @@ so the round's data does not depend on how battles were spread (each battle's dr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection, wait
@@ -58,6 +60,18 @@ class LearnerEpisodes:
         return episodes
 
 
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Small batched forward passes on one thread while battles run: a second torch thread only fights the
+    simulator for its core (the PPO update between rounds keeps the job's threads)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
     from pokepsro.direct import DirectSession
     from pokepsro.neural import BatchedPolicy, NeuralPlayer
@@ -82,7 +96,8 @@ class LocalRollouts:
         return self
 
     def play(self, model, specs: list[BattleSpec]) -> tuple[list[dict], Episodes]:
-        return self.session.play(specs), self.episodes.take()
+        with one_torch_thread():
+            return self.session.play(specs), self.episodes.take()
 
     def __exit__(self, *exc_info) -> None:
         self.session.__exit__(*exc_info)
