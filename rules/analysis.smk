@@ -51,6 +51,8 @@ rule evaluate_exploiter:
         runtime=60,
     log:
         "logs/analysis/exploiter_eval.log",
+    benchmark:
+        "logs/analysis/exploiter_eval.benchmark.tsv"
     script:
         "../scripts/evaluate_exploiter.py"
 
@@ -76,5 +78,7 @@ rule mixture_vs_baselines:
         runtime=60,
     log:
         "logs/analysis/mixture_vs_baselines.log",
+    benchmark:
+        "logs/analysis/mixture_vs_baselines.benchmark.tsv"
     script:
         "../scripts/mixture_vs_baselines.py"

@@ -104,5 +104,7 @@ rule bootstrap_eval:
         runtime=60,
     log:
         "logs/phase0/bootstrap_eval.log",
+    benchmark:
+        "logs/phase0/bootstrap_eval.benchmark.tsv"
     script:
         "../scripts/bootstrap_eval.py"

@@ -96,5 +96,7 @@ rule evaluate_best_response:
         runtime=60,
     log:
         "logs/iteration_{i}/br_eval.log",
+    benchmark:
+        "logs/iteration_{i}/br_eval.benchmark.tsv"
     script:
         "../scripts/evaluate_best_response.py"

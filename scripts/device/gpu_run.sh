@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole workflow on the GPU machine through Snakemake, with the GPU config, inside one device command:
+#     bash scripts/device/setup.sh && bash scripts/device/gpu_run.sh
+# Default: config/gpu.yaml with the overlay config/gpu_smoke.yaml (phase 0 + 2 PSRO iterations + the exploiter
+# + the analysis, scaled down to fit 10 minutes); GPU_CONFIGS="config/gpu.yaml" runs the full scale.
+# While it runs, nvidia-smi is sampled every second (GPU utilisation and memory, and the processes on the GPU).
+# At the end scripts/device/gpu_stage_report.py turns the benchmark files and the GPU trace into a table of stage
+# times with the GPU use in each stage plus σ per iteration and the best responses' win rates, and everything
+# is packed into $OUT (at most 8 files come back): run.log, report.md, stages.json, gpu.csv, gpu_apps.csv,
+# results.tgz (results/analysis/*.json, every meta_strategy.json, meta_game_analysis.json, br_eval.json,
+# population.json, interaction_matrix.json, metrics.csv and learning curves, the figures, logs/ with the
+# benchmark TSVs).
+# Knobs: GPU_CONFIGS, RUN_S (Snakemake's wall limit, 520 s), CORES (all), EXTRA (more snakemake arguments).
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO"
+OUTDIR=${OUT:-/tmp/gpu-run-out}
+mkdir -p "$OUTDIR"
+CONFIGS=${GPU_CONFIGS:-"config/gpu.yaml config/gpu_smoke.yaml"}
+RUN_S=${RUN_S:-520}
+exec > >(tee -a "$OUTDIR/run.log") 2>&1
+
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 1 >"$OUTDIR/gpu.csv" 2>&1 &
+SMI=$!
+( while sleep 1; do echo "# $(date +%s)"; nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader; done ) \
+    >"$OUTDIR/gpu_apps.csv" 2>&1 &
+APPS=$!
+
+# shellcheck disable=SC2086
+CMD="snakemake --cores ${CORES:-all} --configfile $CONFIGS ${EXTRA:-}"
+echo "=== $(date -u) $(nproc) cores, $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+echo "=== $CMD   (wall limit ${RUN_S}s)"
+START=$(date +%s.%N)
+# shellcheck disable=SC2086
+timeout -s INT -k 30 "$RUN_S" $CMD
+RC=$?
+WALL=$(python3 -c "import time; print(round(time.time() - $START, 1))")
+echo "=== snakemake exit $RC after ${WALL}s"
+kill "$SMI" "$APPS" 2>/dev/null; wait "$SMI" "$APPS" 2>/dev/null
+
+python3 scripts/device/gpu_stage_report.py --root . --gpu "$OUTDIR/gpu.csv" --apps "$OUTDIR/gpu_apps.csv" \
+    --out "$OUTDIR"
+python3 - "$OUTDIR/stages.json" "$WALL" "$RC" "$CMD" <<'PY'
+import json, sys
+path = sys.argv[1]
+data = json.load(open(path))
+data.update(snakemake_wall_s=float(sys.argv[2]), snakemake_exit=int(sys.argv[3]), command=sys.argv[4])
+json.dump(data, open(path, "w"), indent=1)
+PY
+pokepsro criteria results/analysis/success.json 2>&1 | tail -20
+find results logs -type f \( -name '*.json' -o -name '*.csv' -o -name '*.png' -o -name '*.tsv' -o -name '*.log' \) \
+    ! -path '*/trajectories/*' ! -name 'battles.jsonl' ! -path '*/tensorboard/*' -size -4M -print0 \
+    | tar czf "$OUTDIR/results.tgz" --null -T -
+ls -la "$OUTDIR"
+exit "$RC"
