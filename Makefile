@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The optional wandb logger: the tests need it (offline mode), `make run` does not.
+$(VENV)/.wandb-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test,wandb]'
+	touch $@
+
 $(SHOWDOWN)/node_modules/.installed: $(SHOWDOWN)/package.json $(SHOWDOWN)/package-lock.json
 	cd $(SHOWDOWN) && npm ci --omit=optional --no-audit --no-fund
 	touch $@
@@ -29,10 +34,10 @@ run: setup
 results/report.html: results/analysis/success.json
 	$(BIN)/snakemake --report $@
 
-test: setup
+test: setup $(VENV)/.wandb-installed
 	$(BIN)/python -m pytest tests
 
-test-fast: setup
+test-fast: setup $(VENV)/.wandb-installed
 	$(BIN)/python -m pytest tests -m "not slow"
 
 bench: setup

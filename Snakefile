@@ -2,7 +2,7 @@
 # `snakemake --cores all` builds everything; see README.md for the step-by-step targets.
 import sys
 
-from pokepsro.config import validate_config
+from pokepsro.config import resolve_workers, validate_config
 from pokepsro.errors import UsageError
 
 sys.setrecursionlimit(20000)  # deep iteration chains recurse in DAG building
@@ -16,6 +16,7 @@ try:
 except UsageError as error:
     sys.stderr.write(f"error: {error}\n")
     sys.exit(2)
+config["workers"] = resolve_workers(config["workers"], config["backend"], sys.stderr)  # `auto`: half the cores
 
 
 include: "rules/common.smk"

@@ -70,7 +70,7 @@ class BattleSpec:
     policy_b: str
     a_seat: str          # "p1" or "p2"; side A sends the challenge when it is p1 (Showdown seats the challenger p1)
     team_a: Team
-    team_b: Team
+    team_b: Team | None  # None: an opponent on a public server brings its own team, unknown to us
     seed: int
 
 
@@ -652,6 +652,7 @@ def build_record(spec: BattleSpec, battle_a: AbstractBattle, battle_format: str,
     winner = {"win": spec.policy_a, "loss": spec.policy_b}.get(result_a)
     return {"index": spec.index, "battle_id": battle_a.battle_tag, "policy_a": spec.policy_a,
             "policy_b": spec.policy_b, "a_seat": spec.a_seat, "winner": winner, "result_a": result_a,
-            "end": end, "turns": battle_a.turn, "team_a": spec.team_a.id, "team_b": spec.team_b.id,
+            "end": end, "turns": battle_a.turn, "team_a": spec.team_a.id,
+            "team_b": spec.team_b.id if spec.team_b is not None else None,
             "seed": spec.seed, "format": battle_format, "wall_s": round(wall_s, 3),
             "finished_at": round(time.time(), 3)}

@@ -1,4 +1,4 @@
-"""`pokepsro` command line: battles, tournaments, the meta-solver, training and evaluation by hand.
+"""`pokepsro` command line: battles, tournaments, the meta-solver, training, evaluation, and play on a server.
 
 Every bad input ends in one line on stderr and exit code 2, with nothing written.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .atomic import read_jsonl
 from .errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
+from .run_logger import LOGGERS, LoggerSettings, check_logger, default_run_group
 
 SUPPORTED_FORMATS = ("gen1ou",)
 
@@ -22,6 +23,18 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def _workers(text: str) -> int | str:
+    """A positive number of worker processes, or `auto` (half the CPU cores, resolved when the command runs)."""
+    return text if text == "auto" else _positive(text)
+
+
+def _logger_settings(args: argparse.Namespace, out: Path, seed: int) -> LoggerSettings:
+    """--logger and --run-group (default: one group per output folder and seed), checked before any work."""
+    settings = LoggerSettings(kind=args.logger, group=args.run_group or default_run_group(out, seed))
+    check_logger(settings)
+    return settings
 
 
 def _writable_file(path: Path, flag: str) -> Path:
@@ -68,8 +81,10 @@ def _team_set(name: str, battle_format: str):
 
 
 def _run_options(args: argparse.Namespace) -> dict:
+    from .config import resolve_workers
+
     return {"battle_format": args.format, "concurrency": args.concurrency, "server_log": args.server_log,
-            "backend": args.backend, "workers": args.workers}
+            "backend": args.backend, "workers": resolve_workers(args.workers, args.backend)}
 
 
 def _print_summary(label: str, summary: dict, seconds: float) -> None:
@@ -121,12 +136,13 @@ def cmd_tournament(args: argparse.Namespace) -> None:
     previous = InteractionMatrix.load(args.previous) if args.previous else None
     team_set = _team_set(args.team_set, args.format)
     out = _writable_dir(Path(args.out), "--out")
+    options = _run_options(args)
     start = time.perf_counter()
     matrix = run_tournament(population, battles_per_matchup=args.battles_per_matchup, team_set=team_set,
                             seed=args.seed, records_path=out / "battles.jsonl", previous=previous,
-                            parallel_matchups=args.parallel_matchups, **_run_options(args))
+                            parallel_matchups=args.parallel_matchups, **options)
     matrix.metadata.update({"battles_per_matchup": args.battles_per_matchup, "team_set": args.team_set,
-                            "seed": args.seed, "battle_format": args.format})
+                            "seed": args.seed, "battle_format": args.format, "workers": options["workers"]})
     matrix.save(out / "interaction_matrix.json")
     print(f"wrote {out / 'interaction_matrix.json'} ({len(population)} policies, "
           f"{time.perf_counter() - start:.1f} s)")
@@ -149,16 +165,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     for key in ("epochs", "batch_size", "seed"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
-    last = train(out_dir=_writable_dir(Path(args.out), "--out"), collected_dirs=args.data,
+    out = _writable_dir(Path(args.out), "--out")
+    last = train(out_dir=out, collected_dirs=args.data,
                  replay_dirs=args.replay or (), replay_weight=args.replay_weight,
                  model_config=load_model_config(args.model_config), train_config=config,
-                 init_from_checkpoint=args.init_from_checkpoint)
+                 init_from_checkpoint=args.init_from_checkpoint, logger=_logger_settings(args, out, config["seed"]),
+                 job=out.name)
     print(f"wrote {last}")
 
 
 def cmd_best_response(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from .config import resolve_workers
     from .mixture import load_mixture
     from .population import Population, entry_from_argument
     from .workflow import run_oracle
@@ -171,16 +190,42 @@ def cmd_best_response(args: argparse.Namespace) -> None:
         opponents, sigma = Population((opponent,)), np.ones(1)
     out = _writable_dir(Path(args.out), "--out")
     _team_set(args.team_set, args.format)
+    logger = _logger_settings(args, out, args.seed)
+    workers = resolve_workers(args.workers, "direct")
     options = {"oracle_battles": args.battles, "ppo_config": args.ppo_config}
     start = time.perf_counter()
     checkpoint = run_oracle("ppo", learner_name=args.name, init=args.init, opponents=opponents, sigma=sigma,
                             out_checkpoint=out / "best_response.pt", training_out=out / "br_training", seed=args.seed,
                             team_set=args.team_set,
                             battle={"battle_format": args.format, "max_turns": 500, "battle_timeout_s": 600},
-                            runtime={"concurrency": args.concurrency, "backend": "direct", "workers": args.workers},
-                            options=options)
+                            runtime={"concurrency": args.concurrency, "backend": "direct", "workers": workers},
+                            options=options, logger=logger)
     print(f"wrote {checkpoint} and {out / 'br_training'} ({time.perf_counter() - start:.1f} s); "
           f"per-round metrics in {out / 'br_training' / 'metrics.csv'}")
+
+
+def cmd_play(args: argparse.Namespace) -> None:
+    import secrets
+
+    from .arena import summarize_results
+    from .play import play_on_server, read_password
+    from .population import entry_from_argument
+
+    _check_format(args.format)
+    policy = entry_from_argument(args.policy)
+    team_set = _team_set(args.team_set, args.format)
+    out = _writable_file(Path(args.out), "--out")
+    password = read_password(args.password_file) if args.password_file else None
+    start = time.perf_counter()
+    username = args.username or f"pokepsro{secrets.token_hex(3)}"
+    records = play_on_server(policy, server_url=args.server, username=username,
+                             password=password, login_server=args.login_server,
+                             mode="challenges" if args.accept_challenges else "ladder",
+                             battles=args.accept_challenges or args.ladder, team_set=team_set,
+                             battle_format=args.format, seed=args.seed, record_path=out,
+                             announce=lambda line: print(line, flush=True))
+    _print_summary(f"{policy.name} on {args.server}", summarize_results(records), time.perf_counter() - start)
+    print(f"records in {out}")
 
 
 def _gain_text(item: dict) -> str:
@@ -231,8 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     def backend_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", choices=["direct", "server"], default="direct",
                        help="direct: simulator worker processes, no websockets (default); server: a local Showdown server")
-        p.add_argument("--workers", type=_positive, default=1, help="battle worker processes, each with its own simulator (direct backend)")
+        p.add_argument("--workers", type=_workers, default="auto",
+                       help="battle worker processes, each with its own simulator (direct backend); "
+                            "auto (default): half the CPU cores")
         p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file (server backend)")
+
+    def logger_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--logger", choices=LOGGERS, default="tensorboard",
+                       help="where the training curves go (wandb: pip install -e '.[wandb]')")
+        p.add_argument("--run-group", help="wandb group (default: derived from --out and the seed)")
 
     def battle_options(p: argparse.ArgumentParser, n_default: int | None) -> None:
         p.add_argument("-n", type=_positive, default=n_default, required=n_default is None,
@@ -289,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive)
     train.add_argument("--seed", type=int)
     train.add_argument("--init-from-checkpoint", type=Path)
+    logger_options(train)
     train.set_defaults(func=cmd_train)
 
     oracle = sub.add_parser("best-response", help="train a best response with the PPO oracle (resumes when rerun)")
@@ -298,12 +351,33 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--battles", type=_positive, required=True, help="training budget in battles")
     oracle.add_argument("--ppo-config", default="ppo", help="config/train name or YAML path")
     oracle.add_argument("--name", default="best_response", help="the learner's name in the records")
-    oracle.add_argument("--workers", type=_positive, default=1, help="rollout worker processes")
+    oracle.add_argument("--workers", type=_workers, default="auto",
+                        help="rollout worker processes; auto (default): half the CPU cores")
     oracle.add_argument("--concurrency", type=_positive, default=16)
     oracle.add_argument("--team-set", default="competitive")
     oracle.add_argument("--format", default="gen1ou")
     oracle.add_argument("--seed", type=int, default=0)
+    logger_options(oracle)
     oracle.set_defaults(func=cmd_best_response)
+
+    play = sub.add_parser("play", help="put a policy on a Showdown server: accept challenges, or ladder")
+    play.add_argument("policy", help="baseline, module.path:ClassName, checkpoint .pt, or mixture:POP:STRATEGY "
+                                     "(a member drawn per battle)")
+    play.add_argument("--server", required=True,
+                      help="websocket URL, e.g. ws://127.0.0.1:8000/showdown/websocket or "
+                           "wss://sim3.psim.us/showdown/websocket")
+    games = play.add_mutually_exclusive_group(required=True)
+    games.add_argument("--accept-challenges", type=_positive, metavar="N", help="accept N challenges, then stop")
+    games.add_argument("--ladder", type=_positive, metavar="N", help="play N ladder games, then stop")
+    play.add_argument("--username", default=None, help="account name (default: pokepsro + 6 random hex digits)")
+    play.add_argument("--password-file", type=Path, help="file holding the account's password (first line)")
+    play.add_argument("--login-server", default=None,
+                      help="login server that checks the password (default: Showdown's, play.pokemonshowdown.com)")
+    play.add_argument("--out", required=True, help="append one record per battle to this JSONL file")
+    play.add_argument("--team-set", default="competitive", help="shipped team set or a folder of team files")
+    play.add_argument("--format", default="gen1ou")
+    play.add_argument("--seed", type=int, default=0, help="seed of the member and team draws and of their play")
+    play.set_defaults(func=cmd_play)
 
     criteria = sub.add_parser("criteria", help="print the success criteria of an analysis (success.json)")
     criteria.add_argument("success", type=Path, nargs="?", default=Path("results/analysis/success.json"))

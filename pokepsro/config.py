@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 from jsonschema import Draft202012Validator
 
-from .errors import UsageError
+from .errors import SetupError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -35,6 +38,7 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
         raise UsageError(f"config key {key}: {error.message}{more}; see config/schema.yaml")
     check_team_sets(config)
     check_oracle_config(config)
+    check_logger_config(config)
     return config
 
 
@@ -60,3 +64,37 @@ def check_oracle_config(config: dict) -> None:
         load_ppo_config(config["oracle_ppo_config"])
     except UsageError as error:
         raise UsageError(f"config key oracle_ppo_config: {error}") from None
+
+
+def check_logger_config(config: dict) -> None:
+    """`logger: wandb` without the wandb package stops the run here, with the line that installs it."""
+    from .run_logger import LoggerSettings, check_logger
+
+    try:
+        check_logger(LoggerSettings(kind=config.get("logger", "tensorboard")))
+    except SetupError as error:
+        raise UsageError(f"config key logger: {error}") from None
+
+
+AUTO_WORKERS = "auto"
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which taskset and SLURM set), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity masks on this platform
+        return os.cpu_count() or 1
+
+
+def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None) -> int:
+    """`auto` is half the CPU cores, at least 1: each battle worker keeps two busy, its Python process and its
+    simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream` (stdout;
+    the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
+    if value != AUTO_WORKERS:
+        return int(value)
+    cores = cpu_cores()
+    workers = max(1, cores // 2) if backend == "direct" else 1
+    reason = f"half of {cores} CPU cores" if backend == "direct" else "the server backend plays in one process"
+    print(f"workers: auto -> {workers} ({reason})", file=stream or sys.stdout)
+    return workers

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pokepsro.atomic import atomic_write_text
-from pokepsro.errors import SetupError, UsageError, require_exact_keys
+from pokepsro.errors import UsageError, require_exact_keys
 from pokepsro.model import (
     ActorCritic,
     build_model,
@@ -37,6 +37,7 @@ from pokepsro.model import (
     save_checkpoint,
     validate_model_config,
 )
+from pokepsro.run_logger import LoggerSettings, RunLogger, check_logger, open_run_logger
 from pokepsro.trajectories import (
     MixedBatchSampler,
     TransitionDataset,
@@ -217,15 +218,6 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return resolved
 
 
-def _import_summary_writer():
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as error:
-        raise SetupError("the tensorboard package is missing (needed for training logs); "
-                         "run make setup") from error
-    return SummaryWriter
-
-
 def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """One row per epoch or round, written atomically."""
     buffer = io.StringIO()
@@ -237,7 +229,7 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _train_epoch(model: ActorCritic, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, batches: tqdm, data: _DeviceData,
-                 targets: torch.Tensor, train_cfg: Mapping[str, Any], tensorboard: Any,
+                 targets: torch.Tensor, train_cfg: Mapping[str, Any], run_logger: RunLogger,
                  step: int) -> tuple[dict[str, float], int]:
     """One pass over `batches`; returns the epoch's mean metrics and the global step count."""
     totals = torch.zeros(len(METRIC_NAMES), device=targets.device)
@@ -253,9 +245,7 @@ def _train_epoch(model: ActorCritic, optimizer: torch.optim.Optimizer,
         step += 1
         if step % train_cfg["log_every_steps"] == 0:  # host sync only at log points
             values = dict(zip(METRIC_NAMES, metrics.tolist()))
-            for name, value in values.items():
-                tensorboard.add_scalar(f"train/{name}", value, step)
-            tensorboard.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
+            run_logger.log("train", {**values, "lr": scheduler.get_last_lr()[0]}, step)
             batches.set_postfix(policy=f"{values['policy_loss']:.3f}",
                                 value=f"{values['value_loss']:.3f}")
     return dict(zip(METRIC_NAMES, (totals / len(batches)).tolist())), step
@@ -271,13 +261,14 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
           model_config: str | os.PathLike | Mapping[str, Any],
           train_config: str | os.PathLike | Mapping[str, Any],
           init_from_checkpoint: str | os.PathLike | None = None, policies: Sequence[str] | None = None,
-          device: str | torch.device | None = None, progress: bool = True) -> Path:
+          device: str | torch.device | None = None, progress: bool = True,
+          logger: LoggerSettings | None = None, job: str = "train") -> Path:
     """Train and checkpoint every epoch to `out_dir/ckpts/epoch_N.pt`; returns the last checkpoint.
 
     `model_config`/`train_config` are names under config/, YAML paths or dicts. Every input is
     validated (and every shard read) before anything is written, so bad input leaves no `out_dir`.
-    Also writes `out_dir/metrics.csv` (one row per epoch) and TensorBoard events in
-    `out_dir/tensorboard`.
+    Also writes `out_dir/metrics.csv` (one row per epoch) and the curves to `logger` (default: TensorBoard events
+    in `out_dir/tensorboard`; a wandb run named `job`).
     """
     train_cfg = _resolve(train_config, load_train_config, validate_train_config)
     model_cfg = _resolve(model_config, load_model_config, validate_model_config)
@@ -298,7 +289,7 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
                                 expected_obs_dim=dataset.obs_dim).model
     else:
         model = build_model(model_cfg, dataset.obs_dim).to(device)
-    summary_writer_class = _import_summary_writer()
+    check_logger(logger or LoggerSettings())
 
     out_dir = Path(out_dir)
     (out_dir / "ckpts").mkdir(parents=True, exist_ok=True)
@@ -310,7 +301,8 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
     optimizer, scheduler = make_optimizer(model, train_cfg)
     rows: list[dict[str, Any]] = []
     step = 0
-    with summary_writer_class(log_dir=str(out_dir / "tensorboard")) as tensorboard:
+    with open_run_logger(logger, job=job, job_type="train", tensorboard_dir=out_dir / "tensorboard",
+                         config=dict(train_cfg)) as run_logger:
         for epoch in range(1, train_cfg["epochs"] + 1):
             started = time.perf_counter()
             model.eval()
@@ -319,16 +311,15 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
             bar = tqdm(sampler, total=sampler.batches_per_epoch, disable=not progress,
                        desc=f"epoch {epoch}/{train_cfg['epochs']}", unit="batch")
             epoch_metrics, step = _train_epoch(model, optimizer, scheduler, bar, data, targets,
-                                               train_cfg, tensorboard, step)
+                                               train_cfg, run_logger, step)
             seconds = time.perf_counter() - started
             row = {"epoch": epoch, "steps": step, **epoch_metrics,
                    "mean_target": targets.mean().item(), "lr": scheduler.get_last_lr()[0],
                    "samples_per_s": sampler.batches_per_epoch * sampler.batch_size / seconds,
                    "seconds": seconds}
             rows.append(row)
-            for name, value in row.items():
-                if name not in ("epoch", "steps"):
-                    tensorboard.add_scalar(f"epoch/{name}", value, epoch)
+            run_logger.log("epoch", {name: value for name, value in row.items() if name not in ("epoch", "steps")},
+                           epoch, step_name="epoch")
             save_checkpoint(checkpoint_path(out_dir, epoch), model, model_config=model_cfg,
                             obs_dim=dataset.obs_dim, feature_version=dataset.feature_version,
                             train_config=train_cfg, epoch=epoch, metrics={**row, **provenance})

@@ -17,6 +17,7 @@ from .matrix import InteractionMatrix, read_json_object
 from .metagame import exploitability_passes, load_meta_strategy, measured_exploitability, solve_matrix_file
 from .mixture import load_mixture, mixture_entry
 from .population import Population, PolicyEntry, heuristic_entry
+from .run_logger import LoggerSettings, open_run_logger
 from .seeding import derive_seed
 from .stats import summarize
 from .teams import load_team_set
@@ -111,7 +112,7 @@ def tournament_stage(*, population: Path, previous: Path | None, matrix_out: Pat
                             server_log=server_log, record=True, on_battle_end=writer.on_battle_end,
                             **_battle_kwargs(battle, runtime))
     matrix.metadata.update({"stage": stage, "battles_per_matchup": battles_per_matchup, "team_set": team_set,
-                            "seed": seed, **battle})
+                            "seed": seed, "workers": runtime["workers"], **battle})
     _publish_dir(work, trajectories_out)
     matrix.save(matrix_out)
     return matrix
@@ -134,7 +135,8 @@ def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Pa
                                    server_log=server_log, record=True, on_battle_end=writer.on_battle_end,
                                    **_battle_kwargs(battle, runtime))
     summary = summarize_against_mixture(records, dict(zip(opponents.names, map(float, sigma))))
-    summary.update({"learner": learner_name, "learner_checkpoint": str(learner_checkpoint), "seed": seed})
+    summary.update({"learner": learner_name, "learner_checkpoint": str(learner_checkpoint), "seed": seed,
+                    "workers": runtime["workers"]})
     write_jsonl(work / "records.jsonl", sorted(records, key=lambda r: r["index"]))
     atomic_write_json(work / "summary.json", summary)
     _publish_dir(work, out)
@@ -198,7 +200,7 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy
                       for other, stats in vs_nash["by_member"].items()}
     measurement = measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"])
     result = {"policy": name, "checkpoint": str(checkpoint), "against": str(strategy), "team_set": team_set,
-              "acting": dict(acting), "seed": seed, "vs_previous_nash": vs_nash, "gain_vs_previous_nash": measurement["gain"],
+              "acting": dict(acting), "seed": seed, "workers": runtime["workers"], "vs_previous_nash": vs_nash, "gain_vs_previous_nash": measurement["gain"],
               "gain_ci95": measurement["gain_ci95"], "exploitability": measurement, "vs_members": vs_members,
               "records": records}
     atomic_write_json(out, result)
@@ -247,7 +249,7 @@ def bootstrap_eval_stage(*, checkpoint: Path, opponents: list[str], out: Path, b
     output), records included."""
     policy = PolicyEntry(name=BOOTSTRAP_NAME, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
     result = {"policy": BOOTSTRAP_NAME, "checkpoint": str(checkpoint), "team_set": team_set, "acting": dict(acting),
-              "seed": seed, "opponents": {}}
+              "seed": seed, "workers": runtime["workers"], "opponents": {}}
     work_names = {opponent: out.with_name(f"{out.stem}_{opponent}") for opponent in opponents}
     for opponent in opponents:
         single = Population((heuristic_entry(opponent),))
@@ -269,7 +271,8 @@ def mixture_vs_baselines_stage(*, population: Path, strategy: Path, baselines: l
     """
     mixture = mixture_entry("nash_mixture", population, strategy)
     members, sigma = load_mixture(mixture)
-    result = {"mixture": mixture.spec, "team_set": team_set, "seed": seed, "opponents": {}}
+    result = {"mixture": mixture.spec, "team_set": team_set, "seed": seed, "workers": runtime["workers"],
+              "opponents": {}}
     work_names = {baseline: out.with_name(f"{out.stem}_{baseline}") for baseline in baselines}
     for baseline in baselines:
         # Side A is the baseline, the mixture member is side B; report from the mixture's side.
@@ -314,8 +317,10 @@ def _read_evaluation(path: Path) -> dict:
 
 
 def solve_stage(*, matrix: Path, population: Path, strategy_out: Path, analysis_out: Path, solver: str,
-                previous_strategy: Path | None = None, br_eval: Path | None = None) -> None:
-    """σ of this stage; for an iteration also the previous σ's exploitability and BR_i's direct gain."""
+                previous_strategy: Path | None = None, br_eval: Path | None = None,
+                logger: LoggerSettings | None = None) -> None:
+    """σ of this stage; for an iteration also the previous σ's exploitability and BR_i's direct gain (both sent
+    to the run's wandb group when `logger` is wandb)."""
     members = Population.load(population)
     matrix_data = InteractionMatrix.load(matrix)
     names = matrix_data.policy_names
@@ -338,6 +343,30 @@ def solve_stage(*, matrix: Path, population: Path, strategy_out: Path, analysis_
                                            previous_strategy_path=previous_strategy, extra_analysis=extra)
     if (strategy, analysis) != (strategy_out, analysis_out):
         raise RuntimeError(f"solver wrote {strategy} and {analysis}, expected {strategy_out} and {analysis_out}")
+    _log_meta_game(logger, strategy_out.parent.name, strategy_out, analysis_out)
+
+
+META_GAME_NUMBERS = ("exploitability", "br_gain_vs_previous_nash", "br_winrate_vs_previous_nash",
+                     "exploitability_within_population", "nash_conv", "support_size", "entropy")
+
+
+def stage_number(stage: str) -> int:
+    """A stage's place on the meta-game plots' x axis: baselines -1, phase0 0, iteration_i i + 1."""
+    if stage.startswith("iteration_"):
+        return int(stage.removeprefix("iteration_")) + 1
+    return -1 if stage == "baselines" else 0
+
+
+def _log_meta_game(logger: LoggerSettings | None, stage: str, strategy: Path, analysis: Path) -> None:
+    """σ per member, the previous σ's exploitability and BR_i's gain, one point per stage (wandb only: TensorBoard
+    logs the training jobs)."""
+    data = load_meta_strategy(strategy)
+    numbers = read_json_object(analysis)
+    values = {**{f"sigma/{name}": float(p) for name, p in zip(data.policy_names, data.sigma)},
+              **{key: numbers.get(key) for key in META_GAME_NUMBERS}}
+    with open_run_logger(logger, job=f"meta_game {stage}", job_type="meta_game",
+                         config={"stage": stage, "solver": numbers.get("solver")}) as run_logger:
+        run_logger.log("meta", values, stage_number(stage), step_name="stage")
 
 
 def stage_figures(*, matrix: Path, strategy: Path, matrix_png: Path, strategy_png: Path, stage: str) -> None:
@@ -353,27 +382,29 @@ def stage_figures(*, matrix: Path, strategy: Path, matrix_png: Path, strategy_pn
 
 def best_response_stage(*, oracle: str, learner_name: str, init: Path, population: Path, strategy: Path,
                         out_checkpoint: Path, training_out: Path, seed: int, team_set: str, battle: dict,
-                        runtime: dict, options: dict) -> Path:
+                        runtime: dict, options: dict, logger: LoggerSettings | None = None) -> Path:
     """Train a best response to the σ of `population` with `oracle`; see `_run_oracle`."""
     opponents = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
     return run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=sigma,
                        out_checkpoint=out_checkpoint, training_out=training_out, seed=seed, team_set=team_set,
-                       battle=battle, runtime=runtime, options=options)
+                       battle=battle, runtime=runtime, options=options, logger=logger)
 
 
 def refine_bootstrap_stage(*, init: Path, opponents: list[str], out_checkpoint: Path, training_out: Path, seed: int,
-                           team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
+                           team_set: str, battle: dict, runtime: dict, options: dict,
+                           logger: LoggerSettings | None = None) -> Path:
     """The imitation bootstrap refined by the PPO oracle against a uniform mix of heuristic baselines."""
     population = Population(tuple(heuristic_entry(name) for name in opponents))
     return run_oracle("ppo", learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
                        sigma=np.full(len(opponents), 1 / len(opponents)), out_checkpoint=out_checkpoint,
                        training_out=training_out, seed=seed, team_set=team_set, battle=battle, runtime=runtime,
-                       options=options)
+                       options=options, logger=logger)
 
 
 def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Population, sigma, out_checkpoint: Path,
-                training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: dict) -> Path:
+                training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: dict,
+                logger: LoggerSettings | None = None) -> Path:
     """The oracle works in a hidden `.<training_out>.partial` folder (a rerun after a kill resumes there), published
     when it is done; the policy itself is copied to `out_checkpoint`, whatever oracle made it."""
     from .oracle import BestResponseTask, check_oracle, train_best_response
@@ -382,7 +413,7 @@ def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Populat
     task = BestResponseTask(learner_name=learner_name, init_checkpoint=Path(init), opponents=opponents,
                             sigma=np.asarray(sigma, dtype=float), work_dir=_partial_dir(training_out),
                             seed=derive_seed(seed, "oracle", learner_name), team_set=team_set, battle=battle,
-                            runtime=runtime, options=options)
+                            runtime=runtime, options=options, logger=logger or LoggerSettings())
     check_oracle(oracle, options)
     work = _resumable_dir(training_out)
     result = train_best_response(oracle, task)
@@ -394,7 +425,7 @@ def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Populat
 
 def train_stage(*, out_checkpoint: Path, collected: list[Path], replay: list[Path], init: Path | None,
                 model_config: str, train_config: str, epochs: int, batch_size: int, replay_weight: float,
-                seed: int, policies: list[str] | None = None) -> Path:
+                seed: int, policies: list[str] | None = None, logger: LoggerSettings | None = None) -> Path:
     """Train a policy (on the decisions of `policies` only, when given); `out_checkpoint` is
     ckpts/epoch_{epochs}.pt inside the training folder."""
     from .model import load_model_config
@@ -407,7 +438,7 @@ def train_stage(*, out_checkpoint: Path, collected: list[Path], replay: list[Pat
     out_dir = out_checkpoint.parent.parent
     last = train(out_dir=out_dir, collected_dirs=collected, replay_dirs=replay, replay_weight=replay_weight,
                  model_config=load_model_config(model_config), train_config=config, init_from_checkpoint=init,
-                 policies=policies)
+                 policies=policies, logger=logger, job=f"{out_dir.name} training")
     if Path(last) != out_checkpoint:
         raise RuntimeError(f"trainer wrote {last}, the workflow expects {out_checkpoint}")
     return last

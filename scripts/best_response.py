@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pokepsro.run_logger import workflow_logger
 from pokepsro.snakemake_job import run_job
 from pokepsro.workflow import best_response_stage
 
@@ -10,4 +11,5 @@ run_job(snakemake, best_response_stage, oracle=snakemake.params.oracle, learner_
         init=Path(snakemake.input.init), population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), out_checkpoint=Path(snakemake.output.checkpoint),
         training_out=Path(snakemake.output.training), seed=snakemake.params.seed, team_set=snakemake.params.team_set,
-        battle=snakemake.params.battle, runtime=snakemake.params.runtime, options=options)
+        battle=snakemake.params.battle, runtime=snakemake.params.runtime, options=options,
+        logger=workflow_logger(snakemake.config))

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pokepsro.run_logger import workflow_logger
 from pokepsro.snakemake_job import run_job
 from pokepsro.workflow import solve_stage
 
@@ -7,4 +8,5 @@ run_job(snakemake, solve_stage, matrix=Path(snakemake.input.matrix), population=
         strategy_out=Path(snakemake.output.strategy), analysis_out=Path(snakemake.output.analysis),
         solver=snakemake.params.solver,
         previous_strategy=Path(snakemake.input.previous_strategy[0]) if snakemake.input.previous_strategy else None,
-        br_eval=Path(snakemake.input.br_eval[0]) if snakemake.input.br_eval else None)
+        br_eval=Path(snakemake.input.br_eval[0]) if snakemake.input.br_eval else None,
+        logger=workflow_logger(snakemake.config))

@@ -44,11 +44,11 @@ def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float]
     return path
 
 
-def solve(stage: Path, previous: Path | None = None) -> None:
+def solve(stage: Path, previous: Path | None = None, **options) -> None:
     solve_stage(matrix=stage / "interaction_matrix.json", population=stage / "population.json",
                 strategy_out=stage / "meta_strategy.json", analysis_out=stage / "meta_game_analysis.json",
                 solver="nash", previous_strategy=previous and previous / "meta_strategy.json",
-                br_eval=previous and stage / "br_eval.json")
+                br_eval=previous and stage / "br_eval.json", **options)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import numpy as np
 
 from pokepsro.errors import UsageError
 from pokepsro.population import Population
+from pokepsro.run_logger import LoggerSettings
 
 ORACLES = ("ppo", "offline")
 
@@ -29,6 +30,7 @@ class BestResponseTask:
     runtime: dict         # concurrency, backend, workers, parallel_matchups
     options: dict = field(default_factory=dict)  # the oracle's own settings (budget, hyper-parameters)
     progress: bool = True
+    logger: LoggerSettings = field(default_factory=LoggerSettings)  # where the curves go: tensorboard, wandb, none
 
     def __post_init__(self) -> None:
         sigma = np.asarray(self.sigma, dtype=float)

@@ -29,7 +29,7 @@ def train(task: BestResponseTask) -> OracleResult:
     last = train_offline(out_dir=task.work_dir, collected_dirs=[Path(p) for p in options["collected"]],
                  replay_dirs=[Path(p) for p in options["replay"]], replay_weight=options["replay_weight"],
                  model_config=options["model_config"], train_config=config, init_from_checkpoint=task.init_checkpoint,
-                 progress=task.progress)
+                 progress=task.progress, logger=task.logger, job=task.learner_name)
     with open(Path(task.work_dir) / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return OracleResult(checkpoint=Path(last), metrics=rows)

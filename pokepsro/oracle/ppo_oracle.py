@@ -26,6 +26,7 @@ from pokepsro.evaluation import LEARNER_SUFFIX, schedule_against_mixture
 from pokepsro.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.model import load_checkpoint, pick_device, save_checkpoint
 from pokepsro.population import player_factory
+from pokepsro.run_logger import open_run_logger
 from pokepsro.seeding import derive_seed
 from pokepsro.teams import load_team_set
 from pokepsro.trainer import write_metrics_csv
@@ -79,11 +80,12 @@ def train(task: BestResponseTask) -> OracleResult:
                                battle_format=task.battle["battle_format"],
                                concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
                                max_turns=task.battle["max_turns"], battle_timeout_s=task.battle["battle_timeout_s"])
+    run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
+                                 tensorboard_dir=work / "tensorboard", purge_step=sum(sizes[:done_rounds]) + 1,
+                                 config={"oracle": "ppo", "oracle_battles": budget, **config})
     bar = progress_bar(budget, budget - sum(sizes[:done_rounds]), task.progress)
     rollouts = RolloutPool(settings, workers, bar) if workers > 1 else LocalRollouts(settings, model, bar)
-    from torch.utils.tensorboard import SummaryWriter
-
-    with rollouts, SummaryWriter(log_dir=str(work / "tensorboard"), purge_step=done_rounds + 1) as tensorboard:
+    with rollouts, run_logger:
         for number in range(done_rounds + 1, len(sizes) + 1):
             specs = _schedule_round(task, team_set, learner, number, sizes, members)
             model.eval()
@@ -99,9 +101,8 @@ def train(task: BestResponseTask) -> OracleResult:
             rows.append(row)
             records += [{**record, "round": number} for record in round_records]
             _commit(work, number, model, optimizer, initial, config, task, rows, records)
-            for name, value in row.items():
-                if name != "round" and isinstance(value, (int, float)):
-                    tensorboard.add_scalar(f"ppo/{name}", value, row["battles"])
+            run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
+                           step_name="battles")
             bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
     bar.close()
     return OracleResult(checkpoint=checkpoint_path(work, len(sizes)), metrics=rows)

@@ -1,0 +1,63 @@
+"""`workers: auto` (the default, config and CLI): half the CPU cores, at least 1, printed and recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pokepsro.cli import main
+from pokepsro.config import load_yaml, resolve_workers, validate_config
+from pokepsro.errors import UsageError
+from pokepsro.population import Population, heuristic_entry
+
+REPO = Path(__file__).resolve().parents[1]
+HALF_OF_MINE = max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+@pytest.mark.parametrize("cores, workers", [(16, 8), (7, 3), (2, 1), (1, 1)])
+def test_auto_is_half_the_cores_at_least_one_and_says_so(monkeypatch, capsys, cores, workers):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert resolve_workers("auto") == workers
+    assert capsys.readouterr().out == f"workers: auto -> {workers} (half of {cores} CPU cores)\n"
+
+
+def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
+    assert resolve_workers("auto", "server") == 1
+    assert "server backend" in capsys.readouterr().out
+    assert resolve_workers(3) == 3
+    assert capsys.readouterr().out == ""
+
+
+def test_auto_is_the_default_and_other_words_are_refused():
+    config = load_yaml(REPO / "config" / "config.yaml")
+    assert config["workers"] == "auto"
+    validate_config(config)
+    for bad in ("many", 0, "2"):
+        with pytest.raises(UsageError, match="config key workers"):
+            validate_config({**config, "workers": bad})
+
+
+def test_cli_tournament_records_the_worker_count_auto_chose(tmp_path, capsys):
+    Population((heuristic_entry("random"), heuristic_entry("max_base_power"))).save(tmp_path / "population.json")
+    assert main(["tournament", "--population", str(tmp_path / "population.json"), "--battles-per-matchup", "2",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert f"workers: auto -> {HALF_OF_MINE} " in capsys.readouterr().out
+    metadata = json.loads((tmp_path / "out" / "interaction_matrix.json").read_text())["metadata"]
+    assert metadata["workers"] == HALF_OF_MINE
+
+
+def test_the_workflow_resolves_auto_once_and_battle_jobs_reserve_two_threads_per_worker(tmp_path):
+    dry_run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                              "-n", "--cores", "64", "results/phase0/baselines/interaction_matrix.json"],
+                             cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert dry_run.returncode == 0, dry_run.stderr[-3000:]
+    output = dry_run.stdout + dry_run.stderr
+    assert dry_run.stderr.count(f"workers: auto -> {HALF_OF_MINE} (half of") == 1  # stderr: --dag stays clean
+    tournament = output[output.index("rule tournament:"):]
+    assert re.search(r"threads: (\d+)", tournament).group(1) == str(2 * HALF_OF_MINE)
