@@ -510,11 +510,12 @@ def _br_winrate_criterion(progress: list[dict]) -> dict:
 
 def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[Path], br_evals: list[Path],
                    exploiter_eval: Path, matrix: Path, population: Path, initial_population: Path,
-                   out: dict[str, Path]) -> dict:
+                   out: dict[str, Path], logger: LoggerSettings | None = None) -> dict:
     """Progress curves and the guide's four success criteria, each with its measured value.
 
     σ of stage k is measured by BR_{k+1} (its br_eval.json); the final σ by the exploiter (exploiter_eval.json,
-    same schema). Each measurement is classified by `measured_exploitability`.
+    same schema). Each measurement is classified by `measured_exploitability`; with `logger` wandb, every σ's
+    measured exploitability (the final σ's included) joins the run's group.
     """
     from .plots import plot_br_winrate, plot_exploitability, plot_interaction_matrix, plot_nash_mixture_history
 
@@ -571,4 +572,18 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
     success = {"criteria": criteria, "all_pass": all(c["pass"] for c in criteria.values())}
     atomic_write_json(out["summary"], summary)
     atomic_write_json(out["success"], success)
+    _log_measured_exploitability(logger, progress, success["all_pass"])
     return success
+
+
+def _log_measured_exploitability(logger: LoggerSettings | None, progress: list[dict], all_pass: bool) -> None:
+    """Each σ's exploitability as its best response measured it, one point per stage: the final σ's (measured by
+    the exploiter) is the one number no stage's solve can log (wandb only)."""
+    with open_run_logger(logger, job="analysis", job_type="analysis",
+                         config={"final_sigma_of": progress[-1]["sigma_of"], "all_criteria_pass": all_pass}) as run_logger:
+        for measurement in progress:
+            low, high = measurement["gain_ci95"]
+            run_logger.log("measured", {"exploitability": measurement["exploitability"], "gain": measurement["gain"],
+                                        "gain_ci_low": low, "gain_ci_high": high,
+                                        "br_winrate": measurement["br_winrate"]},
+                           stage_number(measurement["sigma_of"]), step_name="stage")

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pokepsro.run_logger import workflow_logger
 from pokepsro.snakemake_job import run_job
 from pokepsro.workflow import analysis_stage
 
@@ -9,4 +10,5 @@ run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
         matrix=Path(snakemake.input.matrix),
         population=Path(snakemake.input.population), initial_population=Path(snakemake.input.initial_population),
         out={key: Path(getattr(snakemake.output, key)) for key in
-             ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]})
+             ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]},
+        logger=workflow_logger(snakemake.config))

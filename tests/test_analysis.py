@@ -61,8 +61,11 @@ def torch_threads():
 
 @pytest.fixture
 def run(tmp_path: Path) -> Path:
+    return write_run(tmp_path / "results")
+
+
+def write_run(results: Path) -> Path:
     """phase0 (A, B, C cycle), iteration_0 (+ PSRO_BR0, loses to all), iteration_1 (+ PSRO_BR1, beats all)."""
-    results = tmp_path / "results"
     phase0, it0, it1 = results / "phase0", results / "iteration_0", results / "iteration_1"
     write_stage(phase0, NAMES, CYCLE)
     solve(phase0)
@@ -78,7 +81,7 @@ def run(tmp_path: Path) -> Path:
     return results
 
 
-def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40])) -> tuple[dict, dict]:
+def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40]), **options) -> tuple[dict, dict]:
     stages = [results / "phase0", results / "iteration_0", results / "iteration_1"]
     exploiter_eval = write_evaluation(results / "exploiter_eval.json", "exploiter", *exploiter,
                                       stages[-1] / "meta_strategy.json")
@@ -89,7 +92,7 @@ def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 
                              strategies=[s / "meta_strategy.json" for s in stages],
                              br_evals=[s / "br_eval.json" for s in stages[1:]], exploiter_eval=exploiter_eval,
                              matrix=stages[-1] / "interaction_matrix.json", population=stages[-1] / "population.json",
-                             initial_population=stages[0] / "population.json", out=out)
+                             initial_population=stages[0] / "population.json", out=out, **options)
     assert success == json.loads(out["success"].read_text())
     return success, json.loads(out["summary"].read_text())
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from test_analysis import CYCLE, NAMES, solve, write_evaluation, write_stage
+from test_analysis import (
+    CYCLE,
+    NAMES,
+    analyse,
+    solve,
+    write_evaluation,
+    write_run,
+    write_stage,
+)
 from test_oracle import ppo_task, write_checkpoint
 
 from pokepsro.cli import main
@@ -59,7 +68,7 @@ def offline_runs(wandb_dir: Path) -> dict[str, dict]:
 
 
 @pytest.fixture
-def wandb_offline(tmp_path, monkeypatch) -> Path:
+def wandb_offline(tmp_path, monkeypatch) -> Iterator[Path]:
     """wandb with no network: runs are written under the returned folder and nowhere else."""
     folder = tmp_path / "wandb_dir"
     folder.mkdir()
@@ -67,7 +76,10 @@ def wandb_offline(tmp_path, monkeypatch) -> Path:
                         "WANDB_CONFIG_DIR": str(tmp_path / "wandb_config"),
                         "WANDB_CACHE_DIR": str(tmp_path / "wandb_cache")}.items():
         monkeypatch.setenv(name, value)
-    return folder
+    yield folder
+    import wandb
+
+    wandb.teardown()  # wandb keeps its settings (WANDB_DIR...) process-wide: the next test starts afresh
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +124,20 @@ def test_oracle_rounds_and_stage_numbers_land_in_one_wandb_group(tmp_path, wandb
     assert point["meta/exploitability"] == pytest.approx(analysis["exploitability"])
     assert point["meta/br_gain_vs_previous_nash"] == pytest.approx(0.12)
     assert point["meta/support_size"] == analysis["support_size"]
+
+
+def test_analysis_logs_every_sigmas_measured_exploitability_the_final_one_included(tmp_path, wandb_offline):
+    logger = LoggerSettings(kind="wandb", group="analysis-test")
+    analyse(write_run(tmp_path / "results"), exploiter=(0.62, [0.55, 0.69]), logger=logger)
+
+    (analysis,) = [entry for name, entry in offline_runs(wandb_offline).items() if name == "analysis"]
+    assert analysis["group"] == "analysis-test"
+    points = {row["measured/stage"]: row for row in analysis["history"]}
+    assert sorted(points) == [0, 1, 2]  # σ of phase0, iteration_0 and the final σ (iteration_1)
+    assert "measured/exploitability" not in points[0]  # BR_0 lost to σ_0: not informative, never logged as 0
+    assert points[0]["measured/br_winrate"] == pytest.approx(0.30)
+    assert points[2]["measured/exploitability"] == pytest.approx(0.12)  # the exploiter's gain on the final σ
+    assert points[2]["measured/gain_ci_low"] == pytest.approx(0.05)
 
 
 def test_workflow_run_group_is_stable_per_results_folder_and_seed(tmp_path):
