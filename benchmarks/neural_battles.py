@@ -37,12 +37,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pokepsro.arena import run_battles, schedule_matchup  # noqa: E402
-from pokepsro.baselines import BASELINES  # noqa: E402
-from pokepsro.features import FEATURE_VERSION, OBS_DIM  # noqa: E402
-from pokepsro.model import build_model, load_model_config, save_checkpoint  # noqa: E402
-from pokepsro.neural import _SHARED_POLICIES, NeuralPlayer  # noqa: E402
-from pokepsro.teams import load_team_set  # noqa: E402
+from pokepsro.arena import run_battles, schedule_matchup
+from pokepsro.baselines import BASELINES
+from pokepsro.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.model import build_model, load_model_config, save_checkpoint
+from pokepsro.neural import _SHARED_POLICIES, NeuralPlayer
+from pokepsro.teams import load_team_set
 
 
 def fresh_checkpoint(model_name: str, folder: Path) -> Path:
@@ -164,7 +164,8 @@ def measure(checkpoint: Path, opponent: str, *, batched: bool, battles: int, con
 def compare_batching(checkpoint: Path, args) -> list[dict]:
     """The original comparison: batched, one forward pass per decision, batched again; one process."""
     return [measure(checkpoint, args.opponent, batched=batched, battles=args.battles, concurrency=args.concurrency,
-                    backend=args.backend, seed=seed, device=args.devices[0] if args.devices else None)
+                    backend=args.backend, seed=seed, device=args.devices[0] if args.devices else None,
+                    label=args.label)
             for seed, batched in ((1, True), (2, False), (3, True))]
 
 

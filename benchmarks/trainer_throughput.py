@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per batch size")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--peak-tflops", type=float, default=989.0,
-                        help="device peak for MFU (H100 SXM bf16 dense: 989)")
+                        help="device peak for MFU (bf16 dense: 989 for H100 SXM and H200, same GH100 compute)")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
 

@@ -18,7 +18,7 @@ from snakemake.utils import update_config
 from pokepsro.config import REPO_ROOT, load_yaml, validate_config
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "device"))
-import gpu_stage_report  # noqa: E402
+import gpu_stage_report
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -65,7 +65,7 @@ def test_stage_report_joins_benchmarks_gpu_trace_and_results(tmp_path):
     bench.write_text("s\th:m:s\tmax_rss\tcpu_time\n10.0\t0:00:10\t512.5\t80.0\n")
     end = time.time() - 100
     os.utime(bench, (end, end))
-    stamp = lambda t: time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(t)) + ".250"  # noqa: E731
+    stamp = lambda t: time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(t)) + ".250"
     gpu = tmp_path / "gpu.csv"
     gpu.write_text("timestamp, utilization.gpu [%], memory.used [MiB]\n"
                    + "".join(f"{stamp(end - 8 + k)}, {20 * k} %, {1000 + k} MiB\n" for k in range(4))
