@@ -216,6 +216,22 @@ def test_slurm_profile_dry_runs(workflow):
     assert scheduled_jobs(result.stdout)["best_response"] == 2  # BR_2, and the exploiter of the new final σ
 
 
+def test_every_rule_a_profile_tunes_exists():
+    """Snakemake ignores set-threads/set-resources for a rule name it does not know: a renamed rule would
+    silently lose its cluster resources."""
+    import re
+
+    import yaml
+
+    rules = {name for path in (REPO / "rules").glob("*.smk")
+             for name in re.findall(r"^rule (\w+):", path.read_text(), flags=re.MULTILINE)}
+    for profile in (REPO / "profiles").glob("*/config.yaml"):
+        settings = yaml.safe_load(profile.read_text())
+        for key in ("set-threads", "set-resources"):
+            unknown = set(settings.get(key, {})) - rules
+            assert not unknown, f"{profile} {key} names rules that do not exist: {sorted(unknown)}"
+
+
 def test_raising_iterations_schedules_only_the_new_ones_and_a_killed_oracle_resumes(workflow):
     dry = snakemake(workflow, "-n", config=("num_iterations=3",))
     jobs = scheduled_jobs(dry.stdout)
