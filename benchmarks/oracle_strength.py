@@ -27,13 +27,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pokepsro.evaluation import play_against_mixture, summarize_against_mixture  # noqa: E402
-from pokepsro.oracle import BestResponseTask, train_best_response  # noqa: E402
-from pokepsro.oracle.ppo import load_ppo_config  # noqa: E402
-from pokepsro.plots import plot_learning_curve  # noqa: E402
-from pokepsro.population import PolicyEntry, Population, heuristic_entry  # noqa: E402
-from pokepsro.seeding import derive_seed  # noqa: E402
-from pokepsro.teams import load_team_set  # noqa: E402
+from pokepsro.metagame.evaluation import play_against_mixture, summarize_against_mixture  # noqa: E402
+from pokepsro.learning.oracle import BestResponseTask, train_best_response  # noqa: E402
+from pokepsro.learning.oracle.ppo import load_ppo_config  # noqa: E402
+from pokepsro.workflow.plots import plot_learning_curve  # noqa: E402
+from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry  # noqa: E402
+from pokepsro.core.seeding import derive_seed  # noqa: E402
+from pokepsro.gen1.teams import load_team_set  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIGMAS = ["gym_leader", "gym_leader+simple_heuristics"]

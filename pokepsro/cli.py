@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import read_jsonl
-from .errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
+from pokepsro.core.files import read_jsonl
+from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 
 SUPPORTED_FORMATS = ("gen1ou",)
 
@@ -59,7 +59,7 @@ def _check_format(battle_format: str) -> str:
 
 def _team_set(name: str, battle_format: str):
     """A shipped set, or a user's folder, validated by the real Showdown validator before it is used."""
-    from .teams import ensure_valid, load_team_set, team_set_names
+    from pokepsro.gen1.teams import ensure_valid, load_team_set, team_set_names
 
     team_set = load_team_set(name, battle_format)
     if name not in team_set_names(battle_format):
@@ -81,8 +81,8 @@ def _print_summary(label: str, summary: dict, seconds: float) -> None:
 
 
 def cmd_battle(args: argparse.Namespace) -> None:
-    from .evaluation import play_match
-    from .population import entry_from_argument
+    from pokepsro.metagame.evaluation import play_match
+    from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
     policy_a, policy_b = entry_from_argument(args.p1), entry_from_argument(args.p2)
@@ -95,8 +95,8 @@ def cmd_battle(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate_policy
-    from .population import entry_from_argument
+    from pokepsro.metagame.evaluation import evaluate_policy
+    from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
     policy = entry_from_argument(args.policy)
@@ -112,9 +112,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_tournament(args: argparse.Namespace) -> None:
-    from .matrix import InteractionMatrix
-    from .population import Population
-    from .tournament import run_tournament
+    from pokepsro.metagame.matrix import InteractionMatrix
+    from pokepsro.metagame.population import Population
+    from pokepsro.metagame.tournament import run_tournament
 
     _check_format(args.format)
     population = Population.load(args.population)
@@ -133,7 +133,7 @@ def cmd_tournament(args: argparse.Namespace) -> None:
 
 
 def cmd_solve(args: argparse.Namespace) -> None:
-    from .metagame import solve_matrix_file
+    from pokepsro.metagame.solver import solve_matrix_file
 
     out = _writable_dir(Path(args.out), "--out")
     strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver,
@@ -142,8 +142,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .model import load_model_config
-    from .trainer import load_train_config, train
+    from pokepsro.learning.model import load_model_config
+    from pokepsro.learning.trainer import load_train_config, train
 
     config = load_train_config(args.train_config)
     for key in ("epochs", "batch_size", "seed"):
@@ -159,9 +159,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_best_response(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from .mixture import load_mixture
-    from .population import Population, entry_from_argument
-    from .workflow import run_oracle
+    from pokepsro.metagame.mixture import load_mixture
+    from pokepsro.metagame.population import Population, entry_from_argument
+    from pokepsro.workflow.jobs import run_oracle
 
     _check_format(args.format)
     opponent = entry_from_argument(args.opponent)
@@ -213,7 +213,7 @@ def criteria_lines(success: dict) -> list[str]:
 
 
 def cmd_criteria(args: argparse.Namespace) -> None:
-    from .matrix import read_json_object
+    from pokepsro.metagame.matrix import read_json_object
 
     success = read_json_object(args.success)
     try:

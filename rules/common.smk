@@ -1,5 +1,5 @@
 # Helpers shared by the rules: stage paths, the learner of each iteration, and the config that triggers reruns.
-from pokepsro.oracle.ppo import load_ppo_config
+from pokepsro.learning.oracle.ppo import load_ppo_config
 
 
 PHASE0 = "results/phase0"

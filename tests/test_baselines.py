@@ -15,16 +15,16 @@ from poke_env.battle.pokemon import Pokemon
 from poke_env.battle.pokemon_type import PokemonType as T
 from poke_env.data import GenData, to_id_str
 
-from pokepsro import gen1
-from pokepsro.arena import run_battles, schedule_matchup, summarize_records
-from pokepsro.baselines import (
+from pokepsro.gen1 import mechanics as gen1
+from pokepsro.battles.arena import run_battles, schedule_matchup, summarize_records
+from pokepsro.gen1.baselines import (
     BASELINES,
     Gen1BossAI,
     GymLeader,
     baseline_class,
     baseline_names,
 )
-from pokepsro.errors import UsageError
+from pokepsro.core.errors import UsageError
 
 # ---------------------------------------------------------------------------------------------- type chart
 

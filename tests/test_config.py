@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.config import REPO_ROOT, load_yaml, validate_config
-from pokepsro.errors import UsageError
+from pokepsro.workflow.config import REPO_ROOT, load_yaml, validate_config
+from pokepsro.core.errors import UsageError
 
 SHIPPED = ["config/config.yaml", "config/seed_scale.yaml", "tests/data/tiny.yaml"]
 

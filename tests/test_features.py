@@ -23,8 +23,10 @@ import pytest
 from poke_env.battle.battle import Battle
 from poke_env.data import GenData
 
-from pokepsro import features, gen1
-from pokepsro.features import (
+from pokepsro.learning import features
+
+from pokepsro.gen1 import mechanics as gen1
+from pokepsro.learning.features import (
     NUM_ACTIONS,
     OBS_DIM,
     action_mask,
@@ -35,7 +37,7 @@ from pokepsro.features import (
     reward_state,
     shaped_reward,
 )
-from pokepsro.showdown import showdown_root
+from pokepsro.battles.showdown import showdown_root
 
 NODE_DRIVER = """
 const {BattleStream} = require(process.argv[2]);
@@ -538,9 +540,9 @@ def test_encoding_is_cached_per_request():
 
 
 def test_old_feature_version_checkpoint_is_refused(tmp_path):
-    from pokepsro.errors import UsageError
-    from pokepsro.model import build_model, save_checkpoint
-    from pokepsro.neural import shared_policy
+    from pokepsro.core.errors import UsageError
+    from pokepsro.learning.model import build_model, save_checkpoint
+    from pokepsro.learning.neural import shared_policy
 
     tiny = {"architecture": "residual_mlp", "width": 8, "depth": 1, "expansion": 1}
     path = save_checkpoint(tmp_path / "v1.pt", build_model(tiny, 4689), model_config=tiny, obs_dim=4689,

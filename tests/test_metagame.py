@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pokepsro.errors import UsageError
-from pokepsro.matrix import InteractionMatrix
-from pokepsro.metagame import (SOLVERS, analyze, entropy, exploitability, exploitability_of_previous,
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.solver import (SOLVERS, analyze, entropy, exploitability, exploitability_of_previous,
                                load_meta_strategy, nash_conv, solve, solve_matrix_file, solve_nash, uniform,
                                write_meta_strategy)
 

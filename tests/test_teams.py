@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.errors import UsageError
-from pokepsro.showdown import node_executable, showdown_root
-from pokepsro.teamgen import GEN1_SPECIES, GEN1_SETS
-from pokepsro.teams import (
+from pokepsro.core.errors import UsageError
+from pokepsro.battles.showdown import node_executable, showdown_root
+from pokepsro.gen1.teamgen import GEN1_SPECIES, GEN1_SETS
+from pokepsro.gen1.teams import (
     TEAMS_DIR_ENV,
     Team,
     TeamSet,
@@ -78,7 +78,7 @@ def test_teamgen_table_is_broad():
 
 def test_teamgen_reproduces_the_shipped_variety_set_byte_for_byte(tmp_path):
     out = tmp_path / "variety"
-    subprocess.run([sys.executable, "-m", "pokepsro.teamgen", "--out", str(out)], check=True,
+    subprocess.run([sys.executable, "-m", "pokepsro.gen1.teamgen", "--out", str(out)], check=True,
                    capture_output=True, text=True, timeout=60)
     shipped_dir = teams_root() / "gen1ou" / "variety"
     generated = {p.name: p.read_bytes() for p in out.glob("*.txt")}

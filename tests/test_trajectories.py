@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.trajectories import (
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.trajectories import (
     MixedBatchSampler,
     TransitionDataset,
     iter_shards,
@@ -198,7 +198,7 @@ def test_positive_replay_weight_without_replay_data_is_a_usage_error():
 
 def test_resumed_work_folder_drops_half_written_shards_of_a_killed_job(tmp_path):
     """A job killed while writing a shard leaves `.name.npz.XXXX.tmp`; the rerun must not publish it."""
-    from pokepsro.workflow import _resumable_dir
+    from pokepsro.workflow.jobs import _resumable_dir
 
     final = tmp_path / "br_trajectories"
     work = _resumable_dir(final)

@@ -1,0 +1,72 @@
+"""The oracle interface: one task in, one trained checkpoint (and its metrics) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.population import Population
+
+ORACLES = ("ppo", "offline")
+
+
+@dataclass(frozen=True)
+class BestResponseTask:
+    """What every oracle is given. `work_dir` keeps its state between a killed run and its rerun."""
+
+    learner_name: str
+    init_checkpoint: Path
+    opponents: Population
+    sigma: np.ndarray
+    work_dir: Path
+    seed: int
+    team_set: str
+    battle: dict          # battle_format, max_turns, battle_timeout_s
+    runtime: dict         # concurrency, backend, workers, parallel_matchups
+    options: dict = field(default_factory=dict)  # the oracle's own settings (budget, hyper-parameters)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        sigma = np.asarray(self.sigma, dtype=float)
+        if sigma.shape != (len(self.opponents),):
+            raise UsageError(f"σ has {sigma.size} entries but the population has {len(self.opponents)} members "
+                             f"({', '.join(self.opponents.names)}); solve the meta-game of this population")
+        if (sigma < 0).any() or not np.isclose(sigma.sum(), 1.0):
+            raise UsageError(f"σ must be a probability vector, got {sigma.tolist()}")
+        if not Path(self.init_checkpoint).is_file():
+            raise UsageError(f"checkpoint not found: {self.init_checkpoint}")
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    checkpoint: Path              # the trained policy, inside task.work_dir
+    metrics: list[dict[str, Any]]  # one row per round (ppo) or epoch (offline)
+
+
+def _oracle(name: str):
+    """The module implementing oracle `name`: `check_options(options)` and `train(task)`."""
+    if name == "ppo":
+        from pokepsro.learning.oracle import ppo_oracle
+
+        return ppo_oracle
+    if name == "offline":
+        from pokepsro.learning.oracle import offline
+
+        return offline
+    raise UsageError(f"unknown oracle {name!r}; choose one of {', '.join(ORACLES)}")
+
+
+def check_oracle(name: str, options: dict) -> None:
+    """Refuse an unknown oracle or bad options before anything is written."""
+    _oracle(name).check_options(options)
+
+
+def train_best_response(name: str, task: BestResponseTask) -> OracleResult:
+    """Run oracle `name` on `task` (a rerun with the same work folder resumes)."""
+    oracle = _oracle(name)
+    oracle.check_options(task.options)
+    return oracle.train(task)
