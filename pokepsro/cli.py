@@ -11,8 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+from pokepsro.core.errors import (
+    SOLVER_FAILURE_EXIT,
+    SetupError,
+    SolverError,
+    UsageError,
+)
 from pokepsro.core.files import read_jsonl
-from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 
 SUPPORTED_FORMATS = ("gen1ou",)
 
@@ -161,7 +166,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
 
     from pokepsro.metagame.mixture import load_mixture
     from pokepsro.metagame.population import Population, entry_from_argument
-    from pokepsro.workflow.jobs import run_oracle
+    from pokepsro.workflow.training import run_oracle
 
     _check_format(args.format)
     opponent = entry_from_argument(args.opponent)
@@ -183,39 +188,11 @@ def cmd_best_response(args: argparse.Namespace) -> None:
           f"per-round metrics in {out / 'br_training' / 'metrics.csv'}")
 
 
-def _gain_text(item: dict) -> str:
-    low, high = item["gain_ci95"]
-    measured = item["exploitability"] if "exploitability" in item else item["value"]  # per σ / the criterion
-    value = "not informative" if not item["informative"] else f"exploitability {measured:.3f}"
-    return f"{value} (gain {item['gain']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f})"
-
-
-def criteria_lines(success: dict) -> list[str]:
-    """The guide's success criteria of `success.json`, one line each (plus one per measured σ and BR)."""
-    lines = []
-    for name, criterion in success["criteria"].items():
-        verdict = "PASS" if criterion["pass"] else "FAIL"
-        if name.startswith("exploitability"):
-            lines.append(f"{verdict} {name}: final σ ({criterion['measured_on']}, measured with "
-                         f"{criterion['measured_with']}): {_gain_text(criterion)}")
-            lines += [f"       σ of {item['sigma_of']} (measured with {item['measured_with']}): {_gain_text(item)}"
-                      for item in criterion.get("per_iteration", [])[:-1]]
-        elif "per_br" in criterion:
-            lines.append(f"{verdict} {name}: point estimate ≥ {criterion['threshold']} for every best response")
-            lines += [f"       {br}: {item['win_rate']:.3f} (95 % CI {item['ci95'][0]:.3f}-{item['ci95'][1]:.3f}, "
-                      f"{item['battles']} battles; lower end {'above' if item['lower_end_above_0.5'] else 'not above'} 0.5)"
-                      for br, item in criterion["per_br"].items()]
-        else:
-            target = criterion.get("threshold", criterion.get("expected"))
-            lines.append(f"{verdict} {name}: {criterion['value']} (target {target})")
-    lines.append("all criteria pass" if success["all_pass"] else "not every criterion passes")
-    return lines
-
-
 def cmd_criteria(args: argparse.Namespace) -> None:
-    from pokepsro.metagame.matrix import read_json_object
+    from pokepsro.core.files import read_json
+    from pokepsro.workflow.criteria import criteria_lines
 
-    success = read_json_object(args.success)
+    success = read_json(args.success)
     try:
         lines = criteria_lines(success)
     except (KeyError, TypeError, ValueError, IndexError) as error:

@@ -22,6 +22,7 @@ rule analysis:
         success=report("results/analysis/success.json", category="Summary"),
     params:
         stages=STAGES,
+    conda: SOFTWARE
     log:
         "logs/analysis/analysis.log",
     script:
@@ -41,14 +42,11 @@ rule evaluate_exploiter:
     params:
         battles=config["eval_battles"],
         acting=config["acting"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/analysis/exploiter_eval.log",
     script:
@@ -66,14 +64,11 @@ rule mixture_vs_baselines:
         battles=config["mixture_eval_battles"],
         baselines=["random", "max_base_power", "simple_heuristics", "gym_leader", "gen1_boss_ai"],
         team_set=config["eval_team_set"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/analysis/mixture_vs_baselines.log",
     script:

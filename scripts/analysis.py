@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from pokepsro.workflow.analysis import analysis_stage
 from pokepsro.workflow.snakemake_job import run_job
-from pokepsro.workflow.jobs import analysis_stage
 
 run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
         analyses=[Path(p) for p in snakemake.input.analyses], strategies=[Path(p) for p in snakemake.input.strategies],

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pokepsro.workflow.snakemake_job import run_job
-from pokepsro.workflow.jobs import best_response_stage
+from pokepsro.workflow.training import best_response_stage
 
 options = dict(snakemake.params.options)
 if snakemake.params.oracle == "offline":  # the offline oracle trains on what rule collect recorded

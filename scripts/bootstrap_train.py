@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pokepsro.workflow.snakemake_job import run_job
-from pokepsro.workflow.jobs import train_stage
+from pokepsro.workflow.training import train_stage
 
 run_job(snakemake, train_stage, out_checkpoint=Path(snakemake.output.checkpoint),
         collected=[Path(snakemake.input.replay)], replay=[], init=None, replay_weight=0.0,

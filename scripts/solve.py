@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from pokepsro.workflow.meta_game import solve_stage
 from pokepsro.workflow.snakemake_job import run_job
-from pokepsro.workflow.jobs import solve_stage
 
 run_job(snakemake, solve_stage, matrix=Path(snakemake.input.matrix), population=Path(snakemake.input.population),
         strategy_out=Path(snakemake.output.strategy), analysis_out=Path(snakemake.output.analysis),

@@ -16,10 +16,11 @@ import torch
 
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
-from pokepsro.metagame.solver import measured_exploitability
 from pokepsro.metagame.population import PolicyEntry, Population
+from pokepsro.metagame.solver import measured_exploitability
+from pokepsro.workflow.analysis import analysis_stage
+from pokepsro.workflow.meta_game import solve_stage
 from pokepsro.workflow.snakemake_job import run_job
-from pokepsro.workflow.jobs import analysis_stage, solve_stage
 
 NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}

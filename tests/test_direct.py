@@ -14,10 +14,12 @@ from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, SlowPlayer, assert_exact_accounting, seats_seen
 
 from pokepsro.battles import direct
-from pokepsro.battles.arena import BattleSpec, run_battles, schedule_matchup, summarize_records
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.records import summarize_records
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_jsonl
 from pokepsro.gen1.baselines import BASELINES
-from pokepsro.core.errors import UsageError
 from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
 
 SIMULATOR_ERROR = "simulator error in battle"

@@ -23,9 +23,9 @@ import pytest
 from poke_env.battle.battle import Battle
 from poke_env.data import GenData
 
-from pokepsro.learning import features
-
 from pokepsro.gen1 import mechanics as gen1
+from pokepsro.gen1.simulator import showdown_root
+from pokepsro.learning import features
 from pokepsro.learning.features import (
     NUM_ACTIONS,
     OBS_DIM,
@@ -37,7 +37,6 @@ from pokepsro.learning.features import (
     reward_state,
     shaped_reward,
 )
-from pokepsro.battles.showdown import showdown_root
 
 NODE_DRIVER = """
 const {BattleStream} = require(process.argv[2]);
@@ -467,7 +466,8 @@ def test_move_damage_follows_the_damage_maths_and_type_chart():
     assert blizzard["damage"] > 2 * body_slam["damage"] > 0
     tauros, rhydon = battle.active_pokemon, battle.opponent_active_pokemon
     for slot, move_id in enumerate(TAUROS[1]):
-        expected = min(gen1.expected_damage_fraction(tauros.moves[move_id], tauros, rhydon), features.DAMAGE_CAP)
+        expected = min(gen1.expected_damage(tauros.moves[move_id], tauros, rhydon) / gen1.max_hp(rhydon),
+                       features.DAMAGE_CAP)
         assert slots[slot]["damage"] == pytest.approx(expected, rel=1e-6)
         assert slots[slot]["ko_chance"] == 0.0
 

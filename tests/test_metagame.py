@@ -11,9 +11,20 @@ import pytest
 
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.matrix import InteractionMatrix
-from pokepsro.metagame.solver import (SOLVERS, analyze, entropy, exploitability, exploitability_of_previous,
-                               load_meta_strategy, nash_conv, solve, solve_matrix_file, solve_nash, uniform,
-                               write_meta_strategy)
+from pokepsro.metagame.solver import (
+    SOLVERS,
+    analyze,
+    entropy,
+    exploitability,
+    exploitability_of_previous,
+    load_meta_strategy,
+    nash_conv,
+    solve,
+    solve_matrix_file,
+    solve_nash,
+    uniform,
+    write_meta_strategy,
+)
 
 ROCK_PAPER_SCISSORS = np.array([[0.5, 0.0, 1.0],
                                 [1.0, 0.5, 0.0],

@@ -11,12 +11,12 @@ import textwrap
 import time
 
 import pytest
+from conftest import processes_in_group, restore_ctrl_c
 from websockets.sync.client import connect
 
+from pokepsro.battles.showdown import ShowdownServer
 from pokepsro.core.errors import SetupError
-from pokepsro.battles.showdown import ShowdownServer, showdown_root
-
-from conftest import processes_in_group, restore_ctrl_c
+from pokepsro.gen1.simulator import showdown_root
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 TCP_LISTEN = "0A"

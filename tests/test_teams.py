@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pokepsro.core.errors import UsageError
-from pokepsro.battles.showdown import node_executable, showdown_root
-from pokepsro.gen1.teamgen import GEN1_SPECIES, GEN1_SETS
+from pokepsro.gen1.simulator import node_executable, showdown_root
+from pokepsro.gen1.teamgen import GEN1_SETS, GEN1_SPECIES
 from pokepsro.gen1.teams import (
     TEAMS_DIR_ENV,
     Team,

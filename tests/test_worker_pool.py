@@ -16,9 +16,10 @@ from conftest import descendants
 from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, assert_exact_accounting
 
-from pokepsro.battles.arena import BattleSpec, run_battles, schedule_matchup
-from pokepsro.core.files import read_jsonl
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_jsonl
 
 WORKER_MODULE = b"pokepsro.battles.battle_worker"
 

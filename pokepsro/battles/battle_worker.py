@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 
 from poke_env.concurrency import POKE_LOOP
 
-from pokepsro.battles.arena import ArenaSettings, BattleSpec, progress_bar
+from pokepsro.battles.backend import ArenaSettings, progress_bar
 from pokepsro.battles.direct import SHUTDOWN_WAIT_S, DirectArena, host_command
+from pokepsro.battles.spec import BattleSpec
 
 LOGGER = logging.getLogger(__name__)
 POLL_S = 0.1

@@ -9,9 +9,9 @@ simulator instead of a websocket. So any poke-env Player's `choose_move` (baseli
 players, recording wrappers) runs unchanged, and battle state is parsed by poke-env itself.
 
 One Player per side and policy plays all its battles concurrently (its battles are keyed by tag). Battles are
-seeded with their spec's seed. Records, callbacks, limits and resume are those of `pokepsro.battles.arena`: a battle
-past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying simulator
-is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling process
+seeded with their spec's seed. Records, callbacks and limits are those of every backend (`battles.backend`): a
+battle past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying
+simulator is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling process
 (`workers: 1`) or in each worker process of `pokepsro.battles.worker_pool`.
 """
 
@@ -34,17 +34,21 @@ from poke_env.concurrency import POKE_LOOP
 from poke_env.player import Player
 from poke_env.ps_client.account_configuration import AccountConfiguration
 
-from pokepsro.battles.arena import (
+from pokepsro.battles.backend import (
     ArenaSettings,
-    BattleSpec,
     build_record,
     enforce_turn_limit,
     keep_record,
     progress_bar,
 )
+from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.errors import SetupError
 from pokepsro.core.seeding import announce_battle_seed, forget_battle_seed, player_seed
-from pokepsro.battles.showdown import check_showdown_install, node_executable, showdown_root
+from pokepsro.gen1.simulator import (
+    check_showdown_install,
+    node_executable,
+    showdown_root,
+)
 
 LOGGER = logging.getLogger(__name__)
 HOST_SCRIPT = Path(__file__).resolve().parent / "js" / "battle_host.js"

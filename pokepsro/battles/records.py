@@ -1,8 +1,14 @@
-"""Win rates with honest uncertainty: ties count one half, intervals are Wilson score intervals."""
+"""What battle records add up to: win rates with honest uncertainty (ties count one half, Wilson score
+intervals), per run, per pair and per end reason.
+
+A record is one finished battle from side A's point of view (`result_a`: win, loss or tie).
+"""
 
 from __future__ import annotations
 
+import collections
 import math
+from collections.abc import Iterable
 
 Z95 = 1.959963984540054
 
@@ -33,3 +39,40 @@ def summarize(wins: int, losses: int, ties: int) -> dict:
     low, high = wilson_interval(wins + 0.5 * ties, battles)
     return {"wins": wins, "losses": losses, "ties": ties, "battles": battles,
             "win_rate": rate, "ci95": [low, high]}
+
+
+def summarize_results(records: Iterable[dict]) -> dict:
+    """Side A's wins, losses, ties, win rate and its interval."""
+    results = collections.Counter(r["result_a"] for r in records)
+    return summarize(results["win"], results["loss"], results["tie"])
+
+
+def summarize_outcomes(records: list[dict]) -> dict:
+    """`summarize_results` plus how the battles ended (normal, turn limit, timeout)."""
+    return {**summarize_results(records), "ends": dict(collections.Counter(r["end"] for r in records))}
+
+
+def summarize_records(records: Iterable[dict]) -> dict:
+    """Side A's results over all records and per (policy_a, policy_b) pair, with Wilson 95 % intervals."""
+    records = list(records)
+    if not records:
+        raise ValueError("no records to summarize")
+    summary = {**summarize_outcomes(records), "mean_turns": sum(r["turns"] for r in records) / len(records)}
+    rate = battles_per_second(records)
+    if rate is not None:
+        summary["battles_per_s"] = rate
+    pairs = collections.defaultdict(list)
+    for record in records:
+        pairs[(record["policy_a"], record["policy_b"])].append(record)
+    summary["by_pair"] = [{"policy_a": a, "policy_b": b, **summarize_results(group)}
+                          for (a, b), group in sorted(pairs.items())]
+    return summary
+
+
+def battles_per_second(records: list[dict]) -> float | None:
+    """Battles per wall second over the span of the timed records (resumed runs mix several spans)."""
+    timed = [r for r in records if "finished_at" in r and "wall_s" in r]
+    if not timed:
+        return None
+    span = max(r["finished_at"] for r in timed) - min(r["finished_at"] - r["wall_s"] for r in timed)
+    return len(timed) / span if span > 0 else None

@@ -26,10 +26,12 @@ from poke_env.ps_client.server_configuration import ServerConfiguration
 from websockets.sync.client import connect
 
 from pokepsro.core.errors import SetupError
+from pokepsro.gen1.simulator import (
+    check_showdown_install,
+    node_executable,
+    showdown_root,
+)
 
-SHOWDOWN_DIR_ENV = "POKEPSRO_SHOWDOWN_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PINNED_SHOWDOWN_DIR = REPO_ROOT / "envs" / "showdown" / "node_modules" / "pokemon-showdown"
 # Login is a local "/trn name,0," without a password, so this URL is never contacted (see PSClient.log_in).
 UNUSED_AUTHENTICATION_URL = "http://127.0.0.1:9/action.php?"
 PRIVATE_ENTRIES = {"config", "logs", "pokemon-showdown"}
@@ -66,26 +68,6 @@ if (!process.send) {  // forked subprocesses inherit --require; only the main pr
   }, 1000).unref();
 }
 """
-
-
-def showdown_root() -> Path:
-    """The Showdown package folder: `$POKEPSRO_SHOWDOWN_DIR`, else the copy pinned by `make setup`."""
-    override = os.environ.get(SHOWDOWN_DIR_ENV)
-    return Path(override).expanduser().resolve() if override else PINNED_SHOWDOWN_DIR
-
-
-def node_executable() -> str:
-    """Path of `node`, or a SetupError saying how to get it."""
-    node = shutil.which("node")
-    if node is None:
-        raise SetupError("Node.js (`node`) is not on PATH: install Node 20+ and run `make setup`")
-    return node
-
-
-def check_showdown_install(root: Path) -> None:
-    """A missing or unbuilt package is a set-up problem, reported in one line."""
-    if not (root / "pokemon-showdown").is_file() or not (root / "dist" / "server" / "index.js").is_file():
-        raise SetupError(f"Pokémon Showdown is not installed at {root}: run `make setup`")
 
 
 def free_port() -> int:

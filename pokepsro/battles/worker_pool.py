@@ -25,9 +25,10 @@ import subprocess
 import sys
 from multiprocessing.connection import Connection, wait
 
-from pokepsro.battles.arena import ArenaSettings, BattleSpec, progress_bar
-from pokepsro.core.files import append_jsonl
+from pokepsro.battles.backend import ArenaSettings, progress_bar
+from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import append_jsonl
 
 LOGGER = logging.getLogger(__name__)
 MAX_WORKER_RESTARTS = 3  # per run, over all workers

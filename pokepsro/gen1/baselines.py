@@ -23,9 +23,9 @@ from poke_env.battle.pokemon_type import PokemonType
 from poke_env.player import Player, SimpleHeuristicsPlayer
 from poke_env.player.battle_order import BattleOrder
 
-from pokepsro.gen1 import mechanics as gen1
 from pokepsro.core.errors import UsageError
 from pokepsro.core.seeding import PerBattleRngs
+from pokepsro.gen1 import mechanics as gen1
 
 T = TypeVar("T")
 PRIORITY_TIEBREAK = 0.01  # among equally sure KOs, Quick Attack moves first
@@ -288,12 +288,8 @@ BASELINES: dict[str, type[Player]] = {
 }
 
 
-def baseline_names() -> list[str]:
-    return list(BASELINES)
-
-
 def baseline_class(name: str) -> type[Player]:
-    """Look a baseline up by name, with a message that lists the valid names."""
+    """Look a baseline up by name, with a message that lists the valid names (the one place that does)."""
     try:
         return BASELINES[name]
     except KeyError:

@@ -309,11 +309,6 @@ def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     return turn_damage(move_info(move), combatant(attacker), combatant(defender))
 
 
-def expected_damage_fraction(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    """Expected damage as a fraction of the defender's max HP, comparable across targets."""
-    return expected_damage(move, attacker, defender) / max_hp(defender)
-
-
 def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
     defending = combatant(defender)

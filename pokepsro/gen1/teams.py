@@ -18,10 +18,14 @@ from pathlib import Path
 from poke_env.teambuilder import Teambuilder
 
 from pokepsro.core.errors import SetupError, UsageError
-from pokepsro.battles.showdown import check_showdown_install, node_executable, showdown_root
+from pokepsro.core.files import REPO_ROOT
+from pokepsro.gen1.simulator import (
+    check_showdown_install,
+    node_executable,
+    showdown_root,
+)
 
 TEAMS_DIR_ENV = "POKEPSRO_TEAMS_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR_SCRIPT = Path(__file__).resolve().parent / "js" / "validate_teams.js"
 VALIDATOR_TIMEOUT_S = 300
 MAX_TEAM_SIZE = 6

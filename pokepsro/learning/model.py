@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
-from pokepsro.core.files import atomic_write_bytes
 from pokepsro.core.errors import UsageError, require_exact_keys
+from pokepsro.core.files import REPO_ROOT, atomic_write_bytes, read_yaml
 from pokepsro.learning.trajectories import NUM_ACTIONS
 
-MODEL_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "models"
+MODEL_CONFIG_DIR = REPO_ROOT / "config" / "models"
 ARCHITECTURE = "residual_mlp"
 MODEL_CONFIG_KEYS = ("architecture", "width", "depth", "expansion")
 CHECKPOINT_FORMAT = "pokepsro-checkpoint-v1"
+CHECKPOINT_DIR = "ckpts"  # inside a training folder: epoch_E.pt (offline training), round_K.pt (PPO)
 MASKED_LOGIT = -1e9  # finite, so a row's softmax stays defined; exp() of it is exactly 0
 
 
@@ -50,11 +50,7 @@ def load_yaml_config(name_or_path: str | os.PathLike, directory: Path, kind: str
         names = ", ".join(_named_yaml_configs(directory))
         raise UsageError(f"unknown {kind} config {str(name_or_path)!r}: choose one of {names} "
                          "or give the path of a YAML file")
-    with open(candidate, encoding="utf-8") as handle:
-        loaded = yaml.safe_load(handle)
-    if not isinstance(loaded, dict):
-        raise UsageError(f"{kind} config {candidate} must be a YAML mapping")
-    return loaded
+    return read_yaml(candidate, f"{kind} config")
 
 
 def validate_model_config(model_config: Mapping[str, Any]) -> dict:
@@ -147,6 +143,16 @@ def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0
     log_probs = torch.log_softmax(logits / temperature, dim=-1)
     actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
     return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def checkpoint_path(training_dir: str | os.PathLike, step: str, number: int) -> Path:
+    """Where training in `training_dir` keeps the policy after `step` ("epoch" or "round") `number`."""
+    return Path(training_dir) / CHECKPOINT_DIR / f"{step}_{number}.pt"
+
+
+def training_dir_of(checkpoint: str | os.PathLike) -> Path:
+    """The training folder of a checkpoint that `checkpoint_path` placed."""
+    return Path(checkpoint).parent.parent
 
 
 @dataclass

@@ -24,6 +24,7 @@ from poke_env.battle.abstract_battle import AbstractBattle
 from poke_env.player.battle_order import BattleOrder
 from poke_env.player.player import Player
 
+from pokepsro.core.seeding import PerBattleRngs
 from pokepsro.learning.features import (
     FEATURE_VERSION,
     OBS_DIM,
@@ -31,8 +32,12 @@ from pokepsro.learning.features import (
     action_to_order,
     encode_battle,
 )
-from pokepsro.learning.model import ActorCritic, load_checkpoint, pick_device, policy_act
-from pokepsro.core.seeding import PerBattleRngs
+from pokepsro.learning.model import (
+    ActorCritic,
+    load_checkpoint,
+    pick_device,
+    policy_act,
+)
 
 FLUSH_DELAY_S = 0.0015
 

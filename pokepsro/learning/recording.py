@@ -38,7 +38,7 @@ from pokepsro.learning.features import (
 from pokepsro.learning.trajectories import write_shard
 
 if TYPE_CHECKING:
-    from pokepsro.battles.arena import BattleSpec
+    from pokepsro.battles.spec import BattleSpec
 
 LOGGER = logging.getLogger(__name__)
 SIDES = {"a": ("a",), "b": ("b",), "both": ("a", "b")}

@@ -25,11 +25,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pokepsro.core.files import atomic_write_text
 from pokepsro.core.errors import SetupError, UsageError, require_exact_keys
+from pokepsro.core.files import REPO_ROOT, atomic_write_text
 from pokepsro.learning.model import (
     ActorCritic,
     build_model,
+    checkpoint_path,
     load_checkpoint,
     load_model_config,
     load_yaml_config,
@@ -44,7 +45,7 @@ from pokepsro.learning.trajectories import (
     lambda_returns,
 )
 
-TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "train"
+TRAIN_CONFIG_DIR = REPO_ROOT / "config" / "train"
 POLICY_LOSSES = ("binary", "bc")
 # key -> (type, predicate on the value, what the predicate demands)
 TRAIN_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
@@ -261,11 +262,6 @@ def _train_epoch(model: ActorCritic, optimizer: torch.optim.Optimizer,
     return dict(zip(METRIC_NAMES, (totals / len(batches)).tolist())), step
 
 
-def checkpoint_path(out_dir: str | os.PathLike, epoch: int) -> Path:
-    """Where `train` puts the checkpoint of `epoch` (counted from 1)."""
-    return Path(out_dir) / "ckpts" / f"epoch_{epoch}.pt"
-
-
 def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathLike],
           replay_dirs: Iterable[str | os.PathLike] = (), replay_weight: float = 0.5,
           model_config: str | os.PathLike | Mapping[str, Any],
@@ -301,7 +297,6 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
     summary_writer_class = _import_summary_writer()
 
     out_dir = Path(out_dir)
-    (out_dir / "ckpts").mkdir(parents=True, exist_ok=True)
     provenance = {"collected_steps": collected_steps, "replay_steps": replay_steps,
                   "replay_weight": replay_weight, "episodes": dataset.num_episodes,
                   "init_from_checkpoint": None if init_from_checkpoint is None
@@ -329,8 +324,8 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
             for name, value in row.items():
                 if name not in ("epoch", "steps"):
                     tensorboard.add_scalar(f"epoch/{name}", value, epoch)
-            save_checkpoint(checkpoint_path(out_dir, epoch), model, model_config=model_cfg,
+            save_checkpoint(checkpoint_path(out_dir, "epoch", epoch), model, model_config=model_cfg,
                             obs_dim=dataset.obs_dim, feature_version=dataset.feature_version,
                             train_config=train_cfg, epoch=epoch, metrics={**row, **provenance})
             write_metrics_csv(out_dir / "metrics.csv", rows)
-    return checkpoint_path(out_dir, train_cfg["epochs"])
+    return checkpoint_path(out_dir, "epoch", train_cfg["epochs"])

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pokepsro.core.files import atomic_write_bytes
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_bytes
 
 NUM_ACTIONS = 9  # metamon's MinimalActionSpace: 4 moves + 5 switches
 OUTCOMES = ("win", "loss", "tie")
@@ -127,17 +126,6 @@ def shard_paths(directory: str | os.PathLike) -> list[Path]:
     return sorted(directory.rglob("*.npz"))
 
 
-def iter_shards(directory: str | os.PathLike) -> Iterator[Shard]:
-    """Read every shard below `directory` (recursively), in sorted path order."""
-    for path in shard_paths(directory):
-        yield read_shard(path)
-
-
-def opponent_counts(directory: str | os.PathLike) -> Counter:
-    """How many recorded battles were played against each opponent (checks PSRO's sampling)."""
-    return Counter(shard.meta["opponent"] for shard in iter_shards(directory))
-
-
 def lambda_returns(rewards: torch.Tensor, dones: torch.Tensor, values: torch.Tensor,
                    steps_to_end: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
     """TD(λ) targets G_t = r_t + γ[(1-λ)V(s_{t+1}) + λG_{t+1}], with G_t = r_t on terminal steps.
@@ -227,13 +215,6 @@ class TransitionDataset:
         joined = {f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields}
         return cls(**joined, feature_version=first.feature_version, obs_dim=first.obs_dim,
                    num_episodes=first.num_episodes + second.num_episodes)
-
-    def monte_carlo_returns(self, gamma: float, reward_scale: float = 1.0) -> np.ndarray:
-        """Discounted return-to-go of every step (the λ=1 target, needing no critic)."""
-        rewards = torch.from_numpy(self.reward) * reward_scale
-        returns = lambda_returns(rewards, torch.from_numpy(self.done), torch.zeros_like(rewards),
-                                 torch.from_numpy(self.steps_to_end), gamma, 1.0)
-        return returns.numpy()
 
 
 def _check_compatible(path_a: Path, meta_a: Mapping[str, Any], path_b: Path,

@@ -7,19 +7,18 @@ the diagonal is 0.5 by definition (a policy against itself is never played).
 
 from __future__ import annotations
 
-import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from pokepsro.core.files import atomic_write_json
+from pokepsro.battles.records import summarize, win_rate
 from pokepsro.core.errors import UsageError
-from pokepsro.battles.records import summarize
+from pokepsro.core.files import atomic_write_json, read_json
 
 ANTISYMMETRY_TOLERANCE = 1e-9
 RESULTS = ("win", "loss", "tie")
@@ -85,7 +84,11 @@ class PairCounts:
 
     @property
     def win_rate(self) -> float:
-        return (self.wins + 0.5 * self.ties) / self.battles
+        return win_rate(self.wins, self.losses, self.ties)
+
+    def summary(self) -> dict:
+        """Counts, win rate and its interval, as written into every result file."""
+        return summarize(self.wins, self.losses, self.ties)
 
     def flipped(self) -> PairCounts:
         """The same battles seen from the other side."""
@@ -185,7 +188,7 @@ class InteractionMatrix:
         for i, row in enumerate(self.policy_names):
             for col in self.policy_names[i + 1:]:
                 counts = self.pair_counts[(row, col)]
-                pairs.append({"row": row, "col": col, **summarize(counts.wins, counts.losses, counts.ties)})
+                pairs.append({"row": row, "col": col, **counts.summary()})
         return {"policy_names": list(self.policy_names), "pairs": pairs,
                 "matrix": self.M.tolist(), "metadata": self.metadata}
 
@@ -196,10 +199,7 @@ class InteractionMatrix:
     def load(cls, path: str | os.PathLike) -> InteractionMatrix:
         """Read and fully validate a matrix file; every problem is a UsageError naming the file."""
         source = str(path)
-        document = read_json_object(path)
-        for key in ("policy_names", "pairs", "matrix"):
-            if key not in document:
-                raise UsageError(f"{source}: missing key {key!r}")
+        document = read_json(path, "policy_names", "pairs", "matrix")
         if not isinstance(document["policy_names"], list):
             raise UsageError(f"{source}: policy_names must be a list of names")
         names = check_population(document["policy_names"], source)
@@ -257,19 +257,6 @@ def _carried_counts(previous: InteractionMatrix | None, order: dict[str, int]) -
             else:
                 carried[(col, row)] = counts.flipped()
     return carried
-
-
-def read_json_object(path: str | os.PathLike) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: file not found") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise UsageError(f"{path}: expected a JSON object at the top level")
-    return document
 
 
 def _parse_pairs(pairs: Any, source: str) -> dict[PairKey, PairCounts]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
 
 from pokepsro.core.errors import UsageError
+from pokepsro.metagame.population import PolicyEntry, Population
 from pokepsro.metagame.solver import load_meta_strategy
-from pokepsro.metagame.population import Population, PolicyEntry
 
 
 def mixture_entry(name: str, population_path: str | Path, meta_strategy_path: str | Path,
@@ -31,9 +30,3 @@ def load_mixture(entry: PolicyEntry) -> tuple[Population, np.ndarray]:
     if any(member.kind == "mixture" for member in population.entries):
         raise UsageError(f"mixture {entry.name!r}: nested mixtures are not supported ({population_path})")
     return population, np.asarray(sigma, dtype=float)
-
-
-def sample_members(names: list[str], sigma, n: int, seed: int) -> list[str]:
-    """Draw one member per battle from σ with a seeded RNG (the opponent of PSRO's collection battles)."""
-    rng = random.Random(seed)
-    return rng.choices(names, weights=list(map(float, sigma)), k=n)

@@ -6,17 +6,16 @@ Every policy is a poke-env `Player` (as in poke-env), so a user can drop any Pla
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pokepsro.core.files import atomic_write_json
+from pokepsro.battles.backend import PlayerFactory
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_json, read_json
+from pokepsro.gen1.baselines import BASELINES, baseline_class
 
 KINDS = ("heuristic", "checkpoint", "player", "mixture")
-
-PlayerFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -62,14 +61,10 @@ class Population:
 
     @staticmethod
     def load(path: str | Path) -> "Population":
-        path = Path(path)
-        if not path.is_file():
-            raise UsageError(f"population file not found: {path}")
+        document = read_json(path, "policies")
         try:
-            data = json.loads(path.read_text())
-            raw = data["policies"]
-            entries = tuple(PolicyEntry(**item) for item in raw)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            entries = tuple(PolicyEntry(**item) for item in document["policies"])
+        except TypeError as exc:
             raise UsageError(f"population file {path} is malformed ({exc}); expected "
                              '{"policies": [{"name", "kind", "spec", "description"}, ...]}') from None
         return validate_population(Population(entries), source=str(path))
@@ -91,18 +86,13 @@ def validate_population(population: Population, *, source: str) -> Population:
 
 
 def heuristic_entry(baseline: str) -> PolicyEntry:
-    from pokepsro.gen1.baselines import BASELINES
-
-    if baseline not in BASELINES:
-        raise UsageError(f"unknown baseline {baseline!r}; valid names: {', '.join(BASELINES)}")
+    baseline_class(baseline)  # an unknown name fails here, naming the valid ones
     return PolicyEntry(name=baseline, kind="heuristic", spec=baseline,
                        description=f"heuristic baseline {baseline}")
 
 
 def entry_from_argument(text: str) -> PolicyEntry:
     """A CLI policy argument: a baseline, `module.path:ClassName`, a checkpoint `.pt`, or `mixture:POP:STRATEGY`."""
-    from pokepsro.gen1.baselines import BASELINES
-
     if text in BASELINES:
         return heuristic_entry(text)
     if text.startswith("mixture:"):
@@ -141,12 +131,10 @@ def import_player_class(spec: str) -> type:
 def player_class(entry: PolicyEntry) -> type:
     """The poke-env Player class that plays this policy (its options are passed as keyword arguments)."""
     if entry.kind == "heuristic":
-        from pokepsro.gen1.baselines import BASELINES
-
-        if entry.spec not in BASELINES:
-            raise UsageError(f"policy {entry.name!r}: unknown baseline {entry.spec!r}; "
-                             f"valid names: {', '.join(BASELINES)}")
-        return BASELINES[entry.spec]
+        try:
+            return baseline_class(entry.spec)
+        except UsageError as error:
+            raise UsageError(f"policy {entry.name!r}: {error}") from None
     if entry.kind == "player":
         return import_player_class(entry.spec)
     if entry.kind == "checkpoint":

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.linalg import null_space
 from scipy.optimize import linprog, minimize
 
-from pokepsro.core.files import atomic_write_json
 from pokepsro.core.errors import SolverError, UsageError
-from pokepsro.metagame.matrix import InteractionMatrix, check_payoff_matrix, check_population, read_json_object
+from pokepsro.core.files import atomic_write_json, read_json
+from pokepsro.metagame.matrix import (
+    InteractionMatrix,
+    check_payoff_matrix,
+    check_population,
+)
 
 GAME_VALUE = 0.5
 SUPPORT_THRESHOLD = 1e-9  # a probability above this counts as "in the support" when solving
@@ -177,10 +181,7 @@ def write_meta_strategy(path: str | os.PathLike, names: Sequence[str], sigma: An
 def load_meta_strategy(path: str | os.PathLike, expected_names: Sequence[str] | None = None) -> MetaStrategy:
     """Read `meta_strategy.json`, checking it is a distribution over (optionally) the given population."""
     source = str(path)
-    document = read_json_object(path)
-    for key in ("policy_names", "meta_strategy"):
-        if key not in document:
-            raise UsageError(f"{source}: missing key {key!r}")
+    document = read_json(path, "policy_names", "meta_strategy")
     names = check_population(document["policy_names"], source)
     try:
         sigma = _check_mixture(document["meta_strategy"], len(names))

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from itertools import zip_longest
 from pathlib import Path
-from pokepsro.battles.arena import BattleSpec, run_battles, schedule_matchup
-from pokepsro.core.files import write_jsonl
+
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
 from pokepsro.core.errors import UsageError
-from pokepsro.metagame.matrix import InteractionMatrix, missing_pairs
-from pokepsro.metagame.population import Population, player_factories
+from pokepsro.core.files import write_jsonl
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import TeamSet
+from pokepsro.metagame.matrix import InteractionMatrix, missing_pairs
+from pokepsro.metagame.population import Population, player_factories
 
 
 def tournament_schedule(pairs: list[tuple[str, str]], battles_per_matchup: int, team_set: TeamSet,

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import REPO_ROOT, read_yaml
+from pokepsro.gen1.teams import check_team_set
+from pokepsro.learning.oracle.ppo import load_ppo_config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
-
-
-def load_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
-    return data or {}
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
     """Raise UsageError naming the first bad key (by its path) and what the schema expects."""
-    validator = Draft202012Validator(load_yaml(schema_path))
+    validator = Draft202012Validator(read_yaml(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
         error = errors[0]
@@ -43,8 +33,6 @@ TEAM_SET_KEYS = ("team_set", "eval_team_set")
 
 def check_team_sets(config: dict) -> None:
     """Each team set must exist and hold a team file now, not fail inside the first battle job."""
-    from pokepsro.gen1.teams import check_team_set
-
     for key in TEAM_SET_KEYS:
         try:
             check_team_set(config[key], config["battle_format"])
@@ -54,8 +42,6 @@ def check_team_sets(config: dict) -> None:
 
 def check_oracle_config(config: dict) -> None:
     """PPO hyper-parameters out of range are refused here, before any job starts."""
-    from pokepsro.learning.oracle.ppo import load_ppo_config
-
     try:
         load_ppo_config(config["oracle_ppo_config"])
     except UsageError as error:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,12 +13,11 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from pokepsro.core.files import atomic_write_bytes
 from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_bytes
 from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.workflow.criteria import SUCCESS_BR_WINRATE, SUCCESS_EXPLOITABILITY
 
-BR_TARGET_WINRATE = 0.6  # the guide's success criterion: each BR beats the previous Nash ≥ 60 %
-EXPLOITABILITY_TARGET = 0.15  # the guide's success criterion for the final meta-strategy
 DPI = 120
 
 
@@ -96,7 +95,7 @@ def plot_exploitability(labels: Sequence[Any], matrix_exploitability: Sequence[f
     if np.isfinite(in_matrix).any():
         ax.plot(positions, in_matrix, "--", marker=".", color="tab:grey", linewidth=1,
                 label="in the grown matrix: max_j (M_{k+1} σ̃_k)_j − 0.5")
-    ax.axhline(EXPLOITABILITY_TARGET, color="tab:green", linestyle="--", label=f"target < {EXPLOITABILITY_TARGET}")
+    ax.axhline(SUCCESS_EXPLOITABILITY, color="tab:green", linestyle="--", label=f"target < {SUCCESS_EXPLOITABILITY}")
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_xticks(positions, [f"{label}\n({name})" if name else str(label) for label, name in zip(labels, names)])
     ax.set_xlabel("σ_k of stage k (measured with)")
@@ -142,7 +141,7 @@ def plot_br_winrate(labels: Sequence[str], rates: Sequence[float], cis: Sequence
     positions = np.arange(len(labels))
     ax.errorbar(positions, values, yerr=_error_bars(values, lows, highs), fmt="o", capsize=4,
                 label="BR win rate vs previous Nash (95 % CI)")
-    ax.axhline(BR_TARGET_WINRATE, color="tab:green", linestyle="--", label=f"target {BR_TARGET_WINRATE}")
+    ax.axhline(SUCCESS_BR_WINRATE, color="tab:green", linestyle="--", label=f"target {SUCCESS_BR_WINRATE}")
     ax.axhline(0.5, color="grey", linewidth=0.8, label="even")
     ax.set_xticks(positions, list(labels))
     ax.set_ylim(0.0, 1.0)

@@ -1,4 +1,5 @@
-"""Glue for `script:` wrappers: per-job log file, thread count, and one-line errors for bad input."""
+"""Glue for `script:` wrappers: per-job log file, thread count, one-line errors for bad input, and the rules'
+battle params as run options."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
+from pokepsro.core.errors import (
+    SOLVER_FAILURE_EXIT,
+    SetupError,
+    SolverError,
+    UsageError,
+)
 
 
 def run_job(snakemake, job: Callable, *, torch_threads: int | None = None, **kwargs):
@@ -43,3 +49,10 @@ def server_log(snakemake) -> Path:
     """The Showdown server of a battling job logs next to the job's own log."""
     log_path = Path(snakemake.log[0])
     return log_path.with_name(log_path.stem + ".showdown.log")
+
+
+def run_options(battle: dict, runtime: dict) -> dict:
+    """A battling rule's `battle` params (what changes outcomes) and `runtime` (how fast) as `run_battles` options."""
+    return {"battle_format": battle["battle_format"], "max_turns": battle["max_turns"],
+            "battle_timeout_s": battle["battle_timeout_s"], "concurrency": runtime["concurrency"],
+            "backend": runtime["backend"], "workers": runtime["workers"]}

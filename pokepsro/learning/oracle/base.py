@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pokepsro.battles.backend import PlayerFactory
 from pokepsro.core.errors import UsageError
-from pokepsro.metagame.population import Population
 
 ORACLES = ("ppo", "offline")
 
 
 @dataclass(frozen=True)
 class BestResponseTask:
-    """What every oracle is given. `work_dir` keeps its state between a killed run and its rerun."""
+    """What every oracle is given. `work_dir` keeps its state between a killed run and its rerun.
+
+    The opponents are picklable player factories by name (a population's members, or any Players), weighted by σ.
+    """
 
     learner_name: str
     init_checkpoint: Path
-    opponents: Population
+    opponents: Mapping[str, PlayerFactory]
     sigma: np.ndarray
     work_dir: Path
     seed: int
@@ -34,7 +38,7 @@ class BestResponseTask:
         sigma = np.asarray(self.sigma, dtype=float)
         if sigma.shape != (len(self.opponents),):
             raise UsageError(f"σ has {sigma.size} entries but the population has {len(self.opponents)} members "
-                             f"({', '.join(self.opponents.names)}); solve the meta-game of this population")
+                             f"({', '.join(self.opponents)}); solve the meta-game of this population")
         if (sigma < 0).any() or not np.isclose(sigma.sum(), 1.0):
             raise UsageError(f"σ must be a probability vector, got {sigma.tolist()}")
         if not Path(self.init_checkpoint).is_file():

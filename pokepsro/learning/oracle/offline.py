@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 
 from pokepsro.core.errors import UsageError
-
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
 
 OPTIONS = ("collected", "replay", "replay_weight", "model_config", "train_config", "epochs", "batch_size")

@@ -19,20 +19,28 @@ from typing import Any
 
 import torch
 
-from pokepsro.battles.arena import progress_bar, summarize_results
-from pokepsro.core.files import atomic_write_bytes, write_jsonl
+from pokepsro.battles.backend import progress_bar
+from pokepsro.battles.records import summarize_results
+from pokepsro.battles.spec import learner_key, schedule_against_mixture
 from pokepsro.core.errors import UsageError
-from pokepsro.metagame.evaluation import LEARNER_SUFFIX, schedule_against_mixture
-from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.learning.model import load_checkpoint, pick_device, save_checkpoint
-from pokepsro.metagame.population import player_factory
+from pokepsro.core.files import atomic_write_bytes, write_jsonl
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
-from pokepsro.learning.trainer import write_metrics_csv
-
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import (
+    checkpoint_path,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+)
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
 from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
-from pokepsro.learning.oracle.rollouts import LocalRollouts, RolloutPool, RolloutSettings
+from pokepsro.learning.oracle.rollouts import (
+    LocalRollouts,
+    RolloutPool,
+    RolloutSettings,
+)
+from pokepsro.learning.trainer import write_metrics_csv
 
 STATE_FILE = "state.pt"
 
@@ -41,10 +49,6 @@ def round_sizes(total_battles: int, round_battles: int) -> list[int]:
     """The budget split into rounds; the last one takes the remainder."""
     full, rest = divmod(total_battles, round_battles)
     return [round_battles] * full + ([rest] if rest else [])
-
-
-def checkpoint_path(work_dir: Path, round_number: int) -> Path:
-    return work_dir / "ckpts" / f"round_{round_number}.pt"
 
 
 def check_options(options: dict) -> None:
@@ -68,13 +72,12 @@ def train(task: BestResponseTask) -> OracleResult:
     reference = copy.deepcopy(model).eval() if config["kl_coef"] > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     work = Path(task.work_dir)
-    (work / "ckpts").mkdir(parents=True, exist_ok=True)
     done_rounds, rows, records = _resume(work, model, optimizer, device)
     team_set = load_team_set(task.team_set, task.battle["battle_format"])
-    learner = task.learner_name + LEARNER_SUFFIX
-    members = [name for name, weight in zip(task.opponents.names, task.sigma) if weight > 0]
+    learner = learner_key(task.learner_name)
+    members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
     workers = task.runtime.get("workers", 1)
-    settings = RolloutSettings(learner=learner, temperature=config["temperature"], opponents={name: player_factory(task.opponents[name]) for name in members},
+    settings = RolloutSettings(learner=learner, temperature=config["temperature"], opponents={name: task.opponents[name] for name in members},
                                model_config=initial.model_config, obs_dim=initial.obs_dim,
                                battle_format=task.battle["battle_format"],
                                concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
@@ -104,13 +107,14 @@ def train(task: BestResponseTask) -> OracleResult:
                     tensorboard.add_scalar(f"ppo/{name}", value, row["battles"])
             bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
     bar.close()
-    return OracleResult(checkpoint=checkpoint_path(work, len(sizes)), metrics=rows)
+    return OracleResult(checkpoint=checkpoint_path(work, "round", len(sizes)), metrics=rows)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
                     members: list[str]) -> list:
     """Round `number`'s battles: opponents drawn from σ, teams drawn, seats alternating; indices unique."""
-    weights = [float(task.sigma[task.opponents.names.index(name)]) for name in members]
+    weight_of = dict(zip(task.opponents, map(float, task.sigma)))
+    weights = [weight_of[name] for name in members]
     return schedule_against_mixture(
         learner, members, weights, sizes[number - 1], team_set,
         opponents_seed=derive_seed(task.seed, "ppo-opponents", task.learner_name, number),
@@ -132,7 +136,7 @@ def _round_row(number: int, battles: int, records: list[dict], update: dict, pla
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
             rows: list[dict], records: list[dict]) -> None:
     """The round's policy first, then the state that points at it: a kill in between replays the round."""
-    save_checkpoint(checkpoint_path(work, number), model, model_config=initial.model_config, obs_dim=initial.obs_dim,
+    save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config, obs_dim=initial.obs_dim,
                     feature_version=initial.feature_version, train_config={"oracle": "ppo", **config},
                     epoch=number, metrics={**rows[-1], "init_from_checkpoint": str(task.init_checkpoint),
                                            "learner": task.learner_name})
@@ -151,7 +155,7 @@ def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], list
         return 0, [], []
     state = torch.load(path, map_location=device, weights_only=True)
     number = int(state["round"])
-    weights = torch.load(checkpoint_path(work, number), map_location=device, weights_only=True)["state_dict"]
+    weights = torch.load(checkpoint_path(work, "round", number), map_location=device, weights_only=True)["state_dict"]
     model.load_state_dict(weights)
     optimizer.load_state_dict(state["optimizer"])
     print(f"resuming PPO after round {number} ({path})")

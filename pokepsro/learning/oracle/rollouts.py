@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pokepsro.battles.arena import BattleSpec
+from pokepsro.battles.spec import BattleSpec
 from pokepsro.learning.recording import finished_arrays, make_recording, pop_trajectory
 
 Episodes = dict[int, dict[str, np.ndarray]]

@@ -1,14 +1,14 @@
-"""Run explicitly scheduled battles on a local Showdown server, counting every battle exactly once.
+"""The server backend: battles on a local Showdown server, played by poke-env Players over websockets.
 
-Each `BattleSpec` names both policies, both teams and side A's seat. `run_battles` plays them in
-`concurrency` lanes; a lane owns its own poke-env Players (one per side and policy, `max_concurrent_battles=1`)
-and plays one battle at a time, so the finished battle of each side is known without guessing. Every battle
-ends in exactly one record, appended to a JSONL file as it ends: a battle past the turn limit or the wall-time
-limit is forfeited and recorded as a tie; a battle cut by a dying server is replayed after a restart; a killed
-job resumes from the records already written.
+`play_all` plays the pending battles in `concurrency` lanes; a lane owns its own poke-env Players (one per side
+and policy, `max_concurrent_battles=1`) and plays one battle at a time, so the finished battle of each side is
+known without guessing. A battle past the turn limit or the wall-time limit is forfeited and recorded as a tie; a
+battle cut by a dying server is replayed after a restart. Records are kept as in every backend
+(`battles.backend`); `battles.api.run_battles` chooses this backend and resumes from the record file.
 
-All network work runs in poke-env's own event loop (`POKE_LOOP`, a background thread); `run_battles` blocks
-the calling thread until every battle is recorded.
+All network work runs in poke-env's own event loop (`POKE_LOOP`, a background thread); `play_all` blocks the
+calling thread until every battle is recorded. It is the cross-check of the direct backend, and the way to play
+on a ladder.
 """
 
 from __future__ import annotations
@@ -19,223 +19,38 @@ import functools
 import inspect
 import itertools
 import logging
-import os
-import random
 import secrets
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poke_env.concurrency import POKE_LOOP
 from poke_env.data import to_id_str
 from poke_env.player import Player
-from poke_env.player.battle_order import ForfeitBattleOrder
 from poke_env.ps_client.account_configuration import AccountConfiguration
 from websockets.exceptions import ConnectionClosed
 
-from pokepsro.core.files import append_jsonl, read_jsonl
-from pokepsro.core.errors import UsageError
-from pokepsro.core.seeding import announce_battle_seed, derive_seed, player_seed
+from pokepsro.battles.backend import (
+    ArenaSettings,
+    build_record,
+    enforce_turn_limit,
+    keep_record,
+    progress_bar,
+)
 from pokepsro.battles.showdown import ShowdownServer
-from pokepsro.battles.records import summarize
+from pokepsro.battles.spec import BattleSpec
+from pokepsro.core.seeding import announce_battle_seed, player_seed
 
 if TYPE_CHECKING:
     from poke_env.battle.abstract_battle import AbstractBattle
 
-    from pokepsro.gen1.teams import Team, TeamSet
-
-PlayerFactory = Callable[..., Player]
-BattleEndCallback = Callable[["BattleSpec", "AbstractBattle", "AbstractBattle", dict], None]
-
 LOGGER = logging.getLogger(__name__)
-SEATS = ("p1", "p2")
 START_TIMEOUT_S = 30.0         # challenge -> both sides see the battle; longer means something is broken
 FORFEIT_GRACE_S = 10.0         # a forfeit that does not end the battle by then leaves the lane's players stuck
 WATCHDOG_INTERVAL_S = 0.25
 MAX_ATTEMPTS_PER_BATTLE = 3    # start failures / dropped connections before giving up on one battle
 MAX_SERVER_RESTARTS = 3
 MAX_PLAYERS_PER_LANE = 8       # idle players beyond this are disconnected (least recently used first)
-BACKENDS = ("server", "direct")
-
-
-@dataclass(frozen=True)
-class BattleSpec:
-    """One scheduled battle; `index` is unique within a run and keys its record."""
-
-    index: int
-    policy_a: str
-    policy_b: str
-    a_seat: str          # "p1" or "p2"; side A sends the challenge when it is p1 (Showdown seats the challenger p1)
-    team_a: Team
-    team_b: Team
-    seed: int
-
-
-def schedule_matchup(policy_a: str, policy_b: str, n: int, team_set: TeamSet, seed: int,
-                     start_index: int = 0) -> list[BattleSpec]:
-    """`n` battles of A against B: seats alternate (A is p1 first), teams drawn per battle from `seed`."""
-    if n < 0:
-        raise UsageError(f"number of battles must be at least 0, got {n}")
-    rng = random.Random(seed)
-    specs = []
-    for k in range(n):
-        index = start_index + k
-        team_a, team_b = team_set.draw(rng), team_set.draw(rng)
-        specs.append(BattleSpec(index=index, policy_a=policy_a, policy_b=policy_b, a_seat=SEATS[k % 2],
-                                team_a=team_a, team_b=team_b, seed=derive_seed(seed, "battle", index)))
-    return specs
-
-
-def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory], *,
-                battle_format: str = "gen1ou", concurrency: int = 16, server: ShowdownServer | None = None,
-                server_log: Path | None = None, record_path: Path | None = None, max_turns: int = 500,
-                battle_timeout_s: float = 600.0, progress: bool = True,
-                on_battle_end: BattleEndCallback | None = None, backend: str = "server",
-                workers: int = 1) -> list[dict]:
-    """Play every spec not already recorded in `record_path`; return all their records, sorted by index.
-
-    `backend="server"` plays through a local Showdown server: without `server`, a private one is started
-    for the call (log: `server_log`, default beside the records or in the temp folder). `backend="direct"`
-    plays with no server on a simulator process of its own (`pokepsro.battles.direct`), or over `workers` worker
-    processes each with its own simulator (`pokepsro.battles.worker_pool`; factories and callback must then be
-    picklable); `concurrency` is the number of battles in flight over all of them. Either way
-    `on_battle_end(spec, battle_a, battle_b, record)` runs in poke-env's loop thread (of the worker process
-    that played the battle) before the record is written, so a battle whose callback did not finish is
-    replayed on resume.
-    """
-    validate_run(specs, players, concurrency, max_turns, battle_timeout_s)
-    validate_backend(backend, workers, server)
-    recorded = load_recorded(record_path, specs) if record_path is not None else {}
-    pending = [spec for spec in specs if spec.index not in recorded]
-    if pending:
-        settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
-                                 record_path=record_path, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
-                                 on_battle_end=on_battle_end)
-        if backend == "direct" and workers > 1:
-            from pokepsro.battles.worker_pool import play_in_processes  # imported late: it imports this module
-
-            recorded.update(play_in_processes(pending, settings, workers, progress, len(specs)))
-        elif backend == "direct":
-            from pokepsro.battles.direct import play_direct  # imported late: direct imports this module
-
-            recorded.update(play_direct(pending, settings, progress, len(specs)))
-        elif server is None:
-            log_path = server_log or default_server_log(record_path)
-            with ShowdownServer(log_path) as owned_server:
-                recorded.update(play_all(pending, settings, owned_server, progress, len(specs)))
-        else:
-            recorded.update(play_all(pending, settings, server, progress, len(specs)))
-    return [recorded[spec.index] for spec in sorted(specs, key=lambda s: s.index)]
-
-
-def summarize_records(records: Iterable[dict]) -> dict:
-    """Side A's results over all records and per (policy_a, policy_b) pair, with Wilson 95 % intervals."""
-    records = list(records)
-    if not records:
-        raise ValueError("no records to summarize")
-    summary = {**summarize_results(records),
-               "ends": dict(collections.Counter(r["end"] for r in records)),
-               "mean_turns": sum(r["turns"] for r in records) / len(records)}
-    rate = battles_per_second(records)
-    if rate is not None:
-        summary["battles_per_s"] = rate
-    pairs = collections.defaultdict(list)
-    for record in records:
-        pairs[(record["policy_a"], record["policy_b"])].append(record)
-    summary["by_pair"] = [{"policy_a": a, "policy_b": b, **summarize_results(group)}
-                          for (a, b), group in sorted(pairs.items())]
-    return summary
-
-
-def summarize_results(records: list[dict]) -> dict:
-    results = collections.Counter(r["result_a"] for r in records)
-    return summarize(results["win"], results["loss"], results["tie"])
-
-
-def battles_per_second(records: list[dict]) -> float | None:
-    """Battles per wall second over the span of the timed records (resumed runs mix several spans)."""
-    timed = [r for r in records if "finished_at" in r and "wall_s" in r]
-    if not timed:
-        return None
-    span = max(r["finished_at"] for r in timed) - min(r["finished_at"] - r["wall_s"] for r in timed)
-    return len(timed) / span if span > 0 else None
-
-
-# -- validation and resume ------------------------------------------------------------------------------------
-
-def validate_run(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory], concurrency: int,
-                 max_turns: int, battle_timeout_s: float) -> None:
-    if concurrency < 1:
-        raise UsageError(f"concurrency must be at least 1, got {concurrency}")
-    if max_turns < 1:
-        raise UsageError(f"max_turns must be at least 1, got {max_turns}")
-    if battle_timeout_s <= 0:
-        raise UsageError(f"battle_timeout_s must be positive, got {battle_timeout_s}")
-    duplicates = [index for index, count in collections.Counter(s.index for s in specs).items() if count > 1]
-    if duplicates:
-        raise UsageError(f"battle indices must be unique within a run; repeated: {sorted(duplicates)[:10]}")
-    for spec in specs:
-        if spec.a_seat not in SEATS:
-            raise UsageError(f"battle {spec.index}: a_seat must be 'p1' or 'p2', got {spec.a_seat!r}")
-        for policy in (spec.policy_a, spec.policy_b):
-            if policy not in players:
-                raise UsageError(f"battle {spec.index} names policy {policy!r}, which has no player factory "
-                                 f"(known: {', '.join(sorted(players)) or 'none'})")
-
-
-def validate_backend(backend: str, workers: int, server: ShowdownServer | None) -> None:
-    if backend not in BACKENDS:
-        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}")
-    if backend == "direct" and server is not None:
-        raise UsageError("a Showdown server was given, but the direct backend plays without one: "
-                         "pass backend='server' or no server")
-    if backend == "server" and workers != 1:
-        raise UsageError(f"workers={workers} needs backend='direct' (the server backend scales with its "
-                         "own subprocesses)")
-
-
-def load_recorded(record_path: Path, specs: Sequence[BattleSpec]) -> dict[int, dict]:
-    """Records of `specs` already in the file; one that contradicts its spec means a different schedule."""
-    if not Path(record_path).exists():
-        return {}
-    by_index = {spec.index: spec for spec in specs}
-    recorded: dict[int, dict] = {}
-    for record in read_jsonl(record_path):
-        spec = by_index.get(record.get("index"))
-        if spec is None or spec.index in recorded:
-            continue
-        if (record.get("policy_a"), record.get("policy_b"), record.get("a_seat")) != \
-                (spec.policy_a, spec.policy_b, spec.a_seat):
-            raise UsageError(f"record file {record_path} has battle {spec.index} as {record.get('policy_a')} vs "
-                             f"{record.get('policy_b')} ({record.get('a_seat')}), but this run schedules "
-                             f"{spec.policy_a} vs {spec.policy_b} ({spec.a_seat}): delete the file or use another path")
-        recorded[spec.index] = record
-    return recorded
-
-
-def default_server_log(record_path: Path | None) -> Path:
-    """Beside the records when there are any, else in the temp folder (never the working directory)."""
-    if record_path is not None:
-        return Path(record_path).with_name(Path(record_path).name + ".showdown.log")
-    return Path(tempfile.gettempdir()) / f"pokepsro-showdown-{os.getpid()}.log"
-
-
-# -- the run --------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ArenaSettings:
-    players: Mapping[str, PlayerFactory]
-    battle_format: str
-    concurrency: int
-    record_path: Path | None
-    max_turns: int
-    battle_timeout_s: float
-    on_battle_end: BattleEndCallback | None
 
 
 def play_all(pending: list[BattleSpec], settings: ArenaSettings, server: ShowdownServer, progress: bool,
@@ -258,14 +73,6 @@ def play_all(pending: list[BattleSpec], settings: ArenaSettings, server: Showdow
             arena.play_round(remaining, bar)
     finally:
         bar.close()
-
-
-def progress_bar(total: int, pending: int, shown: bool):
-    """The run's tqdm bar over all its battles, those recorded by an earlier run already counted."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=total - pending, unit="battle", disable=not shown, desc="battles",
-                smoothing=0.1)
 
 
 class ServerLost(Exception):
@@ -337,16 +144,6 @@ class Arena:
     def finish(self, spec: BattleSpec, battle_a: AbstractBattle, battle_b: AbstractBattle, record: dict) -> None:
         keep_record(self.settings, self.records, spec, battle_a, battle_b, record)
         self.bar.update(1)
-
-
-def keep_record(settings: ArenaSettings, records: dict[int, dict], spec: BattleSpec, battle_a: AbstractBattle,
-                battle_b: AbstractBattle, record: dict) -> None:
-    """Callback first, then the record on disk: a battle whose callback did not finish is replayed on resume."""
-    if settings.on_battle_end is not None:
-        settings.on_battle_end(spec, battle_a, battle_b, record)
-    if settings.record_path is not None:
-        append_jsonl(settings.record_path, [record])
-    records[spec.index] = record
 
 
 class PopupCollector(logging.Handler):
@@ -529,22 +326,6 @@ class Lane:
 
 # -- helpers on poke-env players and battles -----------------------------------------------------------------
 
-def enforce_turn_limit(player: Player, max_turns: int, turn_limited: set[str]) -> None:
-    """Forfeit instead of moving once a battle passes `max_turns`, noting its tag in `turn_limited`.
-
-    The battle is then recorded as a turn-limit tie.
-    """
-    choose_move = player.choose_move
-
-    def choose_or_forfeit(battle):
-        if battle.turn > max_turns:
-            turn_limited.add(battle.battle_tag)
-            return ForfeitBattleOrder()
-        return choose_move(battle)
-
-    player.choose_move = choose_or_forfeit
-
-
 def watch_failures(player: Player) -> tuple[list[BaseException], asyncio.Event]:
     """Errors raised by the player's choose_move, and an event set on the first one.
 
@@ -643,15 +424,3 @@ async def both_finished(side_a: LanePlayer, battle_a: AbstractBattle, side_b: La
     await asyncio.gather(battle_finished(side_a, battle_a), battle_finished(side_b, battle_b))
 
 
-def build_record(spec: BattleSpec, battle_a: AbstractBattle, battle_format: str, end: str, wall_s: float) -> dict:
-    """The battle's record from side A's battle object; limits turn any outcome into a tie."""
-    if end != "normal" or battle_a.won is None:
-        result_a = "tie"
-    else:
-        result_a = "win" if battle_a.won else "loss"
-    winner = {"win": spec.policy_a, "loss": spec.policy_b}.get(result_a)
-    return {"index": spec.index, "battle_id": battle_a.battle_tag, "policy_a": spec.policy_a,
-            "policy_b": spec.policy_b, "a_seat": spec.a_seat, "winner": winner, "result_a": result_a,
-            "end": end, "turns": battle_a.turn, "team_a": spec.team_a.id, "team_b": spec.team_b.id,
-            "seed": spec.seed, "format": battle_format, "wall_s": round(wall_s, 3),
-            "finished_at": round(time.time(), 3)}
