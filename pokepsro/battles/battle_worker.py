@@ -12,7 +12,6 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
-import pickle
 import sys
 from multiprocessing.connection import Connection
 
@@ -21,6 +20,7 @@ from poke_env.concurrency import POKE_LOOP
 from pokepsro.battles.backend import ArenaSettings, progress_bar
 from pokepsro.battles.direct import SHUTDOWN_WAIT_S, DirectArena, host_command
 from pokepsro.battles.spec import BattleSpec
+from pokepsro.battles.worker_pool import picklable
 
 LOGGER = logging.getLogger(__name__)
 POLL_S = 0.1
@@ -75,15 +75,6 @@ def serve(inbox: Connection, outbox: Connection) -> int:
         outbox.send(("failed", picklable(error)))
         return 1
     return 0
-
-
-def picklable(error: BaseException) -> BaseException:
-    """The error itself when it survives pickling (UsageError stays a UsageError), else its text."""
-    try:
-        pickle.loads(pickle.dumps(error))
-    except Exception:  # noqa: BLE001 - any failure to round-trip
-        return RuntimeError(f"{type(error).__name__}: {error}")
-    return error
 
 
 def main(argv: list[str]) -> int:

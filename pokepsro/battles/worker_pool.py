@@ -93,6 +93,15 @@ def check_picklable_parts(parts: dict) -> None:
                              "or workers: 1") from None
 
 
+def picklable(error: BaseException) -> BaseException:
+    """The error itself when it survives pickling (UsageError stays a UsageError), else its text."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - any failure to round-trip
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
 class WorkerPool:
     """The parent's bookkeeping: battles not yet handed out, live workers, records."""
 

@@ -1,6 +1,7 @@
-"""The foundation every other package stands on: user-facing errors, atomic file output and file readers, seeds.
+"""The foundation every other package stands on: user-facing errors, files in and out, seeds.
 
-Owns: `errors` (the exceptions the CLI and jobs turn into one line), `files` (atomic writes, JSON/JSONL/YAML
-readers, publishing a finished folder), `seeding` (seeds derived from names, per-battle RNGs).
-May import: nothing from pokepsro.
+Owns: `errors` (the exceptions the CLI and the jobs turn into one line), `files` (atomic writes, the JSON, JSONL
+and YAML readers, publishing a finished folder, resumable work folders), `seeding` (seeds derived from names,
+per-battle RNGs).
+May import: nothing else from pokepsro.
 """

@@ -9,7 +9,7 @@ poke-env (``type_chart[defender][attacker]``), restricted to the 15 Gen 1 types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from poke_env.battle.move import Move
@@ -89,8 +89,9 @@ def move_category(move: Move) -> MoveCategory:
     return MoveCategory.SPECIAL if is_special_type(move.type) else MoveCategory.PHYSICAL
 
 
-def stab_multiplier(move_type: PokemonType, attacker_types: Iterable[PokemonType | None]) -> float:
-    return STAB if move_type in set(attacker_types) else 1.0
+def stab_multiplier(move_type: PokemonType, attacker_types: Collection[PokemonType | None]) -> float:
+    """Same-type attack bonus: a move of one of the attacker's own types hits 1.5x as hard."""
+    return STAB if move_type in attacker_types else 1.0
 
 
 def stat_from_base(base: int, level: int, *, is_hp: bool = False) -> int:
@@ -132,12 +133,8 @@ def expected_hits(move: Move) -> float:
     return float(hits)
 
 
-def crit_chance(move: Move, attacker: Pokemon) -> float:
-    """Gen 1 crits depend on the attacker's base Speed; high-crit moves multiply the chance by 8."""
-    return _crit_chance(attacker.base_stats["spe"], move.entry.get("critRatio", 1) >= 2)
-
-
 def _crit_chance(base_speed: int, high_crit: bool) -> float:
+    """Gen 1 crits depend on the attacker's base Speed; high-crit moves multiply the chance by 8."""
     chance = base_speed / 512
     if high_crit:
         chance *= HIGH_CRIT_MULTIPLIER
@@ -282,7 +279,7 @@ def hit_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> floa
     base = (2 * level / 5 + 2) * info.base_power * attack / max(defense, 1.0) / 50 + 2
     crit_gain = (4 * level / 5 + 2) / (2 * level / 5 + 2) - 1
     crit_factor = 1 + _crit_chance(attacker.base_speed, info.high_crit) * crit_gain
-    stab = STAB if info.type in attacker.types else 1.0
+    stab = stab_multiplier(info.type, attacker.types)
     return base * stab * effectiveness * MEAN_DAMAGE_ROLL * crit_factor * info.hits
 
 
@@ -311,9 +308,7 @@ def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
 
 def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
-    defending = combatant(defender)
-    info = move_info(move)
-    return info.accuracy if hit_damage(info, combatant(attacker), defending) >= defending.current_hp else 0.0
+    return move_info(move).accuracy if damage_if_hit(move, attacker, defender) >= current_hp(defender) else 0.0
 
 
 def can_inflict_status(move: Move, defender: Pokemon) -> bool:

@@ -132,9 +132,6 @@ GEN1_SPECIES: tuple[SpeciesEntry, ...] = (
     _entry(UU, "Butterfree", ("Sleep Powder", "Psychic", "Stun Spore", "Mega Drain")),
 )
 
-GEN1_SETS: tuple[SetSpec, ...] = tuple(spec for entry in GEN1_SPECIES for spec in entry.sets)
-
-
 def format_pokemon(spec: SetSpec) -> str:
     """One Pokémon in Showdown export text."""
     return "\n".join([spec.species, GEN1_EVS_LINE, *(f"- {move}" for move in spec.moves)]) + "\n"

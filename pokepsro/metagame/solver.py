@@ -82,11 +82,6 @@ def exploitability(M: Any, sigma: Any) -> float:
     return float(np.max(payoff @ _check_mixture(sigma, len(payoff))) - GAME_VALUE)
 
 
-def nash_conv(M: Any, sigma: Any) -> float:
-    """Sum of both players' best-response gains against σ; twice the exploitability (symmetric game)."""
-    return 2.0 * exploitability(M, sigma)
-
-
 def exploitability_of_previous(M_new: Any, sigma_prev: Any) -> tuple[float, int]:
     """PSRO's progress measure: how much the grown population beats the previous Nash σ_prev.
 
@@ -147,12 +142,12 @@ def analyze(policy_names: Sequence[str], M: Any, sigma: Any) -> dict:
         raise UsageError(f"matrix is {len(payoff)}x{len(payoff)} but there are {len(names)} policy names")
     mixture = _check_mixture(sigma, len(names))
     rates = payoff @ mixture
-    gain = float(np.max(rates) - GAME_VALUE)
+    gain = exploitability(payoff, mixture)
     support = [i for i in np.argsort(-mixture, kind="stable") if mixture[i] > REPORT_THRESHOLD]
     # σᵀMσ = ½ for every σ when M + Mᵀ = 1, so σ's "value" says nothing; its win rate against each member does.
     return {
         "exploitability_within_population": gain,
-        "nash_conv": 2.0 * gain,
+        "nash_conv": 2.0 * gain,  # both players' best-response gains against σ: twice the exploitability
         "nash_winrate_vs_member": {name: float(1.0 - rate) for name, rate in zip(names, rates, strict=True)},
         "expected_winrate_vs_nash": {name: float(rate) for name, rate in zip(names, rates, strict=True)},
         "dominant_policies": [{"policy": names[i], "probability": float(mixture[i]),

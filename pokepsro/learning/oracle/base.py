@@ -12,8 +12,6 @@ import numpy as np
 from pokepsro.battles.backend import PlayerFactory
 from pokepsro.core.errors import UsageError
 
-ORACLES = ("ppo", "offline")
-
 
 @dataclass(frozen=True)
 class BestResponseTask:
@@ -49,28 +47,3 @@ class BestResponseTask:
 class OracleResult:
     checkpoint: Path              # the trained policy, inside task.work_dir
     metrics: list[dict[str, Any]]  # one row per round (ppo) or epoch (offline)
-
-
-def _oracle(name: str):
-    """The module implementing oracle `name`: `check_options(options)` and `train(task)`."""
-    if name == "ppo":
-        from pokepsro.learning.oracle import ppo_oracle
-
-        return ppo_oracle
-    if name == "offline":
-        from pokepsro.learning.oracle import offline
-
-        return offline
-    raise UsageError(f"unknown oracle {name!r}; choose one of {', '.join(ORACLES)}")
-
-
-def check_oracle(name: str, options: dict) -> None:
-    """Refuse an unknown oracle or bad options before anything is written."""
-    _oracle(name).check_options(options)
-
-
-def train_best_response(name: str, task: BestResponseTask) -> OracleResult:
-    """Run oracle `name` on `task` (a rerun with the same work folder resumes)."""
-    oracle = _oracle(name)
-    oracle.check_options(task.options)
-    return oracle.train(task)

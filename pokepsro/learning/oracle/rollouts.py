@@ -152,7 +152,7 @@ class RolloutPool:
 
 def serve(inbox: Connection, outbox: Connection) -> int:
     """A rollout worker: rebuild the learner, then play each round with the weights that come with it."""
-    from pokepsro.battles.battle_worker import picklable
+    from pokepsro.battles.worker_pool import picklable
     from pokepsro.learning.model import build_model, pick_device
 
     settings: RolloutSettings = inbox.recv()
