@@ -11,8 +11,8 @@ players, recording wrappers) runs unchanged, and battle state is parsed by poke-
 One Player per side and policy plays all its battles concurrently (its battles are keyed by tag). Battles are
 seeded with their spec's seed. Records, callbacks and limits are those of every backend (`battles.backend`): a
 battle past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying
-simulator is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling process
-(`workers: 1`) or in each worker process of `pokepsro.battles.worker_pool`.
+simulator is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling
+process (`workers: 1`) or in each worker process of `pokepsro.battles.worker_pool`.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class DirectBattle:
 
 
 class SpecFeed(Protocol):
-    """Where a battle worker process gets its battles from and sends its records to (`pokepsro.battles.battle_worker`)."""
+    """Where a battle worker process (`battles.battle_worker`) gets its battles from and sends its records to."""
 
     exhausted: bool
 

@@ -77,7 +77,8 @@ def train(task: BestResponseTask) -> OracleResult:
     learner = learner_key(task.learner_name)
     members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
     workers = task.runtime.get("workers", 1)
-    settings = RolloutSettings(learner=learner, temperature=config["temperature"], opponents={name: task.opponents[name] for name in members},
+    settings = RolloutSettings(learner=learner, temperature=config["temperature"],
+                               opponents={name: task.opponents[name] for name in members},
                                model_config=initial.model_config, obs_dim=initial.obs_dim,
                                battle_format=task.battle["battle_format"],
                                concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
@@ -136,8 +137,9 @@ def _round_row(number: int, battles: int, records: list[dict], update: dict, pla
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
             rows: list[dict], records: list[dict]) -> None:
     """The round's policy first, then the state that points at it: a kill in between replays the round."""
-    save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config, obs_dim=initial.obs_dim,
-                    feature_version=initial.feature_version, train_config={"oracle": "ppo", **config},
+    save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config,
+                    obs_dim=initial.obs_dim, feature_version=initial.feature_version,
+                    train_config={"oracle": "ppo", **config},
                     epoch=number, metrics={**rows[-1], "init_from_checkpoint": str(task.init_checkpoint),
                                            "learner": task.learner_name})
     state = {"round": number, "optimizer": optimizer.state_dict(), "rows_json": json.dumps(rows),

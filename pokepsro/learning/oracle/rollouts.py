@@ -95,7 +95,8 @@ def _state_bytes(model) -> bytes:
 
 
 class RolloutPool:
-    """`workers` processes (`python -m pokepsro.learning.oracle.rollouts`), battles dealt round-robin by index each round."""
+    """`workers` processes (`python -m pokepsro.learning.oracle.rollouts`), battles dealt round-robin by index
+    each round."""
 
     def __init__(self, settings: RolloutSettings, workers: int, bar) -> None:
         from pokepsro.battles.worker_pool import check_picklable_parts
