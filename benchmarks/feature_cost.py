@@ -26,12 +26,7 @@ from pokepsro.battles.api import run_battles
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.gen1.baselines import BASELINES
 from pokepsro.gen1.teams import load_team_set
-from pokepsro.learning.features import (
-    FEATURE_VERSION,
-    OBS_DIM,
-    action_mask,
-    encode_battle,
-)
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM, action_mask, encode_battle
 
 TIMES: dict[str, list[float]] = {"cold": [], "repeat": [], "decide": []}
 

@@ -21,18 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
 from pokepsro.core.files import atomic_write_json
-from pokepsro.learning.model import (
-    build_model,
-    count_parameters,
-    load_model_config,
-    pick_device,
-)
-from pokepsro.learning.trainer import (
-    Batch,
-    load_train_config,
-    make_optimizer,
-    train_step,
-)
+from pokepsro.learning.model import build_model, count_parameters, load_model_config, pick_device
+from pokepsro.learning.trainer import Batch, load_train_config, make_optimizer, train_step
 
 MIN_DATASET_STEPS = 16384  # random gathers from more rows than fit in cache, like real data
 

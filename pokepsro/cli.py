@@ -11,12 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from pokepsro.core.errors import (
-    SOLVER_FAILURE_EXIT,
-    SetupError,
-    SolverError,
-    UsageError,
-)
+from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 from pokepsro.core.files import read_jsonl
 
 SUPPORTED_FORMATS = ("gen1ou",)

@@ -1,7 +1,5 @@
 # Analysis over all iterations: progress curves, success criteria, and the final Nash mixture's strength.
 
-STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
-
 
 rule analysis:
     input:

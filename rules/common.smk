@@ -17,6 +17,7 @@ from pokepsro.workflow.layout import (
 
 
 NUM_ITERATIONS = config["num_iterations"]
+STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
 FINAL = final_stage(NUM_ITERATIONS)  # the last stage's σ, answered by the exploiter
 IMITATION = imitation_checkpoint(config["phase0"]["bootstrap_epochs"])
 BOOTSTRAP = bootstrap_checkpoint(config["phase0"]["bootstrap_epochs"], config["phase0"]["bootstrap_refine_battles"])
@@ -88,9 +89,8 @@ def stage_figures(stage):
 
 
 def final_targets():
-    stages = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
     targets = [f"{PHASE0}/bootstrap_eval.json"]
-    for stage in stages:
+    for stage in STAGES:
         targets += [f"{stage}/meta_game_analysis.json", f"{stage}/meta_strategy.json"]
         targets += stage_figures(stage.removeprefix("results/"))
     targets += [f"{iteration_dir(i)}/br_eval.json" for i in range(NUM_ITERATIONS)]

@@ -20,12 +20,7 @@ from pokepsro.battles.records import summarize_records
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.core.errors import UsageError
 from pokepsro.gen1 import mechanics as gen1
-from pokepsro.gen1.baselines import (
-    BASELINES,
-    Gen1BossAI,
-    GymLeader,
-    baseline_class,
-)
+from pokepsro.gen1.baselines import BASELINES, Gen1BossAI, GymLeader, baseline_class
 
 # ---------------------------------------------------------------------------------------------- type chart
 

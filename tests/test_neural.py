@@ -19,12 +19,7 @@ from pokepsro.core.seeding import PerBattleRngs
 from pokepsro.gen1.baselines import RandomBaseline
 from pokepsro.learning.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
 from pokepsro.learning.model import build_model, save_checkpoint
-from pokepsro.learning.neural import (
-    BatchedPolicy,
-    NeuralPlayer,
-    seeded_generator,
-    shared_policy,
-)
+from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
 from pokepsro.learning.recording import TrajectoryWriter, make_recording
 from pokepsro.learning.trajectories import read_shard, shard_paths
 

@@ -25,12 +25,7 @@ from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
 from pokepsro.learning.oracle import BestResponseTask, train_best_response
 from pokepsro.learning.oracle.rollouts import LearnerEpisodes
 from pokepsro.learning.recording import make_recording
-from pokepsro.metagame.population import (
-    Population,
-    heuristic_entry,
-    player_factories,
-    player_factory,
-)
+from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 BATTLE = {"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300}

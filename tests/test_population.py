@@ -11,13 +11,7 @@ from poke_env.player import Player
 from pokepsro.battles.spec import sample_members
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.mixture import load_mixture, mixture_entry
-from pokepsro.metagame.population import (
-    PolicyEntry,
-    Population,
-    entry_from_argument,
-    heuristic_entry,
-    player_factory,
-)
+from pokepsro.metagame.population import PolicyEntry, Population, entry_from_argument, heuristic_entry, player_factory
 from pokepsro.metagame.solver import write_meta_strategy
 
 

@@ -44,11 +44,7 @@ from pokepsro.battles.backend import (
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.errors import SetupError
 from pokepsro.core.seeding import announce_battle_seed, forget_battle_seed, player_seed
-from pokepsro.gen1.simulator import (
-    check_showdown_install,
-    node_executable,
-    showdown_root,
-)
+from pokepsro.gen1.simulator import check_showdown_install, node_executable, showdown_root
 
 LOGGER = logging.getLogger(__name__)
 HOST_SCRIPT = Path(__file__).resolve().parent / "js" / "battle_host.js"

@@ -30,13 +30,7 @@ from poke_env.player import Player
 from poke_env.ps_client.account_configuration import AccountConfiguration
 from websockets.exceptions import ConnectionClosed
 
-from pokepsro.battles.backend import (
-    ArenaSettings,
-    build_record,
-    enforce_turn_limit,
-    keep_record,
-    progress_bar,
-)
+from pokepsro.battles.backend import ArenaSettings, build_record, enforce_turn_limit, keep_record, progress_bar
 from pokepsro.battles.showdown import ShowdownServer
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.seeding import announce_battle_seed, player_seed

@@ -26,11 +26,7 @@ from poke_env.ps_client.server_configuration import ServerConfiguration
 from websockets.sync.client import connect
 
 from pokepsro.core.errors import SetupError
-from pokepsro.gen1.simulator import (
-    check_showdown_install,
-    node_executable,
-    showdown_root,
-)
+from pokepsro.gen1.simulator import check_showdown_install, node_executable, showdown_root
 
 # Login is a local "/trn name,0," without a password, so this URL is never contacted (see PSClient.log_in).
 UNUSED_AUTHENTICATION_URL = "http://127.0.0.1:9/action.php?"

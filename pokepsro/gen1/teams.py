@@ -19,11 +19,7 @@ from poke_env.teambuilder import Teambuilder
 
 from pokepsro.core.errors import SetupError, UsageError
 from pokepsro.core.files import REPO_ROOT
-from pokepsro.gen1.simulator import (
-    check_showdown_install,
-    node_executable,
-    showdown_root,
-)
+from pokepsro.gen1.simulator import check_showdown_install, node_executable, showdown_root
 
 TEAMS_DIR_ENV = "POKEPSRO_TEAMS_DIR"
 VALIDATOR_SCRIPT = Path(__file__).resolve().parent / "js" / "validate_teams.js"

@@ -32,12 +32,7 @@ from pokepsro.learning.features import (
     action_to_order,
     encode_battle,
 )
-from pokepsro.learning.model import (
-    ActorCritic,
-    load_checkpoint,
-    pick_device,
-    policy_act,
-)
+from pokepsro.learning.model import ActorCritic, load_checkpoint, pick_device, policy_act
 
 FLUSH_DELAY_S = 0.0015
 

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from pokepsro.battles.api import run_battles
 from pokepsro.battles.records import summarize, summarize_outcomes
-from pokepsro.battles.spec import (
-    learner_key,
-    schedule_against_mixture,
-    schedule_matchup,
-)
+from pokepsro.battles.spec import learner_key, schedule_against_mixture, schedule_matchup
 from pokepsro.core.errors import UsageError
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import TeamSet

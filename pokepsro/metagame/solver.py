@@ -20,11 +20,7 @@ from scipy.optimize import linprog, minimize
 
 from pokepsro.core.errors import SolverError, UsageError
 from pokepsro.core.files import atomic_write_json, read_json
-from pokepsro.metagame.matrix import (
-    InteractionMatrix,
-    check_payoff_matrix,
-    check_population,
-)
+from pokepsro.metagame.matrix import InteractionMatrix, check_payoff_matrix, check_population
 
 GAME_VALUE = 0.5
 SUPPORT_THRESHOLD = 1e-9  # a probability above this counts as "in the support" when solving

@@ -15,11 +15,7 @@ from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_json, partial_records, read_json
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
-from pokepsro.metagame.evaluation import (
-    evaluate_against_mixture,
-    evaluate_against_nash,
-    mixture_side,
-)
+from pokepsro.metagame.evaluation import evaluate_against_mixture, evaluate_against_nash, mixture_side
 from pokepsro.metagame.matrix import InteractionMatrix
 from pokepsro.metagame.mixture import load_mixture, mixture_entry
 from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry

@@ -10,12 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from pokepsro.core.errors import (
-    SOLVER_FAILURE_EXIT,
-    SetupError,
-    SolverError,
-    UsageError,
-)
+from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
 
 
 def run_job(snakemake, job: Callable, *, torch_threads: int | None = None, **kwargs):

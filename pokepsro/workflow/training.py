@@ -28,12 +28,7 @@ from pokepsro.learning.oracle import BestResponseTask, check_oracle, train_best_
 from pokepsro.learning.recording import TrajectoryWriter
 from pokepsro.learning.trainer import load_train_config, train
 from pokepsro.metagame.evaluation import evaluate_against_mixture
-from pokepsro.metagame.population import (
-    PolicyEntry,
-    Population,
-    heuristic_entry,
-    player_factories,
-)
+from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories
 from pokepsro.metagame.solver import load_meta_strategy
 from pokepsro.workflow.layout import BOOTSTRAP_NAME
 from pokepsro.workflow.plots import plot_learning_curve

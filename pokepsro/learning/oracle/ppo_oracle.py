@@ -27,19 +27,10 @@ from pokepsro.core.files import atomic_write_bytes, write_jsonl
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.learning.model import (
-    checkpoint_path,
-    load_checkpoint,
-    pick_device,
-    save_checkpoint,
-)
+from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
 from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
-from pokepsro.learning.oracle.rollouts import (
-    LocalRollouts,
-    RolloutPool,
-    RolloutSettings,
-)
+from pokepsro.learning.oracle.rollouts import LocalRollouts, RolloutPool, RolloutSettings
 from pokepsro.learning.trainer import write_metrics_csv
 
 STATE_FILE = "state.pt"
