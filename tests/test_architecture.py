@@ -99,7 +99,7 @@ def test_each_package_docstring_names_what_it_may_import():
             continue
         docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert "Owns:" in docstring, f"{init}: the docstring says what the package owns"
-        may_import = re.search(r"May import:(.*)", docstring, re.S)
+        may_import = re.search(r"May import:(.*)", docstring, re.DOTALL)
         assert may_import, f"{init}: the docstring says what the package may import"
         named = set(re.findall(r"`pokepsro\.(\w+)`", may_import.group(1)))
         assert named == set(LAYERS[:k]), f"{init}: may import {sorted(named)}, the layers say {LAYERS[:k]}"
