@@ -12,7 +12,7 @@ SUCCESS_BR_WINRATE = 0.60  # each best response beats the previous Nash mixture 
 
 
 def sigma_passes(measurement: dict) -> bool:
-    """"Exploitability < 0.15" for one σ, judged on an informative measurement only."""
+    """The criterion "exploitability < 0.15" for one σ, judged on an informative measurement only."""
     return exploitability_passes(measurement, SUCCESS_EXPLOITABILITY)
 
 
