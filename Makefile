@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHOWDOWN := envs/showdown
 CORES ?= all
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run lint test test-fast bench clean
 
 setup: $(VENV)/.installed $(SHOWDOWN)/node_modules/.installed
 
@@ -34,7 +34,12 @@ run: setup
 results/report.html: results/analysis/success.json
 	$(BIN)/snakemake --report $@
 
-test: setup $(VENV)/.wandb-installed
+# The workflow's rules (snakemake --lint) and unused code (vulture, see [tool.vulture] in pyproject.toml).
+lint: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/vulture
+
+test: lint $(VENV)/.wandb-installed
 	$(BIN)/python -m pytest tests
 
 test-fast: setup $(VENV)/.wandb-installed

@@ -2,8 +2,8 @@
 # `snakemake --cores all` builds everything; see README.md for the step-by-step targets.
 import sys
 
-from pokepsro.config import resolve_workers, validate_config
-from pokepsro.errors import UsageError
+from pokepsro.workflow.config import resolve_workers, validate_config
+from pokepsro.core.errors import UsageError
 
 sys.setrecursionlimit(20000)  # deep iteration chains recurse in DAG building
 

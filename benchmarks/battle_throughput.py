@@ -1,7 +1,7 @@
 """Battle throughput of the server and direct backends against the floor of the Showdown simulator alone.
 
 On one warm local Showdown server (a short warm-up run first, not timed) this plays `max_base_power` vs
-`random` through `pokepsro.arena.run_battles` at each concurrency level, then the neural player (a checkpoint,
+`random` through `pokepsro.battles.api.run_battles` at each concurrency level, then the neural player (a checkpoint,
 by default a freshly initialised `small` model: speed does not depend on the weights) vs `max_base_power`,
 then `random` vs `random`, each on a fixed schedule. The direct backend (`backend="direct"`, no server) plays
 the three schedules with each number of worker processes in `--direct-workers`; its timing includes starting
@@ -39,27 +39,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
-from pokepsro.arena import (
-    BattleSpec,
-    PlayerFactory,
-    run_battles,
-    schedule_matchup,
-    summarize_records,
-)
-from pokepsro.atomic import atomic_write_json
-from pokepsro.baselines import BASELINES
-from pokepsro.errors import SetupError, UsageError
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.model import build_model, load_model_config, save_checkpoint
-from pokepsro.population import PolicyEntry, player_factory
-from pokepsro.seeding import derive_seed
-from pokepsro.showdown import (
-    ShowdownServer,
-    check_showdown_install,
-    node_executable,
-    showdown_root,
-)
-from pokepsro.teams import TeamSet, load_team_set
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.backend import PlayerFactory
+from pokepsro.battles.records import summarize_records
+from pokepsro.battles.showdown import ShowdownServer
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.core.errors import SetupError, UsageError
+from pokepsro.core.files import atomic_write_json
+from pokepsro.core.seeding import derive_seed
+from pokepsro.gen1.baselines import BASELINES
+from pokepsro.gen1.simulator import check_showdown_install, node_executable, showdown_root
+from pokepsro.gen1.teams import TeamSet, load_team_set
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import build_model, load_model_config, save_checkpoint
+from pokepsro.metagame.population import PolicyEntry, player_factory
 
 FLOOR_SCRIPT = Path(__file__).resolve().parent / "sim_floor.js"
 FLOOR_TIMEOUT_S = 600

@@ -22,10 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pokepsro.arena import run_battles, schedule_matchup
-from pokepsro.baselines import BASELINES
-from pokepsro.features import FEATURE_VERSION, OBS_DIM, action_mask, encode_battle
-from pokepsro.teams import load_team_set
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import schedule_matchup
+from pokepsro.gen1.baselines import BASELINES
+from pokepsro.gen1.teams import load_team_set
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM, action_mask, encode_battle
 
 TIMES: dict[str, list[float]] = {"cold": [], "repeat": [], "decide": []}
 

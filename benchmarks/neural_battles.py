@@ -37,12 +37,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pokepsro.arena import run_battles, schedule_matchup
-from pokepsro.baselines import BASELINES
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.model import build_model, load_model_config, save_checkpoint
-from pokepsro.neural import _SHARED_POLICIES, NeuralPlayer
-from pokepsro.teams import load_team_set
+from pokepsro.battles.api import run_battles  # noqa: E402
+from pokepsro.battles.spec import schedule_matchup  # noqa: E402
+from pokepsro.gen1.baselines import BASELINES  # noqa: E402
+from pokepsro.gen1.teams import load_team_set  # noqa: E402
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM  # noqa: E402
+from pokepsro.learning.model import build_model, load_model_config, save_checkpoint  # noqa: E402
+from pokepsro.learning.neural import _SHARED_POLICIES, NeuralPlayer  # noqa: E402
 
 
 def fresh_checkpoint(model_name: str, folder: Path) -> Path:

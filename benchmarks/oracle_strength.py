@@ -27,13 +27,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pokepsro.evaluation import play_against_mixture, summarize_against_mixture  # noqa: E402
-from pokepsro.oracle import BestResponseTask, train_best_response  # noqa: E402
-from pokepsro.oracle.ppo import load_ppo_config  # noqa: E402
-from pokepsro.plots import plot_learning_curve  # noqa: E402
-from pokepsro.population import PolicyEntry, Population, heuristic_entry  # noqa: E402
-from pokepsro.seeding import derive_seed  # noqa: E402
-from pokepsro.teams import load_team_set  # noqa: E402
+from pokepsro.core.seeding import derive_seed  # noqa: E402
+from pokepsro.gen1.teams import load_team_set  # noqa: E402
+from pokepsro.learning.oracle import BestResponseTask, train_best_response  # noqa: E402
+from pokepsro.learning.oracle.ppo import load_ppo_config  # noqa: E402
+from pokepsro.metagame.evaluation import evaluate_against_mixture  # noqa: E402
+from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories  # noqa: E402
+from pokepsro.workflow.plots import plot_learning_curve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIGMAS = ["gym_leader", "gym_leader+simple_heuristics"]
@@ -50,11 +50,10 @@ def evaluate(checkpoint: Path, name: str, sigma_text: str, acting: dict, battles
              runtime: dict) -> dict:
     population, sigma = sigma_population(sigma_text)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=acting)
-    records = play_against_mixture(policy, population, sigma, battles,
-                                   team_set=load_team_set("competitive", "gen1ou"),
-                                   seed=derive_seed(seed, "oracle_strength_eval", sigma_text), backend="direct",
-                                   concurrency=runtime["concurrency"], workers=runtime["workers"], progress=False)
-    summary = summarize_against_mixture(records, dict(zip(population.names, map(float, sigma))))
+    summary = evaluate_against_mixture(policy, population, sigma, battles,
+                                       team_set=load_team_set("competitive", "gen1ou"),
+                                       seed=derive_seed(seed, "oracle_strength_eval", sigma_text), backend="direct",
+                                       concurrency=runtime["concurrency"], workers=runtime["workers"], progress=False)
     return {"win_rate": summary["win_rate"], "ci95": summary["ci95"], "battles": summary["battles"],
             "by_member": {member: row["win_rate"] for member, row in summary["by_member"].items()}}
 
@@ -65,8 +64,8 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     out = args.out / sigma_text.replace("+", "_and_")
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: the oracle would otherwise resume an earlier one
     runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": args.workers, "parallel_matchups": 1}
-    task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=population, sigma=sigma,
-                            work_dir=out / "training", seed=args.seed, team_set="competitive",
+    task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=player_factories(population),
+                            sigma=sigma, work_dir=out / "training", seed=args.seed, team_set="competitive",
                             battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
                             runtime=runtime, options={"oracle_battles": args.battles, "ppo_config": ppo},
                             progress=not args.parallel)

@@ -49,7 +49,7 @@ function readRequest(Dex) {
 	return request;
 }
 
-const { seedWords } = require(path.join(__dirname, '..', 'pokepsro', 'js', 'seed.js'));
+const { seedWords } = require(path.join(__dirname, '..', 'pokepsro', 'battles', 'js', 'seed.js'));
 
 function uniformRandomPlayer(RandomPlayerAI) {
 	return class UniformRandomPlayer extends RandomPlayerAI {

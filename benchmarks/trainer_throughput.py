@@ -1,7 +1,7 @@
 """Train-step throughput of a model config on this machine's device.
 
 Runs the trainer's own `train_step` (bf16 autocast on CUDA) on a synthetic device-resident dataset,
-gathering random batches exactly as `pokepsro.trainer.train` does, and prints samples/s per batch
+gathering random batches exactly as `pokepsro.learning.trainer.train` does, and prints samples/s per batch
 size; on CUDA also achieved TFLOP/s, model-FLOPs utilisation (FLOPs ~ 6 x params x samples for
 forward + backward of an MLP) and peak memory. Needs torch, numpy, pyyaml and tqdm; no simulator.
 
@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
-from pokepsro.atomic import atomic_write_json
-from pokepsro.model import build_model, count_parameters, load_model_config, pick_device
-from pokepsro.trainer import Batch, load_train_config, make_optimizer, train_step
+from pokepsro.core.files import atomic_write_json
+from pokepsro.learning.model import build_model, count_parameters, load_model_config, pick_device
+from pokepsro.learning.trainer import Batch, load_train_config, make_optimizer, train_step
 
 MIN_DATASET_STEPS = 16384  # random gathers from more rows than fit in cache, like real data
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import read_jsonl
-from .errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
-from .run_logger import LOGGERS, LoggerSettings, check_logger, default_run_group
+from pokepsro.core.errors import SOLVER_FAILURE_EXIT, SetupError, SolverError, UsageError
+from pokepsro.core.files import read_jsonl
+from pokepsro.core.run_logger import LOGGERS, LoggerSettings, check_logger, default_run_group
 
 SUPPORTED_FORMATS = ("gen1ou",)
 
@@ -72,7 +72,7 @@ def _check_format(battle_format: str) -> str:
 
 def _team_set(name: str, battle_format: str):
     """A shipped set, or a user's folder, validated by the real Showdown validator before it is used."""
-    from .teams import ensure_valid, load_team_set, team_set_names
+    from pokepsro.gen1.teams import ensure_valid, load_team_set, team_set_names
 
     team_set = load_team_set(name, battle_format)
     if name not in team_set_names(battle_format):
@@ -81,7 +81,7 @@ def _team_set(name: str, battle_format: str):
 
 
 def _run_options(args: argparse.Namespace) -> dict:
-    from .config import resolve_workers
+    from pokepsro.workflow.config import resolve_workers
 
     return {"battle_format": args.format, "concurrency": args.concurrency, "server_log": args.server_log,
             "backend": args.backend, "workers": resolve_workers(args.workers, args.backend)}
@@ -96,8 +96,8 @@ def _print_summary(label: str, summary: dict, seconds: float) -> None:
 
 
 def cmd_battle(args: argparse.Namespace) -> None:
-    from .evaluation import play_match
-    from .population import entry_from_argument
+    from pokepsro.metagame.evaluation import play_match
+    from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
     policy_a, policy_b = entry_from_argument(args.p1), entry_from_argument(args.p2)
@@ -110,8 +110,8 @@ def cmd_battle(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate_policy
-    from .population import entry_from_argument
+    from pokepsro.metagame.evaluation import evaluate_policy
+    from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
     policy = entry_from_argument(args.policy)
@@ -127,9 +127,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_tournament(args: argparse.Namespace) -> None:
-    from .matrix import InteractionMatrix
-    from .population import Population
-    from .tournament import run_tournament
+    from pokepsro.metagame.matrix import InteractionMatrix
+    from pokepsro.metagame.population import Population
+    from pokepsro.metagame.tournament import run_tournament
 
     _check_format(args.format)
     population = Population.load(args.population)
@@ -149,7 +149,7 @@ def cmd_tournament(args: argparse.Namespace) -> None:
 
 
 def cmd_solve(args: argparse.Namespace) -> None:
-    from .metagame import solve_matrix_file
+    from pokepsro.metagame.solver import solve_matrix_file
 
     out = _writable_dir(Path(args.out), "--out")
     strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver,
@@ -158,8 +158,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .model import load_model_config
-    from .trainer import load_train_config, train
+    from pokepsro.learning.model import load_model_config
+    from pokepsro.learning.trainer import load_train_config, train
 
     config = load_train_config(args.train_config)
     for key in ("epochs", "batch_size", "seed"):
@@ -177,10 +177,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_best_response(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from .config import resolve_workers
-    from .mixture import load_mixture
-    from .population import Population, entry_from_argument
-    from .workflow import run_oracle
+    from pokepsro.metagame.mixture import load_mixture
+    from pokepsro.metagame.population import Population, entry_from_argument
+    from pokepsro.workflow.config import resolve_workers
+    from pokepsro.workflow.training import run_oracle
 
     _check_format(args.format)
     opponent = entry_from_argument(args.opponent)
@@ -207,9 +207,9 @@ def cmd_best_response(args: argparse.Namespace) -> None:
 def cmd_play(args: argparse.Namespace) -> None:
     import secrets
 
-    from .arena import summarize_results
-    from .play import play_on_server, read_password
-    from .population import entry_from_argument
+    from pokepsro.battles.records import summarize_results
+    from pokepsro.metagame.play import play_on_server, read_password
+    from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
     policy = entry_from_argument(args.policy)
@@ -228,39 +228,12 @@ def cmd_play(args: argparse.Namespace) -> None:
     print(f"records in {out}")
 
 
-def _gain_text(item: dict) -> str:
-    low, high = item["gain_ci95"]
-    measured = item["exploitability"] if "exploitability" in item else item["value"]  # per σ / the criterion
-    value = "not informative" if not item["informative"] else f"exploitability {measured:.3f}"
-    return f"{value} (gain {item['gain']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f})"
-
-
-def criteria_lines(success: dict) -> list[str]:
-    """The guide's success criteria of `success.json`, one line each (plus one per measured σ and BR)."""
-    lines = []
-    for name, criterion in success["criteria"].items():
-        verdict = "PASS" if criterion["pass"] else "FAIL"
-        if name.startswith("exploitability"):
-            lines.append(f"{verdict} {name}: final σ ({criterion['measured_on']}, measured with "
-                         f"{criterion['measured_with']}): {_gain_text(criterion)}")
-            lines += [f"       σ of {item['sigma_of']} (measured with {item['measured_with']}): {_gain_text(item)}"
-                      for item in criterion.get("per_iteration", [])[:-1]]
-        elif "per_br" in criterion:
-            lines.append(f"{verdict} {name}: point estimate ≥ {criterion['threshold']} for every best response")
-            lines += [f"       {br}: {item['win_rate']:.3f} (95 % CI {item['ci95'][0]:.3f}-{item['ci95'][1]:.3f}, "
-                      f"{item['battles']} battles; lower end {'above' if item['lower_end_above_0.5'] else 'not above'} 0.5)"
-                      for br, item in criterion["per_br"].items()]
-        else:
-            target = criterion.get("threshold", criterion.get("expected"))
-            lines.append(f"{verdict} {name}: {criterion['value']} (target {target})")
-    lines.append("all criteria pass" if success["all_pass"] else "not every criterion passes")
-    return lines
-
 
 def cmd_criteria(args: argparse.Namespace) -> None:
-    from .matrix import read_json_object
+    from pokepsro.core.files import read_json
+    from pokepsro.workflow.criteria import criteria_lines
 
-    success = read_json_object(args.success)
+    success = read_json(args.success)
     try:
         lines = criteria_lines(success)
     except (KeyError, TypeError, ValueError, IndexError) as error:

@@ -1,7 +1,5 @@
 # Analysis over all iterations: progress curves, success criteria, and the final Nash mixture's strength.
 
-STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
-
 
 rule analysis:
     input:
@@ -22,6 +20,7 @@ rule analysis:
         success=report("results/analysis/success.json", category="Summary"),
     params:
         stages=STAGES,
+    conda: SOFTWARE
     log:
         "logs/analysis/analysis.log",
     script:
@@ -41,14 +40,11 @@ rule evaluate_exploiter:
     params:
         battles=config["eval_battles"],
         acting=config["acting"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/analysis/exploiter_eval.log",
     benchmark:
@@ -68,14 +64,11 @@ rule mixture_vs_baselines:
         battles=config["mixture_eval_battles"],
         baselines=["random", "max_base_power", "simple_heuristics", "gym_leader", "gen1_boss_ai"],
         team_set=config["eval_team_set"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/analysis/mixture_vs_baselines.log",
     benchmark:

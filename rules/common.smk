@@ -1,10 +1,27 @@
-# Helpers shared by the rules: stage paths, the learner of each iteration, and the config that triggers reruns.
-from pokepsro.oracle.ppo import load_ppo_config
+# Helpers shared by the rules: the artifact layout (pokepsro.workflow.layout), the config that triggers reruns,
+# and the block every battling rule shares.
+from pokepsro.learning.oracle.ppo import load_ppo_config
+from pokepsro.workflow.layout import (
+    BASELINES,
+    EXPLOITER,
+    PHASE0,
+    best_response_job,
+    bootstrap_checkpoint,
+    br_checkpoint,
+    final_stage,
+    imitation_checkpoint,
+    iteration_dir,
+    previous_dir,
+    previous_stage,
+)
 
 
-PHASE0 = "results/phase0"
-BASELINES = "results/phase0/baselines"
 NUM_ITERATIONS = config["num_iterations"]
+STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
+FINAL = final_stage(NUM_ITERATIONS)  # the last stage's σ, answered by the exploiter
+IMITATION = imitation_checkpoint(config["phase0"]["bootstrap_epochs"])
+BOOTSTRAP = bootstrap_checkpoint(config["phase0"]["bootstrap_epochs"], config["phase0"]["bootstrap_refine_battles"])
+SOFTWARE = "../envs/pokepsro.yaml"  # every rule's software, for --sdm conda (`make setup` builds the same in .venv)
 
 
 wildcard_constraints:
@@ -13,64 +30,15 @@ wildcard_constraints:
     brdir=r"iteration_\d+|analysis/exploiter",
 
 
-def iteration_dir(i):
-    return f"results/iteration_{i}"
-
-
-def previous_stage(stage):
-    """The stage whose matrix a stage extends: baselines <- phase0 <- iteration_0 <- iteration_1 ..."""
-    if stage == "phase0":
-        return BASELINES
-    if stage.startswith("iteration_"):
-        i = int(stage.split("_")[1])
-        return PHASE0 if i == 0 else iteration_dir(i - 1)
-    return None
-
-
-def previous_dir(i):
-    return PHASE0 if int(i) == 0 else iteration_dir(int(i) - 1)
-
-
-def imitation_checkpoint():
-    return f"{PHASE0}/bootstrap/ckpts/epoch_{config['phase0']['bootstrap_epochs']}.pt"
-
-
-def bootstrap_checkpoint():
-    """The bootstrap that joins the population: imitation, then PPO refinement unless that is switched off."""
-    if config["phase0"]["bootstrap_refine_battles"] == 0:
-        return imitation_checkpoint()
-    return f"{PHASE0}/bootstrap/refined.pt"
-
-
-FINAL = PHASE0 if NUM_ITERATIONS == 0 else iteration_dir(NUM_ITERATIONS - 1)  # the last stage's σ
-EXPLOITER = "analysis/exploiter"  # one more best response, against the final σ: its exploitability
-
-
-def br_checkpoint(i):
-    return f"{iteration_dir(i)}/best_response.pt"
-
-
-def learner_checkpoint(i):
-    """The policy that iteration i starts from: the previous BR, the bootstrap at i = 0."""
-    return bootstrap_checkpoint() if int(i) == 0 else br_checkpoint(int(i) - 1)
-
-
-def learner_name(i):
-    return "bootstrap" if int(i) == 0 else f"PSRO_BR{int(i) - 1}"
-
-
-def best_response_job(brdir):
-    """(name, initial checkpoint, its name, stage whose σ it answers) of a best-response folder."""
-    if brdir == EXPLOITER:
-        return "exploiter", learner_checkpoint(NUM_ITERATIONS), learner_name(NUM_ITERATIONS), FINAL
-    i = int(brdir.removeprefix("iteration_"))
-    return f"PSRO_BR{i}", learner_checkpoint(i), learner_name(i), previous_dir(i)
+def br_job(wildcards):
+    """The best response of folder results/{brdir}: its name, learner and the stage whose σ it answers."""
+    return best_response_job(wildcards.brdir, NUM_ITERATIONS, BOOTSTRAP)
 
 
 def best_response_inputs(wildcards):
-    _, init, _, opponents = best_response_job(wildcards.brdir)
-    inputs = {"init": init, "population": f"{opponents}/population.json",
-              "strategy": f"{opponents}/meta_strategy.json"}
+    job = br_job(wildcards)
+    inputs = {"init": job.learner_checkpoint, "population": f"{job.opponents_stage}/population.json",
+              "strategy": f"{job.opponents_stage}/meta_strategy.json"}
     if config["oracle"] == "offline":
         inputs.update(collected=f"results/{wildcards.brdir}/br_trajectories", replay=replay_dirs())
     return inputs
@@ -79,10 +47,15 @@ def best_response_inputs(wildcards):
 def oracle_options():
     """The oracle's settings that change its result (so a change retrains): budget and hyper-parameters."""
     if config["oracle"] == "ppo":
-        return {"oracle_battles": config["oracle_battles"], "ppo_config": load_ppo_config(config["oracle_ppo_config"])}
+        return ppo_options(config["oracle_battles"])
     return {"replay_weight": config["custom_replay_sample_weight"], "model_config": config["oracle_model_config"],
             "train_config": config["oracle_train_config"], "epochs": config["oracle_epochs"],
             "batch_size": config["oracle_batch_size"]}
+
+
+def ppo_options(battles):
+    """The PPO oracle's budget and its validated hyper-parameters (so a changed value retrains)."""
+    return {"oracle_battles": battles, "ppo_config": load_ppo_config(config["oracle_ppo_config"])}
 
 
 def replay_dirs():
@@ -90,32 +63,25 @@ def replay_dirs():
     return [f"{BASELINES}/trajectories", f"{PHASE0}/trajectories"]
 
 
-def battle_params():
-    """Config that changes battle outcomes, so a change reruns the battles (concurrency does not)."""
+def battle_params(workers_key="workers"):
+    """The params of every battling rule: the seed and the config that changes battle outcomes (`battle`, so a
+    change reruns the battles), and how fast they are played (`runtime`, no rerun when it changes)."""
+    runtime = {key: config[key] for key in ("concurrency", "parallel_matchups", "backend")}
     return {
-        "battle_format": config["battle_format"],
-        "max_turns": config["max_turns"],
-        "battle_timeout_s": config["battle_timeout_s"],
+        "seed": config["seed"],
+        "battle": {key: config[key] for key in ("battle_format", "max_turns", "battle_timeout_s")},
+        "runtime": {**runtime, "workers": config[workers_key]},
     }
 
 
-def battle_threads():
+def battle_threads(workers_key="workers"):
     """Cores a battling job keeps busy: one for each worker's Python process and one for its simulator."""
-    return 2 * config["workers"]
+    return 2 * config[workers_key]
 
 
-def runtime_options():
-    """How fast, not what: no rerun when these change."""
-    return {key: config[key] for key in ("concurrency", "parallel_matchups", "backend", "workers")}
-
-
-def oracle_runtime():
-    """The PPO oracle plays its rounds over `oracle_workers` processes (1: in the job's own process)."""
-    return {**runtime_options(), "workers": config["oracle_workers"]}
-
-
-def oracle_threads():
-    return 2 * config["oracle_workers"]
+def job_resources(runtime, mem_mb=4000, gpu=1):
+    """What a job asks a cluster for: memory, wall minutes, and a GPU when it runs neural policies."""
+    return {"gpu": gpu, "mem_mb": mem_mb, "runtime": runtime}
 
 
 def stage_figures(stage):
@@ -123,9 +89,8 @@ def stage_figures(stage):
 
 
 def final_targets():
-    stages = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
     targets = [f"{PHASE0}/bootstrap_eval.json"]
-    for stage in stages:
+    for stage in STAGES:
         targets += [f"{stage}/meta_game_analysis.json", f"{stage}/meta_strategy.json"]
         targets += stage_figures(stage.removeprefix("results/"))
     targets += [f"{iteration_dir(i)}/br_eval.json" for i in range(NUM_ITERATIONS)]

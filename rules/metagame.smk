@@ -13,14 +13,11 @@ rule tournament:
     params:
         battles_per_matchup=config["battles_per_matchup"],
         team_set=config["team_set"],
-        seed=lambda wc: config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=lambda wc: 0 if wc.stage == "phase0/baselines" else 1,
-        mem_mb=4000,
-        runtime=120,
+        **job_resources(runtime=120, gpu=lambda wc: 0 if wc.stage == "phase0/baselines" else 1),
+    conda: SOFTWARE
     log:
         "logs/{stage}/tournament.log",
     benchmark:
@@ -41,6 +38,7 @@ rule solve_meta_game:
         analysis="results/{stage}/meta_game_analysis.json",
     params:
         solver=config["meta_solver"],
+    conda: SOFTWARE
     log:
         "logs/{stage}/solve.log",
     script:
@@ -54,6 +52,7 @@ rule stage_figures:
     output:
         matrix=report("results/{stage}/interaction_matrix.png", category="Stages", subcategory="{stage}"),
         strategy=report("results/{stage}/meta_strategy.png", category="Stages", subcategory="{stage}"),
+    conda: SOFTWARE
     log:
         "logs/{stage}/figures.log",
     script:

@@ -8,6 +8,7 @@ rule baseline_population:
     params:
         baselines=config["phase0"]["baselines"],
         extra_policies=config["phase0"]["extra_policies"],
+    conda: SOFTWARE
     log:
         "logs/phase0/baseline_population.log",
     script:
@@ -19,7 +20,7 @@ rule bootstrap_train:
     input:
         replay=f"{BASELINES}/trajectories",
     output:
-        checkpoint=imitation_checkpoint(),
+        checkpoint=IMITATION,
     params:
         model_config=config["oracle_model_config"],
         train_config=config["bootstrap_train_config"],
@@ -29,9 +30,8 @@ rule bootstrap_train:
         seed=config["seed"],
     threads: 2
     resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=120,
+        **job_resources(runtime=120, mem_mb=8000),
+    conda: SOFTWARE
     log:
         "logs/phase0/bootstrap_train.log",
     benchmark:
@@ -44,23 +44,19 @@ rule bootstrap_refine:
     """Our stand-in for the guide's RL-trained SyntheticRLV2: the imitation policy refined by the PPO oracle
     against a uniform mix of heuristic baselines (phase0.bootstrap_refine_battles battles)."""
     input:
-        init=imitation_checkpoint(),
+        init=IMITATION,
     output:
         checkpoint=f"{PHASE0}/bootstrap/refined.pt",
         training=directory(f"{PHASE0}/bootstrap/refine_training"),
     params:
         opponents=config["phase0"]["bootstrap_refine_opponents"],
-        options={"oracle_battles": config["phase0"]["bootstrap_refine_battles"],
-                 "ppo_config": load_ppo_config(config["oracle_ppo_config"])},
+        options=ppo_options(config["phase0"]["bootstrap_refine_battles"]),
         team_set=config["team_set"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=oracle_runtime(),
-    threads: oracle_threads()
+        **battle_params("oracle_workers"),
+    threads: battle_threads("oracle_workers")
     resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        **job_resources(runtime=240, mem_mb=8000),
+    conda: SOFTWARE
     log:
         "logs/phase0/bootstrap_refine.log",
     benchmark:
@@ -72,11 +68,12 @@ rule bootstrap_refine:
 rule phase0_population:
     input:
         baselines=f"{BASELINES}/population.json",
-        checkpoint=bootstrap_checkpoint(),
+        checkpoint=BOOTSTRAP,
     output:
         f"{PHASE0}/population.json",
     params:
         acting=config["acting"],
+    conda: SOFTWARE
     log:
         "logs/phase0/population.log",
     script:
@@ -86,7 +83,7 @@ rule phase0_population:
 rule bootstrap_eval:
     """The bootstrap against random, max_base_power and gym_leader, each over bootstrap_eval_battles battles."""
     input:
-        checkpoint=bootstrap_checkpoint(),
+        checkpoint=BOOTSTRAP,
     output:
         f"{PHASE0}/bootstrap_eval.json",
     params:
@@ -94,14 +91,11 @@ rule bootstrap_eval:
         opponents=["random", "max_base_power", "gym_leader"],
         team_set=config["eval_team_set"],
         acting=config["acting"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/phase0/bootstrap_eval.log",
     benchmark:

@@ -6,23 +6,20 @@
 rule collect:
     """Offline oracle only: the initial policy against opponents drawn per battle from σ; its decisions recorded."""
     input:
-        learner=lambda wc: best_response_job(wc.brdir)[1],
-        population=lambda wc: f"{best_response_job(wc.brdir)[3]}/population.json",
-        strategy=lambda wc: f"{best_response_job(wc.brdir)[3]}/meta_strategy.json",
+        learner=lambda wc: br_job(wc).learner_checkpoint,
+        population=lambda wc: f"{br_job(wc).opponents_stage}/population.json",
+        strategy=lambda wc: f"{br_job(wc).opponents_stage}/meta_strategy.json",
     output:
         trajectories=directory("results/{brdir}/br_trajectories"),
     params:
-        learner_name=lambda wc: best_response_job(wc.brdir)[2],
+        learner_name=lambda wc: br_job(wc).learner_name,
         battles=config["collection_battles"],
         team_set=config["team_set"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=120,
+        **job_resources(runtime=120),
+    conda: SOFTWARE
     log:
         "logs/{brdir}/collect.log",
     benchmark:
@@ -41,16 +38,13 @@ rule best_response:
     params:
         oracle=config["oracle"],
         options=oracle_options(),
-        learner_name=lambda wc: best_response_job(wc.brdir)[0],
+        learner_name=lambda wc: br_job(wc).name,
         team_set=config["team_set"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=oracle_runtime(),
-    threads: oracle_threads()
+        **battle_params("oracle_workers"),
+    threads: battle_threads("oracle_workers")
     resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        **job_resources(runtime=240, mem_mb=8000),
+    conda: SOFTWARE
     log:
         "logs/{brdir}/best_response.log",
     benchmark:
@@ -62,12 +56,13 @@ rule best_response:
 rule grow_population:
     """The previous population plus PSRO_BR{i}, appended at the end."""
     input:
-        population=lambda wc: f"{previous_dir(wc.i)}/population.json",
-        checkpoint=lambda wc: br_checkpoint(wc.i),
+        population=lambda wc: f"{previous_dir(int(wc.i))}/population.json",
+        checkpoint=lambda wc: br_checkpoint(int(wc.i)),
     output:
         "results/iteration_{i}/population.json",
     params:
         acting=config["acting"],
+    conda: SOFTWARE
     log:
         "logs/iteration_{i}/population.log",
     script:
@@ -77,23 +72,20 @@ rule grow_population:
 rule evaluate_best_response:
     """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member."""
     input:
-        checkpoint=lambda wc: br_checkpoint(wc.i),
-        population=lambda wc: f"{previous_dir(wc.i)}/population.json",
-        strategy=lambda wc: f"{previous_dir(wc.i)}/meta_strategy.json",
+        checkpoint=lambda wc: br_checkpoint(int(wc.i)),
+        population=lambda wc: f"{previous_dir(int(wc.i))}/population.json",
+        strategy=lambda wc: f"{previous_dir(int(wc.i))}/meta_strategy.json",
         matrix="results/iteration_{i}/interaction_matrix.json",
     output:
         "results/iteration_{i}/br_eval.json",
     params:
         battles=config["eval_battles"],
         acting=config["acting"],
-        seed=config["seed"],
-        battle=battle_params(),
-        runtime=runtime_options(),
+        **battle_params(),
     threads: battle_threads()
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        **job_resources(runtime=60),
+    conda: SOFTWARE
     log:
         "logs/iteration_{i}/br_eval.log",
     benchmark:

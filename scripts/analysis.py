@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from pokepsro.run_logger import workflow_logger
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import analysis_stage
+from pokepsro.core.run_logger import workflow_logger
+from pokepsro.workflow.analysis import analysis_stage
+from pokepsro.workflow.snakemake_job import run_job
 
 run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
         analyses=[Path(p) for p in snakemake.input.analyses], strategies=[Path(p) for p in snakemake.input.strategies],

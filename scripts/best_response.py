@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from pokepsro.run_logger import workflow_logger
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import best_response_stage
+from pokepsro.core.run_logger import workflow_logger
+from pokepsro.workflow.snakemake_job import run_job
+from pokepsro.workflow.training import best_response_stage
 
 options = dict(snakemake.params.options)
 if snakemake.params.oracle == "offline":  # the offline oracle trains on what rule collect recorded

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import bootstrap_eval_stage
+from pokepsro.workflow.evaluations import bootstrap_eval_stage
+from pokepsro.workflow.snakemake_job import run_job, server_log
 
 run_job(snakemake, bootstrap_eval_stage, torch_threads=1, checkpoint=Path(snakemake.input.checkpoint),
         opponents=snakemake.params.opponents, out=Path(snakemake.output[0]), battles=snakemake.params.battles,

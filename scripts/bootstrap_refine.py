@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from pokepsro.run_logger import workflow_logger
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import refine_bootstrap_stage
+from pokepsro.core.run_logger import workflow_logger
+from pokepsro.workflow.snakemake_job import run_job
+from pokepsro.workflow.training import refine_bootstrap_stage
 
 run_job(snakemake, refine_bootstrap_stage, init=Path(snakemake.input.init), opponents=snakemake.params.opponents,
         out_checkpoint=Path(snakemake.output.checkpoint), training_out=Path(snakemake.output.training),

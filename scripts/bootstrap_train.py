@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from pokepsro.run_logger import workflow_logger
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import train_stage
+from pokepsro.core.run_logger import workflow_logger
+from pokepsro.workflow.snakemake_job import run_job
+from pokepsro.workflow.training import train_stage
 
 run_job(snakemake, train_stage, out_checkpoint=Path(snakemake.output.checkpoint),
         collected=[Path(snakemake.input.replay)], replay=[], init=None, replay_weight=0.0,

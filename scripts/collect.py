@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import collect_stage
+from pokepsro.workflow.snakemake_job import run_job, server_log
+from pokepsro.workflow.training import collect_stage
 
 run_job(snakemake, collect_stage, torch_threads=1, learner_checkpoint=Path(snakemake.input.learner),
         learner_name=snakemake.params.learner_name, population=Path(snakemake.input.population),

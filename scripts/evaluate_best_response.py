@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import evaluate_best_response_stage
+from pokepsro.workflow.evaluations import evaluate_best_response_stage
+from pokepsro.workflow.snakemake_job import run_job, server_log
 
 # BR_i plays σ_{i-1} on the team set of the matrix it is compared with (named in br_eval.json), not on a
 # team_set param: one comparison, one team distribution.

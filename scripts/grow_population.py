@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import grow_population
+from pokepsro.workflow.populations import grow_population
+from pokepsro.workflow.snakemake_job import run_job
 
 run_job(snakemake, grow_population, previous=Path(snakemake.input.population),
         checkpoint=Path(snakemake.input.checkpoint), iteration=int(snakemake.wildcards.i),

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import mixture_vs_baselines_stage
+from pokepsro.workflow.evaluations import mixture_vs_baselines_stage
+from pokepsro.workflow.snakemake_job import run_job, server_log
 
 run_job(snakemake, mixture_vs_baselines_stage, torch_threads=1, population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), baselines=snakemake.params.baselines, out=Path(snakemake.output[0]),

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from pokepsro.run_logger import workflow_logger
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import solve_stage
+from pokepsro.core.run_logger import workflow_logger
+from pokepsro.workflow.meta_game import solve_stage
+from pokepsro.workflow.snakemake_job import run_job
 
 run_job(snakemake, solve_stage, matrix=Path(snakemake.input.matrix), population=Path(snakemake.input.population),
         strategy_out=Path(snakemake.output.strategy), analysis_out=Path(snakemake.output.analysis),

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pokepsro.snakemake_job import run_job, server_log
-from pokepsro.workflow import tournament_stage
+from pokepsro.workflow.meta_game import tournament_stage
+from pokepsro.workflow.snakemake_job import run_job, server_log
 
 run_job(snakemake, tournament_stage, torch_threads=1, population=Path(snakemake.input.population),
         previous=Path(snakemake.input.previous[0]) if snakemake.input.previous else None,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.showdown import ShowdownServer
-from pokepsro.teams import Team, TeamSet, pack_team_text
+from pokepsro.battles.showdown import ShowdownServer
+from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
 
 EVS = "EVs: 252 HP / 252 Atk / 252 Def / 252 SpA / 252 Spe"
 TEAM_TEXTS = {

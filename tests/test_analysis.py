@@ -14,12 +14,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.matrix import InteractionMatrix, PairCounts
-from pokepsro.metagame import measured_exploitability
-from pokepsro.population import PolicyEntry, Population
-from pokepsro.snakemake_job import run_job
-from pokepsro.workflow import analysis_stage, solve_stage
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
+from pokepsro.metagame.population import PolicyEntry, Population
+from pokepsro.metagame.solver import measured_exploitability
+from pokepsro.workflow.analysis import analysis_stage
+from pokepsro.workflow.meta_game import solve_stage
+from pokepsro.workflow.snakemake_job import run_job
 
 NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
@@ -212,9 +213,9 @@ def test_a_workflow_job_with_a_bad_input_exits_2_with_one_line(run, tmp_path, ca
 
 
 def test_a_solver_failure_is_one_line_naming_the_matrix(run, tmp_path, capfd, monkeypatch):
-    import pokepsro.metagame
+    import pokepsro.metagame.solver
 
-    monkeypatch.setattr(pokepsro.metagame, "linprog",
+    monkeypatch.setattr(pokepsro.metagame.solver, "linprog",
                         lambda *args, **kwargs: SimpleNamespace(success=False, message="numerical trouble"))
     job = SimpleNamespace(log=[str(tmp_path / "logs/solve.log")], threads=1)
     with pytest.raises(SystemExit) as caught:

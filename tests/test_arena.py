@@ -16,16 +16,17 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import processes_in_group, processes_running_in, restore_ctrl_c, team_text
 from poke_env.player import MaxBasePowerPlayer, RandomPlayer
 
-from pokepsro import arena
-from pokepsro.arena import BattleSpec, run_battles, schedule_matchup, summarize_records
-from pokepsro.atomic import read_jsonl, write_jsonl
-from pokepsro.errors import UsageError
-from pokepsro.showdown import ShowdownServer
-from pokepsro.teams import Team, TeamSet, pack_team_text
-
-from conftest import processes_in_group, processes_running_in, restore_ctrl_c, team_text
+from pokepsro.battles import server as arena
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.records import summarize_records
+from pokepsro.battles.showdown import ShowdownServer
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_jsonl, write_jsonl
+from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
 
 PLAYERS = {"maxbp": MaxBasePowerPlayer, "random": RandomPlayer}
 RECORD_KEYS = {"index", "battle_id", "policy_a", "policy_b", "a_seat", "winner", "result_a", "end", "turns",
@@ -188,7 +189,7 @@ def test_server_killed_mid_run_is_restarted_and_no_battle_is_lost_or_doubled(tea
                 killed.append(server.pid)
                 os.killpg(server.pid, signal.SIGKILL)
 
-        with caplog.at_level(logging.WARNING, logger="pokepsro.arena"):
+        with caplog.at_level(logging.WARNING, logger="pokepsro.battles.server"):
             records = run_battles(specs, PLAYERS, server=server, concurrency=4, record_path=path, progress=False,
                                   on_battle_end=kill_after_ten)
         assert killed and server.restarts == 1 and server.alive()
@@ -208,8 +209,9 @@ def test_interrupted_run_stops_its_own_server_and_keeps_whole_records(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from conftest import TEAM_TEXTS, team_text
         from poke_env.player import MaxBasePowerPlayer, RandomPlayer
-        from pokepsro.arena import run_battles, schedule_matchup
-        from pokepsro.teams import Team, TeamSet, pack_team_text
+        from pokepsro.battles.api import run_battles
+        from pokepsro.battles.spec import schedule_matchup
+        from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
         teams = tuple(Team(k, team_text(m), pack_team_text(team_text(m))) for k, m in TEAM_TEXTS.items())
         specs = schedule_matchup("maxbp", "random", 2000, TeamSet("t", "gen1ou", teams), seed=1)
         def announce(spec, battle_a, battle_b, record):

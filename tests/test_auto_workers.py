@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from pokepsro.cli import main
-from pokepsro.config import load_yaml, resolve_workers, validate_config
-from pokepsro.errors import UsageError
-from pokepsro.population import Population, heuristic_entry
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_yaml
+from pokepsro.metagame.population import Population, heuristic_entry
+from pokepsro.workflow.config import resolve_workers, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 HALF_OF_MINE = max(1, len(os.sched_getaffinity(0)) // 2)
@@ -35,7 +36,7 @@ def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
 
 
 def test_auto_is_the_default_and_other_words_are_refused():
-    config = load_yaml(REPO / "config" / "config.yaml")
+    config = read_yaml(REPO / "config" / "config.yaml")
     assert config["workers"] == "auto"
     validate_config(config)
     for bad in ("many", 0, "2"):

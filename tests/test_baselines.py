@@ -15,16 +15,12 @@ from poke_env.battle.pokemon import Pokemon
 from poke_env.battle.pokemon_type import PokemonType as T
 from poke_env.data import GenData, to_id_str
 
-from pokepsro import gen1
-from pokepsro.arena import run_battles, schedule_matchup, summarize_records
-from pokepsro.baselines import (
-    BASELINES,
-    Gen1BossAI,
-    GymLeader,
-    baseline_class,
-    baseline_names,
-)
-from pokepsro.errors import UsageError
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.records import summarize_records
+from pokepsro.battles.spec import schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.gen1 import mechanics as gen1
+from pokepsro.gen1.baselines import BASELINES, Gen1BossAI, GymLeader, baseline_class
 
 # ---------------------------------------------------------------------------------------------- type chart
 
@@ -120,7 +116,7 @@ def test_expected_damage_orders_moves_sensibly():
     assert gen1.expected_damage(hyperbeam, tauros, exeggutor) == pytest.approx(
         gen1.damage_if_hit(hyperbeam, tauros, exeggutor) * 0.9 / 2)
     # A Tauros Body Slam on a full-HP Exeggutor is roughly a third of its HP, not a KO.
-    fraction = gen1.expected_damage_fraction(bodyslam, tauros, exeggutor)
+    fraction = gen1.expected_damage(bodyslam, tauros, exeggutor) / gen1.max_hp(exeggutor)
     assert 0.2 < fraction < 0.45
     assert gen1.ko_chance(bodyslam, tauros, exeggutor) == 0.0
     assert gen1.expected_damage(Move("amnesia", gen=1), tauros, exeggutor) == 0.0
@@ -338,7 +334,7 @@ def test_seeded_players_are_reproducible_and_independent_of_the_global_rng():
 
 
 def test_registry_and_constructor_contract():
-    assert baseline_names() == ["random", "max_base_power", "simple_heuristics", "gen1_boss_ai", "gym_leader"]
+    assert list(BASELINES) == ["random", "max_base_power", "simple_heuristics", "gen1_boss_ai", "gym_leader"]
     assert baseline_class("gym_leader") is GymLeader
     with pytest.raises(UsageError, match="unknown baseline 'gym'.*gym_leader"):
         baseline_class("gym")

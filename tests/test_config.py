@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.config import REPO_ROOT, load_yaml, validate_config
-from pokepsro.errors import UsageError
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import REPO_ROOT, read_yaml
+from pokepsro.workflow.config import validate_config
 
 SHIPPED = ["config/config.yaml", "config/seed_scale.yaml", "tests/data/tiny.yaml"]
 
 
 @pytest.mark.parametrize("path", SHIPPED)
 def test_shipped_configs_are_valid(path):
-    validate_config(load_yaml(REPO_ROOT / path))
+    validate_config(read_yaml(REPO_ROOT / path))
 
 
 @pytest.mark.parametrize("change, key", [
@@ -28,21 +29,21 @@ def test_shipped_configs_are_valid(path):
     ({"batles_per_matchup": 10}, "batles_per_matchup"),
 ])
 def test_bad_values_name_the_key(change, key):
-    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
     config.update(change)
     with pytest.raises(UsageError, match=key):
         validate_config(config)
 
 
 def test_nested_key_is_named_by_its_path():
-    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
     config["phase0"]["baselines"] = ["random", "deep_blue"]
     with pytest.raises(UsageError, match=r"phase0\.baselines\.1"):
         validate_config(config)
 
 
 def test_every_schema_key_is_documented():
-    schema = load_yaml(REPO_ROOT / "config/schema.yaml")
+    schema = read_yaml(REPO_ROOT / "config/schema.yaml")
     properties = dict(schema["properties"])
     properties.update({f"phase0.{k}": v for k, v in schema["properties"]["phase0"]["properties"].items()})
     undocumented = [key for key, spec in properties.items() if not spec.get("description")]
@@ -50,7 +51,7 @@ def test_every_schema_key_is_documented():
 
 
 def test_seed_scale_carries_the_guides_numbers():
-    config = load_yaml(REPO_ROOT / "config/seed_scale.yaml")
+    config = read_yaml(REPO_ROOT / "config/seed_scale.yaml")
     assert (config["battles_per_matchup"], config["collection_battles"], config["oracle_epochs"],
             config["oracle_batch_size"], config["num_iterations"], config["parallel_matchups"]) == (200, 500, 3, 16, 5, 4)
     assert config["custom_replay_sample_weight"] == 0.5
@@ -58,7 +59,7 @@ def test_seed_scale_carries_the_guides_numbers():
 
 @pytest.mark.parametrize("key", ["team_set", "eval_team_set"])
 def test_a_team_set_that_cannot_work_is_refused_naming_the_key(key, tmp_path):
-    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
     config[key] = str(tmp_path / "no_such_folder")
     with pytest.raises(UsageError, match=f"config key {key}: team set '.*no_such_folder' is neither"):
         validate_config(config)
@@ -81,5 +82,5 @@ def test_snakemake_refuses_a_missing_team_set_before_any_job(tmp_path):
 
 
 def test_evaluations_default_to_200_battles_and_the_test_config_stays_small():
-    assert load_yaml(REPO_ROOT / "config/config.yaml")["eval_battles"] >= 200
-    assert load_yaml(REPO_ROOT / "tests/data/tiny.yaml")["eval_battles"] <= 20
+    assert read_yaml(REPO_ROOT / "config/config.yaml")["eval_battles"] >= 200
+    assert read_yaml(REPO_ROOT / "tests/data/tiny.yaml")["eval_battles"] <= 20

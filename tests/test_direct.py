@@ -13,12 +13,14 @@ from conftest import descendants, team_text
 from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, SlowPlayer, assert_exact_accounting, seats_seen
 
-from pokepsro import direct
-from pokepsro.arena import BattleSpec, run_battles, schedule_matchup, summarize_records
-from pokepsro.atomic import read_jsonl
-from pokepsro.baselines import BASELINES
-from pokepsro.errors import UsageError
-from pokepsro.teams import Team, TeamSet, pack_team_text
+from pokepsro.battles import direct
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.records import summarize_records
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_jsonl
+from pokepsro.gen1.baselines import BASELINES
+from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
 
 SIMULATOR_ERROR = "simulator error in battle"
 
@@ -52,7 +54,7 @@ def test_maxbp_beats_random_with_server_records_and_no_simulator_error(team_set,
     specs = schedule_matchup("maxbp", "random", 40, team_set, seed=3)
     seen: dict = {}
     path = tmp_path / "records.jsonl"
-    with caplog.at_level(logging.WARNING, logger="pokepsro.direct"):
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.direct"):
         records = run_battles(specs, PLAYERS, backend="direct", concurrency=8, progress=False, record_path=path,
                               on_battle_end=seats_seen(seen))
     assert_exact_accounting(records, specs)
@@ -72,7 +74,7 @@ def test_maxbp_beats_random_with_server_records_and_no_simulator_error(team_set,
 def test_simulator_errors_are_seen_and_the_battle_still_ends(team_set, caplog):
     """The zero-error assertions above can fail: an illegal order is reported and then corrected."""
     specs = schedule_matchup("bad", "random", 1, team_set, seed=1)
-    with caplog.at_level(logging.WARNING, logger="pokepsro.direct"):
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.direct"):
         records = run_battles(specs, {"bad": OneBadChoicePlayer, "random": RandomPlayer}, backend="direct",
                               progress=False)
     assert len(simulator_errors(caplog)) == 1
@@ -137,7 +139,7 @@ def test_simulator_killed_mid_run_is_replaced_and_the_count_is_exact(team_set, t
             killed.append(simulator_pids()[0])
             os.kill(killed[0], signal.SIGKILL)
 
-    with caplog.at_level(logging.WARNING, logger="pokepsro.direct"):
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.direct"):
         records = run_battles(specs, PLAYERS, backend="direct", concurrency=8, record_path=path,
                               progress=False, on_battle_end=kill_the_simulator_after_ten)
     assert killed
@@ -182,7 +184,7 @@ def test_direct_and_server_backends_agree(team_set, showdown_server, policy_a, p
     players = {name: BASELINES[name] for name in (policy_a, policy_b)}
     through_server = summarize_records(run_battles(specs, players, server=showdown_server, concurrency=16,
                                                    progress=False))
-    with caplog.at_level(logging.WARNING, logger="pokepsro.direct"):
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.direct"):
         direct_records = run_battles(specs, players, backend="direct", concurrency=16, progress=False)
     through_direct = summarize_records(direct_records)
     assert simulator_errors(caplog) == []

@@ -23,8 +23,10 @@ import pytest
 from poke_env.battle.battle import Battle
 from poke_env.data import GenData
 
-from pokepsro import features, gen1
-from pokepsro.features import (
+from pokepsro.gen1 import mechanics as gen1
+from pokepsro.gen1.simulator import showdown_root
+from pokepsro.learning import features
+from pokepsro.learning.features import (
     NUM_ACTIONS,
     OBS_DIM,
     action_mask,
@@ -35,7 +37,6 @@ from pokepsro.features import (
     reward_state,
     shaped_reward,
 )
-from pokepsro.showdown import showdown_root
 
 NODE_DRIVER = """
 const {BattleStream} = require(process.argv[2]);
@@ -465,7 +466,8 @@ def test_move_damage_follows_the_damage_maths_and_type_chart():
     assert blizzard["damage"] > 2 * body_slam["damage"] > 0
     tauros, rhydon = battle.active_pokemon, battle.opponent_active_pokemon
     for slot, move_id in enumerate(TAUROS[1]):
-        expected = min(gen1.expected_damage_fraction(tauros.moves[move_id], tauros, rhydon), features.DAMAGE_CAP)
+        expected = min(gen1.expected_damage(tauros.moves[move_id], tauros, rhydon) / gen1.max_hp(rhydon),
+                       features.DAMAGE_CAP)
         assert slots[slot]["damage"] == pytest.approx(expected, rel=1e-6)
         assert slots[slot]["ko_chance"] == 0.0
 
@@ -538,9 +540,9 @@ def test_encoding_is_cached_per_request():
 
 
 def test_old_feature_version_checkpoint_is_refused(tmp_path):
-    from pokepsro.errors import UsageError
-    from pokepsro.model import build_model, save_checkpoint
-    from pokepsro.neural import shared_policy
+    from pokepsro.core.errors import UsageError
+    from pokepsro.learning.model import build_model, save_checkpoint
+    from pokepsro.learning.neural import shared_policy
 
     tiny = {"architecture": "residual_mlp", "width": 8, "depth": 1, "expansion": 1}
     path = save_checkpoint(tmp_path / "v1.pt", build_model(tiny, 4689), model_config=tiny, obs_dim=4689,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from snakemake.utils import update_config
 
-from pokepsro.config import REPO_ROOT, load_yaml, validate_config
+from pokepsro.core.files import REPO_ROOT, read_yaml
+from pokepsro.workflow.config import validate_config
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "device"))
 import gpu_stage_report
@@ -25,15 +26,15 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 def merged(*paths: str) -> dict:
     """What Snakemake makes of the Snakefile's config.yaml plus --configfile PATHS (merged key by key)."""
-    config = copy.deepcopy(load_yaml(REPO_ROOT / "config/config.yaml"))
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
     for path in paths:
-        update_config(config, load_yaml(REPO_ROOT / path))
+        update_config(config, read_yaml(REPO_ROOT / path))
     return config
 
 
 @pytest.mark.parametrize("paths", [("config/gpu.yaml",), ("config/gpu.yaml", "config/gpu_smoke.yaml")])
 def test_gpu_configs_are_valid(paths):
-    validate_config(load_yaml(REPO_ROOT / "config/gpu.yaml"))  # complete on its own
+    validate_config(read_yaml(REPO_ROOT / "config/gpu.yaml"))  # complete on its own
     validate_config(merged(*paths))
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pokepsro.errors import UsageError
-from pokepsro.matrix import InteractionMatrix, PairCounts, missing_pairs
-from pokepsro.stats import summarize
+from pokepsro.battles.records import summarize
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.matrix import InteractionMatrix, PairCounts, missing_pairs
 
 NAMES = ["Random", "MaxBP", "Heuristic"]
 

@@ -9,11 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pokepsro.errors import UsageError
-from pokepsro.matrix import InteractionMatrix
-from pokepsro.metagame import (SOLVERS, analyze, entropy, exploitability, exploitability_of_previous,
-                               load_meta_strategy, nash_conv, solve, solve_matrix_file, solve_nash, uniform,
-                               write_meta_strategy)
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.solver import (
+    SOLVERS,
+    analyze,
+    entropy,
+    exploitability,
+    exploitability_of_previous,
+    load_meta_strategy,
+    solve,
+    solve_matrix_file,
+    solve_nash,
+    uniform,
+    write_meta_strategy,
+)
 
 ROCK_PAPER_SCISSORS = np.array([[0.5, 0.0, 1.0],
                                 [1.0, 0.5, 0.0],
@@ -74,7 +84,7 @@ def test_exploitability_is_not_the_spread_of_the_mixture_win_rates() -> None:
     weak = np.array([1.0, 0.0])
     assert guide_spread(exploitable, weak, support_only=True) == 0.0
     assert exploitability(exploitable, weak) == pytest.approx(0.4)
-    assert nash_conv(exploitable, weak) == pytest.approx(0.8)
+    assert analyze(["a", "b"], exploitable, weak)["nash_conv"] == pytest.approx(0.8)
 
 
 def test_no_policy_beats_the_lp_nash_in_1000_random_games() -> None:

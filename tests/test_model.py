@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.model import (
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.model import (
     build_model,
     count_parameters,
     load_checkpoint,
@@ -20,7 +20,7 @@ from pokepsro.model import (
 )
 
 OBS_DIM = 24
-GEN1_OBS_DIM = 4725  # pokepsro.features.OBS_DIM for gen1-v2; the configs state sizes for it
+GEN1_OBS_DIM = 4725  # pokepsro.learning.features.OBS_DIM for gen1-v2; the configs state sizes for it
 TINY = {"architecture": "residual_mlp", "width": 32, "depth": 2, "expansion": 2}
 
 

@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.arena import run_battles, schedule_matchup
-from pokepsro.baselines import RandomBaseline
-from pokepsro.errors import UsageError
-from pokepsro.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
-from pokepsro.model import build_model, save_checkpoint
-from pokepsro.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
-from pokepsro.recording import TrajectoryWriter, make_recording
-from pokepsro.seeding import PerBattleRngs
-from pokepsro.trajectories import read_shard, shard_paths
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.core.seeding import PerBattleRngs
+from pokepsro.gen1.baselines import RandomBaseline
+from pokepsro.learning.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
+from pokepsro.learning.model import build_model, save_checkpoint
+from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
+from pokepsro.learning.recording import TrajectoryWriter, make_recording
+from pokepsro.learning.trajectories import read_shard, shard_paths
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 

@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.arena import schedule_matchup
-from pokepsro.atomic import read_jsonl
-from pokepsro.direct import DirectSession
-from pokepsro.errors import UsageError
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.model import build_model, load_checkpoint, save_checkpoint
-from pokepsro.neural import BatchedPolicy, NeuralPlayer
-from pokepsro.oracle import BestResponseTask, train_best_response
-from pokepsro.oracle.rollouts import LearnerEpisodes
-from pokepsro.population import Population, heuristic_entry, player_factory
-from pokepsro.recording import make_recording
-from pokepsro.teams import load_team_set
+from pokepsro.battles.direct import DirectSession
+from pokepsro.battles.spec import schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_jsonl
+from pokepsro.gen1.teams import load_team_set
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import build_model, load_checkpoint, save_checkpoint
+from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
+from pokepsro.learning.oracle import BestResponseTask, train_best_response
+from pokepsro.learning.oracle.rollouts import LearnerEpisodes
+from pokepsro.learning.recording import make_recording
+from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 BATTLE = {"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300}
@@ -45,7 +45,7 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
     ppo = {"lr": 1e-3, "round_battles": round_battles, "epochs": 2, "minibatch_size": 128, "clip": 0.2,
            "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
            "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0}
-    fields = dict(learner_name="br", init_checkpoint=init, opponents=population,
+    fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
                   options={"oracle_battles": battles, "ppo_config": ppo}, progress=False)
@@ -86,7 +86,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_oracle import ppo_task
-from pokepsro.oracle import train_best_response
+from pokepsro.learning.oracle import train_best_response
 tmp = Path({tmp!r})
 print(train_best_response("ppo", ppo_task(tmp, Path({init!r}), battles=24, round_battles=8)).checkpoint)
 """
@@ -165,8 +165,8 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path):
 
 
 def greedy_win_rate(checkpoint: Path, opponent: str, battles: int) -> float:
-    from pokepsro.evaluation import play_match
-    from pokepsro.population import PolicyEntry
+    from pokepsro.metagame.evaluation import play_match
+    from pokepsro.metagame.population import PolicyEntry
 
     policy = PolicyEntry(name="learner", kind="checkpoint", spec=str(checkpoint), options={"greedy": True})
     summary = play_match(policy, heuristic_entry(opponent), battles, team_set=load_team_set("competitive", "gen1ou"),

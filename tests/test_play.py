@@ -17,15 +17,15 @@ from poke_env.player import Player
 from poke_env.ps_client.account_configuration import AccountConfiguration
 from test_oracle import write_checkpoint
 
-from pokepsro.atomic import read_jsonl
-from pokepsro.baselines import BASELINES
+from pokepsro.battles.showdown import free_port
 from pokepsro.cli import main
-from pokepsro.metagame import write_meta_strategy
-from pokepsro.mixture import mixture_entry
-from pokepsro.play import plan_battles, policy_members
-from pokepsro.population import PolicyEntry, Population, heuristic_entry
-from pokepsro.showdown import free_port
-from pokepsro.teams import load_team_set
+from pokepsro.core.files import read_jsonl
+from pokepsro.gen1.baselines import BASELINES
+from pokepsro.gen1.teams import load_team_set
+from pokepsro.metagame.mixture import mixture_entry
+from pokepsro.metagame.play import plan_battles, policy_members
+from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry
+from pokepsro.metagame.solver import write_meta_strategy
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 3
@@ -145,7 +145,7 @@ def play(args: list[str], tmp_path: Path, capsys) -> tuple[int, str]:
     ("random", "http://127.0.0.1:8000", "is not a websocket URL"),
     ("random", "closed port", "cannot connect to the Showdown server"),
     ("nonsense", "the server", "unknown policy 'nonsense'"),
-    ("mixture:missing.json:strategy.json", "the server", "population file not found: missing.json"),
+    ("mixture:missing.json:strategy.json", "the server", "missing.json: file not found"),
 ])
 def test_bad_url_or_unknown_policy_is_one_line_and_exit_2(showdown_server, tmp_path, capsys, policy, server, message):
     url = {"closed port": f"ws://127.0.0.1:{free_port()}/showdown/websocket",

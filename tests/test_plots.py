@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.errors import UsageError
-from pokepsro.matrix import InteractionMatrix
-from pokepsro.plots import (plot_br_winrate, plot_exploitability, plot_interaction_matrix,
-                            plot_meta_strategy, plot_nash_mixture_history)
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.workflow.plots import (
+    plot_br_winrate,
+    plot_exploitability,
+    plot_interaction_matrix,
+    plot_meta_strategy,
+    plot_nash_mixture_history,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = ["Random", "MaxBP", "Heuristic", "BR_0"]

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from poke_env.player import Player
 
-from pokepsro.errors import UsageError
-from pokepsro.metagame import write_meta_strategy
-from pokepsro.mixture import load_mixture, mixture_entry, sample_members
-from pokepsro.population import Population, PolicyEntry, entry_from_argument, heuristic_entry, player_factory
+from pokepsro.battles.spec import sample_members
+from pokepsro.core.errors import UsageError
+from pokepsro.metagame.mixture import load_mixture, mixture_entry
+from pokepsro.metagame.population import PolicyEntry, Population, entry_from_argument, heuristic_entry, player_factory
+from pokepsro.metagame.solver import write_meta_strategy
 
 
 def write_population(path, policies):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.model import build_model, policy_act
-from pokepsro.oracle.ppo import Rollout, load_ppo_config, ppo_update
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.model import build_model, policy_act
+from pokepsro.learning.oracle.ppo import Rollout, load_ppo_config, ppo_update
 
 OBS_DIM = 12
 TINY = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}

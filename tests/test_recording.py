@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from pokepsro.arena import run_battles, schedule_matchup
-from pokepsro.baselines import MaxBasePowerBaseline, RandomBaseline
-from pokepsro.errors import UsageError
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.recording import TrajectoryWriter, make_recording
-from pokepsro.trajectories import read_shard, shard_paths
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.gen1.baselines import MaxBasePowerBaseline, RandomBaseline
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.recording import TrajectoryWriter, make_recording
+from pokepsro.learning.trajectories import read_shard, shard_paths
 
 BATTLES = 10
 

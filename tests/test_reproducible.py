@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from test_neural import write_checkpoint
 
-from pokepsro.matrix import InteractionMatrix, PairCounts
-from pokepsro.metagame import write_meta_strategy
-from pokepsro.population import Population, heuristic_entry
-from pokepsro.teams import load_team_set
-from pokepsro.workflow import evaluate_best_response_stage
+from pokepsro.gen1.teams import load_team_set
+from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
+from pokepsro.metagame.population import Population, heuristic_entry
+from pokepsro.metagame.solver import write_meta_strategy
+from pokepsro.workflow.evaluations import evaluate_best_response_stage
 
 pytestmark = pytest.mark.slow
 

@@ -22,11 +22,12 @@ from test_analysis import (
 from test_oracle import ppo_task, write_checkpoint
 
 from pokepsro.cli import main
-from pokepsro.config import load_yaml, validate_config
-from pokepsro.errors import UsageError
-from pokepsro.matrix import PairCounts
-from pokepsro.oracle import train_best_response
-from pokepsro.run_logger import LoggerSettings, default_run_group, workflow_logger
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_yaml
+from pokepsro.core.run_logger import LoggerSettings, default_run_group, workflow_logger
+from pokepsro.learning.oracle import train_best_response
+from pokepsro.metagame.matrix import PairCounts
+from pokepsro.workflow.config import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = 32768        # the .wandb file is a LevelDB-style log: 32 KiB blocks of chunks, each with a 7-byte header
@@ -164,7 +165,7 @@ def no_wandb(monkeypatch):
 
 
 def test_config_with_wandb_but_no_package_says_how_to_install_it(no_wandb):
-    config = {**load_yaml(REPO / "config" / "config.yaml"), "logger": "wandb"}
+    config = {**read_yaml(REPO / "config" / "config.yaml"), "logger": "wandb"}
     with pytest.raises(UsageError, match=r"config key logger: .*wandb.*not installed.*pip install -e '\.\[wandb\]'"):
         validate_config(config)
 
@@ -180,6 +181,6 @@ def test_cli_with_wandb_but_no_package_is_one_line_before_any_work(tmp_path, cap
 
 
 def test_unknown_logger_is_refused_naming_the_key():
-    config = {**load_yaml(REPO / "config" / "config.yaml"), "logger": "mlflow"}
+    config = {**read_yaml(REPO / "config" / "config.yaml"), "logger": "mlflow"}
     with pytest.raises(UsageError, match="config key logger"):
         validate_config(config)

@@ -11,12 +11,12 @@ import textwrap
 import time
 
 import pytest
+from conftest import processes_in_group, restore_ctrl_c
 from websockets.sync.client import connect
 
-from pokepsro.errors import SetupError
-from pokepsro.showdown import ShowdownServer, showdown_root
-
-from conftest import processes_in_group, restore_ctrl_c
+from pokepsro.battles.showdown import ShowdownServer
+from pokepsro.core.errors import SetupError
+from pokepsro.gen1.simulator import showdown_root
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 TCP_LISTEN = "0A"
@@ -94,7 +94,7 @@ def test_interrupted_terminated_or_killed_owner_leaves_no_node(tmp_path, signum)
     of the owner the server notices it was orphaned and stops itself."""
     script = textwrap.dedent(f"""
         import sys, time
-        from pokepsro.showdown import ShowdownServer
+        from pokepsro.battles.showdown import ShowdownServer
         with ShowdownServer({str(tmp_path / 'server.log')!r}) as server:
             print(server.pid, server.private_root, flush=True)
             time.sleep(60)
@@ -134,7 +134,7 @@ def test_killed_server_is_detected_and_restarts(tmp_path):
 
 
 def test_fixed_port_is_used(tmp_path):
-    from pokepsro.showdown import free_port
+    from pokepsro.battles.showdown import free_port
 
     port = free_port()
     with ShowdownServer(tmp_path / "server.log", port=port) as server:

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from test_workflow import scheduled_jobs
 
-from pokepsro.atomic import read_jsonl
-from pokepsro.metagame import exploitability
+from pokepsro.core.files import read_jsonl
+from pokepsro.metagame.solver import exploitability
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER_SCRIPTS = REPO / "tests" / "cluster"

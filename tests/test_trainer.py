@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.model import (
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.model import (
     build_model,
     load_checkpoint,
     load_model_config,
     policy_act,
     save_checkpoint,
 )
-from pokepsro.trainer import load_train_config, train
-from pokepsro.trajectories import write_shard
+from pokepsro.learning.trainer import load_train_config, train
+from pokepsro.learning.trajectories import write_shard
 
 OBS_DIM = 12
 EPISODE_STEPS = 3
@@ -187,13 +187,13 @@ def test_feature_version_mismatch_with_init_checkpoint(bandit_dir, tmp_path):
 def test_training_modules_import_without_poke_env():
     """GPU machines have no simulator: importing poke_env must not be needed to train."""
     probe = ("import sys; sys.modules['poke_env'] = None; "
-             "import pokepsro.trainer, pokepsro.model, pokepsro.trajectories; "
+             "import pokepsro.learning.trainer, pokepsro.learning.model, pokepsro.learning.trajectories; "
              "assert not [m for m in sys.modules if m.startswith('poke_env.')]")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_yaml_exponent_without_dot_is_read_as_a_float():
-    from pokepsro.trainer import load_train_config, validate_train_config
+    from pokepsro.learning.trainer import load_train_config, validate_train_config
 
     config = dict(load_train_config("psro_oracle"), lr="3e-5")
     assert validate_train_config(config)["lr"] == pytest.approx(3e-5)

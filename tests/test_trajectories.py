@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pokepsro.errors import UsageError
-from pokepsro.trajectories import (
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.trajectories import (
     MixedBatchSampler,
     TransitionDataset,
-    iter_shards,
     lambda_returns,
-    opponent_counts,
     read_shard,
     shard_paths,
     write_shard,
@@ -105,13 +103,12 @@ def test_truncated_empty_and_incomplete_shards_name_the_file(tmp_path):
         TransitionDataset.from_dirs([tmp_path])
 
 
-def test_iter_shards_is_recursive_sorted_and_counts_opponents(tmp_path):
+def test_shard_paths_are_recursive_and_sorted(tmp_path):
     write_test_shard(tmp_path / "z", "b2", opponent="heuristic")
     write_test_shard(tmp_path / "a" / "deep", "b1", opponent="random")
     write_test_shard(tmp_path, "b3", opponent="heuristic")
     (tmp_path / "notes.txt").write_text("not a shard")
-    assert [s.meta["battle_id"] for s in iter_shards(tmp_path)] == ["b1", "b3", "b2"]
-    assert opponent_counts(tmp_path) == {"heuristic": 2, "random": 1}
+    assert [read_shard(path).meta["battle_id"] for path in shard_paths(tmp_path)] == ["b1", "b3", "b2"]
     with pytest.raises(UsageError, match="trajectory directory not found"):
         shard_paths(tmp_path / "missing")
 
@@ -127,8 +124,10 @@ def test_dataset_concatenates_episodes_with_return_targets(tmp_path):
     gamma = 0.9
     expected = [r1[0] + gamma * r1[1] + gamma**2 * r1[2], r1[1] + gamma * r1[2], r1[2],
                 r2[0] + gamma * r2[1], r2[1]]
-    np.testing.assert_allclose(dataset.monte_carlo_returns(gamma, reward_scale=0.5),
-                               0.5 * np.array(expected), rtol=1e-5)
+    rewards = torch.from_numpy(dataset.reward) * 0.5  # λ = 1 with no critic: the discounted return-to-go
+    returns = lambda_returns(rewards, torch.from_numpy(dataset.done), torch.zeros_like(rewards),
+                             torch.from_numpy(dataset.steps_to_end), gamma, 1.0)
+    np.testing.assert_allclose(returns.numpy(), 0.5 * np.array(expected), rtol=1e-5)
 
 
 def test_dataset_errors_for_no_shards_and_mixed_feature_versions(tmp_path):
@@ -198,14 +197,14 @@ def test_positive_replay_weight_without_replay_data_is_a_usage_error():
 
 def test_resumed_work_folder_drops_half_written_shards_of_a_killed_job(tmp_path):
     """A job killed while writing a shard leaves `.name.npz.XXXX.tmp`; the rerun must not publish it."""
-    from pokepsro.workflow import _resumable_dir
+    from pokepsro.core.files import resumable_dir
 
     final = tmp_path / "br_trajectories"
-    work = _resumable_dir(final)
+    work = resumable_dir(final)
     kept = work / "battle000000__a.npz"
     kept.write_bytes(b"a whole shard")
     (work / ".battle000001__a.npz.g5cmuap5.tmp").write_bytes(b"half")
-    assert _resumable_dir(final) == work
+    assert resumable_dir(final) == work
     assert sorted(p.name for p in work.iterdir()) == [kept.name]
 
 

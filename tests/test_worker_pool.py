@@ -16,11 +16,12 @@ from conftest import descendants
 from poke_env.player import RandomPlayer
 from test_arena import PLAYERS, assert_exact_accounting
 
-from pokepsro.arena import BattleSpec, run_battles, schedule_matchup
-from pokepsro.atomic import read_jsonl
-from pokepsro.errors import UsageError
+from pokepsro.battles.api import run_battles
+from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import read_jsonl
 
-WORKER_MODULE = b"pokepsro.battle_worker"
+WORKER_MODULE = b"pokepsro.battles.battle_worker"
 
 
 class CallbackLog:
@@ -82,7 +83,7 @@ def test_killed_worker_process_is_replaced_and_its_battles_replayed(team_set, tm
             outcome["error"] = error
 
     runner = threading.Thread(target=play)
-    with caplog.at_level(logging.WARNING, logger="pokepsro.worker_pool"):
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.worker_pool"):
         runner.start()
         deadline = time.monotonic() + 120
         while len(read_jsonl(path) if path.exists() else []) < 10 and time.monotonic() < deadline:

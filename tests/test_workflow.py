@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pokepsro.atomic import read_jsonl
-from pokepsro.metagame import exploitability
+from pokepsro.core.files import read_jsonl
+from pokepsro.metagame.solver import exploitability
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny.yaml"

@@ -55,8 +55,8 @@ step "PPO oracle battles/s per model size (untrained checkpoints, gym_leader, 7 
 python3 - "$WORK" <<'EOF'
 import sys
 from pathlib import Path
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.model import build_model, load_model_config, save_checkpoint, count_parameters
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import build_model, load_model_config, save_checkpoint, count_parameters
 for name in ("small", "base", "large"):
     config = load_model_config(name)
     model = build_model(config, OBS_DIM)

@@ -7,7 +7,7 @@
 #   - the kit's wheels -> the machine's own python3 environment (pip --no-index: only what is missing or
 #     too old there is installed; torch, numpy, ... stay the image's)
 #   - pokepsro from this working tree: a .pth file (no build step) and a `pokepsro` launcher
-#   - Showdown -> envs/showdown/node_modules, where pokepsro.showdown.showdown_root() looks
+#   - Showdown -> envs/showdown/node_modules, where pokepsro.gen1.simulator.showdown_root() looks
 # Set DEVICE_SETUP_QUIET=1 to skip the version report; PY (python3), NODE_DIR and LINKDIR may be overridden.
 set -euo pipefail
 
@@ -68,7 +68,7 @@ chmod +x "$PYBIN/pokepsro"
 
 # ---------------------------------------------------------------- check + report
 "$PY" - <<'EOF'
-from pokepsro.showdown import check_showdown_install, node_executable, showdown_root
+from pokepsro.gen1.simulator import check_showdown_install, node_executable, showdown_root
 check_showdown_install(showdown_root())
 node_executable()
 EOF

@@ -43,8 +43,8 @@ step "neural checkpoint on the GPU: pokepsro battle CKPT max_base_power -n $NN -
 CKPT_DIR=$(mktemp -d)
 python3 - "$CKPT_DIR/epoch_0.pt" <<'EOF'; check
 import sys, torch
-from pokepsro.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.model import build_model, load_model_config, save_checkpoint, pick_device
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import build_model, load_model_config, save_checkpoint, pick_device
 config = load_model_config("small")
 model = build_model(config, OBS_DIM)
 save_checkpoint(sys.argv[1], model, model_config=config, obs_dim=OBS_DIM, feature_version=FEATURE_VERSION,

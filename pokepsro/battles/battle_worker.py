@@ -1,0 +1,86 @@
+"""One battle worker process of the direct backend: `python -m pokepsro.battles.battle_worker READ_FD WRITE_FD`.
+
+Started by `pokepsro.battles.worker_pool`. It reads its `ArenaSettings` (player factories, limits, the battle-end
+callback) from the parent, then plays the battles the parent hands out on its own simulator process through
+`pokepsro.battles.direct`, asking for more as battles end. Each battle's callback runs here; its record goes back to
+the parent, which writes it. It stops when the parent has no more battles or goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import sys
+from multiprocessing.connection import Connection
+
+from poke_env.concurrency import POKE_LOOP
+
+from pokepsro.battles.backend import ArenaSettings, progress_bar
+from pokepsro.battles.direct import SHUTDOWN_WAIT_S, DirectArena, host_command
+from pokepsro.battles.spec import BattleSpec
+from pokepsro.battles.worker_pool import picklable
+
+LOGGER = logging.getLogger(__name__)
+POLL_S = 0.1
+PREFETCH = 2  # battles queued here beyond `concurrency`, so a slot never waits for the parent
+
+
+class ParentFeed:
+    """The parent's side of the arena: asks it for battles and hands it records (from poke-env's loop)."""
+
+    def __init__(self, outbox: Connection, wanted: int) -> None:
+        self.outbox = outbox
+        self.wanted = wanted
+        self.asked: collections.deque[int] = collections.deque()  # the parent answers requests in order
+        self.exhausted = False
+
+    def top_up(self, held: int) -> None:
+        want = self.wanted - held - sum(self.asked)
+        if want > 0 and not self.exhausted:
+            self.asked.append(want)
+            self.outbox.send(("need", want))
+
+    def recorded(self, record: dict) -> None:
+        self.outbox.send(("record", record))
+
+    def deliver(self, arena: DirectArena, specs: list[BattleSpec]) -> None:
+        """An answer to the oldest request: fewer battles than asked for means the parent has no more."""
+        if len(specs) < self.asked.popleft():
+            self.exhausted = True
+        arena.receive(specs)
+
+
+def serve(inbox: Connection, outbox: Connection) -> int:
+    settings: ArenaSettings = inbox.recv()
+    feed = ParentFeed(outbox, settings.concurrency + PREFETCH)
+    arena = DirectArena(settings, host_command(), progress_bar(0, 0, shown=False), feed)
+    future = asyncio.run_coroutine_threadsafe(arena.run([]), POKE_LOOP)
+    while not future.done():
+        if not inbox.poll(POLL_S):
+            continue
+        try:
+            specs = inbox.recv()
+        except EOFError:  # the parent is gone or has every record: stop, leaving nothing behind
+            future.cancel()
+            break
+        POKE_LOOP.call_soon_threadsafe(feed.deliver, arena, specs)
+    try:
+        future.result(timeout=SHUTDOWN_WAIT_S)
+    except (concurrent.futures.CancelledError, TimeoutError):
+        return 0
+    except Exception as error:  # the parent raises it for the whole run
+        LOGGER.exception("battle worker failed")
+        outbox.send(("failed", picklable(error)))
+        return 1
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    read_fd, write_fd = (int(fd) for fd in argv)
+    return serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,173 @@
+"""Clipped PPO on the learner's own decisions: the update, its config, and the rollout it learns from.
+
+Must not import poke_env: the update runs wherever the model is. Episodes are complete battles, so advantages
+are GAE(λ) computed as λ-returns minus the current critic's values, with no bootstrap past a battle's end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pokepsro.learning.model import ActorCritic, load_yaml_config
+from pokepsro.learning.trainer import TRAIN_CONFIG_DIR, autocast_context, validate_spec
+from pokepsro.learning.trajectories import lambda_returns
+
+PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
+    "lr": (float, lambda v: v > 0, "> 0"),
+    "round_battles": (int, lambda v: v >= 1, ">= 1"),
+    "epochs": (int, lambda v: v >= 1, ">= 1"),
+    "minibatch_size": (int, lambda v: v >= 1, ">= 1"),
+    "clip": (float, lambda v: 0 < v < 1, "in (0, 1)"),
+    "gamma": (float, lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "lambda": (float, lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "entropy_coef": (float, lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "value_coef": (float, lambda v: v >= 0, ">= 0"),
+    "kl_coef": (float, lambda v: v >= 0, ">= 0"),
+    "target_kl": (float, lambda v: v >= 0, ">= 0 (0 = no early stop)"),
+    "grad_clip": (float, lambda v: v > 0, "> 0"),
+    "reward_scale": (float, lambda v: v > 0, "> 0"),
+    "temperature": (float, lambda v: 0 < v <= 2, "in (0, 2]"),
+}
+METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
+VALUE_CHUNK = 8192
+
+
+def validate_ppo_config(config: Mapping[str, Any]) -> dict:
+    return validate_spec(config, PPO_CONFIG_SPEC, "ppo")
+
+
+def load_ppo_config(name_or_path: str | os.PathLike | Mapping[str, Any]) -> dict:
+    """`ppo` (config/train/ppo.yaml), a YAML path or a dict, validated."""
+    if isinstance(name_or_path, Mapping):
+        return validate_ppo_config(name_or_path)
+    return validate_ppo_config(load_yaml_config(name_or_path, TRAIN_CONFIG_DIR, "ppo"))
+
+
+@dataclass
+class Rollout:
+    """The learner's steps of one round: complete battles, concatenated in battle-index order."""
+
+    obs: np.ndarray
+    mask: np.ndarray
+    action: np.ndarray
+    logp: np.ndarray     # behaviour log-prob recorded when the action was sampled
+    reward: np.ndarray   # shaped reward, unscaled
+    done: np.ndarray
+
+    @classmethod
+    def from_episodes(cls, episodes: Sequence[Mapping[str, np.ndarray]]) -> Rollout:
+        if not episodes:
+            raise ValueError("a round without any recorded learner decision cannot be trained on")
+        return cls(**{name: np.concatenate([episode[name] for episode in episodes])
+                      for name in ("obs", "mask", "action", "logp", "reward", "done")})
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    @property
+    def steps_to_end(self) -> np.ndarray:
+        """0 on each battle's last step, counting up backwards (drives `lambda_returns`)."""
+        ends = np.flatnonzero(self.done)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return np.concatenate([np.arange(end - start, -1, -1) for start, end in zip(starts, ends)])
+
+
+@torch.no_grad()
+def _forward_all(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    logits, values = [], []
+    with autocast_context(obs.device):
+        for start in range(0, len(obs), VALUE_CHUNK):
+            chunk_logits, chunk_values = model(obs[start:start + VALUE_CHUNK], mask[start:start + VALUE_CHUNK])
+            logits.append(chunk_logits.float())
+            values.append(chunk_values.float())
+    return torch.cat(logits), torch.cat(values)
+
+
+def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, config: Mapping[str, Any],
+               *, generator: torch.Generator, reference: ActorCritic | None = None) -> dict[str, float]:
+    """`epochs` passes of clipped PPO over the rollout in shuffled minibatches; returns mean metrics.
+
+    Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
+    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ). π is the
+    policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
+    Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never).
+    """
+    device = next(model.parameters()).device
+
+    def to(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+    obs, mask, action, old_logp = to(rollout.obs), to(rollout.mask), to(rollout.action), to(rollout.logp)
+    model.eval()
+    _, values = _forward_all(model, obs, mask)
+    returns = lambda_returns(to(rollout.reward) * config["reward_scale"], to(rollout.done), values,
+                             to(rollout.steps_to_end), config["gamma"], config["lambda"])
+    advantage = returns - values
+    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    reference_logp = None
+    if reference is not None and config["kl_coef"] > 0:
+        reference_logp = torch.log_softmax(_forward_all(reference, obs, mask)[0] / config["temperature"], dim=-1)
+    model.train()
+    totals = torch.zeros(len(METRICS), device=device)
+    steps = 0
+    batch = min(config["minibatch_size"], len(rollout))
+    for _ in range(config["epochs"]):
+        order = torch.randperm(len(rollout), generator=generator).to(device)
+        epoch_kl = torch.zeros((), device=device)
+        epoch_steps = 0
+        for start in range(0, len(order) - batch + 1, batch):
+            index = order[start:start + batch]
+            metrics = _minibatch_step(model, optimizer, config, obs[index], mask[index], action[index],
+                                      old_logp[index], advantage[index], returns[index],
+                                      None if reference_logp is None else reference_logp[index])
+            totals += metrics
+            epoch_kl += metrics[METRICS.index("approx_kl")]
+            steps += 1
+            epoch_steps += 1
+        if config["target_kl"] > 0 and (epoch_kl / max(epoch_steps, 1)).item() > config["target_kl"]:
+            break
+    means = (totals / max(steps, 1)).tolist()
+    return {**dict(zip(METRICS, means)), "updates": steps, "samples": len(rollout), "processed": steps * batch,
+            "explained_variance": _explained_variance(values, returns)}
+
+
+def _minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, config: Mapping[str, Any],
+                    obs, mask, action, old_logp, advantage, returns, reference_logp) -> torch.Tensor:
+    with autocast_context(obs.device):
+        logits, value = model(obs, mask)
+    log_probs = torch.log_softmax(logits / config["temperature"], dim=-1)
+    probs = log_probs.exp()
+    new_logp = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+    log_ratio = new_logp - old_logp
+    ratio = log_ratio.exp()
+    clip = config["clip"]
+    policy_loss = -torch.min(ratio * advantage, ratio.clamp(1 - clip, 1 + clip) * advantage).mean()
+    value_loss = nn.functional.mse_loss(value, returns)
+    entropy = -(probs * log_probs).sum(-1).mean()  # masked actions: p = 0, log p finite, so they add 0
+    kl_to_init = ((probs * (log_probs - reference_logp)).sum(-1).mean() if reference_logp is not None
+                  else torch.zeros((), device=obs.device))
+    loss = (policy_loss + config["value_coef"] * value_loss - config["entropy_coef"] * entropy
+            + config["kl_coef"] * kl_to_init)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
+    optimizer.step()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+    return torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl,
+                        kl_to_init.detach(), clip_fraction])
+
+
+def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
+    """1 − Var(G − V)/Var(G): how much of the return the critic predicted before the update."""
+    variance = returns.var()
+    return float(1 - (returns - values).var() / variance) if variance > 0 else float("nan")
+

@@ -1,0 +1,193 @@
+"""Record what any poke-env Player decides, as trajectory shards for offline training.
+
+`make_recording(PlayerClass)` gives a subclass whose every decision is stored (observation, legal
+mask, the action its order maps to, the behaviour log-prob when the player has one) together with
+the shaped reward earned until its next decision. `TrajectoryWriter.on_battle_end` is the arena's
+battle-end callback: it takes the finished battle's steps, adds the final reward (with ±100 for the
+outcome the arena recorded) and writes one shard per recorded side.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+import weakref
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from poke_env.battle.abstract_battle import AbstractBattle
+from poke_env.player.battle_order import BattleOrder
+from poke_env.player.player import Player
+
+from pokepsro.core.errors import UsageError
+from pokepsro.learning.features import (
+    FEATURE_VERSION,
+    OBS_DIM,
+    RewardState,
+    action_mask,
+    encode_battle,
+    order_to_action,
+    shaped_reward,
+    victory_sign,
+)
+from pokepsro.learning.trajectories import write_shard
+
+if TYPE_CHECKING:
+    from pokepsro.battles.spec import BattleSpec
+
+LOGGER = logging.getLogger(__name__)
+SIDES = {"a": ("a",), "b": ("b",), "both": ("a", "b")}
+OUTCOME_SIGN = {"win": 1, "loss": -1, "tie": 0}
+OTHER_OUTCOME = {"win": "loss", "loss": "win", "tie": "tie"}
+
+
+@dataclass
+class BattleTrajectory:
+    """One side's recorded decisions in one battle, and the reward state at the last decision."""
+
+    obs: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    actions: list[int] = field(default_factory=list)
+    logps: list[float] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    reward_state: RewardState | None = None
+    unrecorded_steps: int = 0
+
+    def accrue_reward(self, battle: AbstractBattle) -> None:
+        """Credit the reward earned since the last decision to the last recorded step."""
+        reward, self.reward_state = shaped_reward(self.reward_state, battle)
+        if self.rewards:
+            self.rewards[-1] += reward
+
+    def add_step(self, obs: np.ndarray, mask: np.ndarray, action: int, logp: float) -> None:
+        self.obs.append(obs)
+        self.masks.append(mask)
+        self.actions.append(action)
+        self.logps.append(logp)
+        self.rewards.append(0.0)
+
+
+# Keyed by the battle object itself: the arena hands the same objects to the battle-end callback.
+_TRAJECTORIES: weakref.WeakKeyDictionary[AbstractBattle, BattleTrajectory] = weakref.WeakKeyDictionary()
+
+
+def pop_trajectory(battle: AbstractBattle) -> BattleTrajectory | None:
+    """The recorded steps of `battle` (None if no recording player played it); forgets them."""
+    return _TRAJECTORIES.pop(battle, None)
+
+
+class RecordingMixin:
+    """Put before a Player class: records each decision of the wrapped `choose_move`."""
+
+    def choose_move(self, battle: AbstractBattle) -> BattleOrder | Awaitable[BattleOrder]:
+        trajectory = _TRAJECTORIES.setdefault(battle, BattleTrajectory())
+        trajectory.accrue_reward(battle)
+        obs, mask = encode_battle(battle), action_mask(battle)
+        choice = super().choose_move(battle)
+        if inspect.isawaitable(choice):
+            return self._record_when_chosen(battle, trajectory, obs, mask, choice)
+        self._record(battle, trajectory, obs, mask, choice)
+        return choice
+
+    async def _record_when_chosen(self, battle: AbstractBattle, trajectory: BattleTrajectory, obs: np.ndarray,
+                                  mask: np.ndarray, choice: Awaitable[BattleOrder]) -> BattleOrder:
+        order = await choice
+        self._record(battle, trajectory, obs, mask, order)
+        return order
+
+    def _record(self, battle: AbstractBattle, trajectory: BattleTrajectory, obs: np.ndarray, mask: np.ndarray,
+                order: BattleOrder) -> None:
+        action = order_to_action(battle, order)
+        if action is None:  # default / forfeit / an order outside the action space
+            trajectory.unrecorded_steps += 1
+            return
+        behaviour_logp = getattr(self, "behaviour_logp", None)
+        logp = behaviour_logp(battle) if behaviour_logp is not None else math.nan
+        trajectory.add_step(obs, mask, action, logp)
+
+
+_RECORDING_CLASSES: dict[type, type] = {}
+
+
+def make_recording(player_cls: type[Player]) -> type[Player]:
+    """`player_cls` with every decision recorded (the same subclass for repeated calls)."""
+    if not (isinstance(player_cls, type) and issubclass(player_cls, Player)):
+        raise UsageError(f"make_recording needs a poke-env Player class, got {player_cls!r}")
+    if player_cls not in _RECORDING_CLASSES:
+        _RECORDING_CLASSES[player_cls] = type(f"Recording{player_cls.__name__}", (RecordingMixin, player_cls), {})
+    return _RECORDING_CLASSES[player_cls]
+
+
+def _final_reward(trajectory: BattleTrajectory, battle: AbstractBattle, outcome: str) -> float:
+    """Reward after the last decision; the victory term follows the recorded outcome (limits make ties)."""
+    reward, _ = shaped_reward(trajectory.reward_state, battle)
+    return reward + 100.0 * (OUTCOME_SIGN[outcome] - victory_sign(battle))
+
+
+class TrajectoryWriter:
+    """Arena battle-end callback writing `<battle_id>__<side>.npz` shards for the recorded sides.
+
+    `battle_id` is `battle<spec index>`, not Showdown's room tag: the index is unique within a run and
+    stable when a battle is replayed after a restart or resume (its shard is then simply rewritten),
+    while room tags restart from 1 with every server. The room tag is kept in the meta.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, sides: str = "both", format: str = "gen1ou") -> None:
+        if sides not in SIDES:
+            raise UsageError(f"sides must be one of {', '.join(SIDES)}, got {sides!r}")
+        self.out_dir = Path(out_dir)
+        self.sides = SIDES[sides]
+        self.format = format
+        self.shards_written = 0
+        self.missing_recordings = 0  # a side asked for whose player was not a recording player
+        self.unrecorded_steps = 0
+
+    def on_battle_end(self, spec: BattleSpec, battle_a: AbstractBattle, battle_b: AbstractBattle, record: dict) -> None:
+        battles = {"a": battle_a, "b": battle_b}
+        for side in ("a", "b"):
+            trajectory = pop_trajectory(battles[side])  # always popped, so unrecorded sides don't linger
+            if side not in self.sides:
+                continue
+            if trajectory is None or not trajectory.actions:
+                self.missing_recordings += 1
+                LOGGER.warning("battle %s: side %s has no recorded decisions; no shard written",
+                               spec.index, side)
+                continue
+            self.unrecorded_steps += trajectory.unrecorded_steps
+            self._write(spec, side, battles[side], trajectory, record)
+
+    def _write(self, spec: BattleSpec, side: str, battle: AbstractBattle, trajectory: BattleTrajectory,
+               record: dict) -> Path:
+        arrays = finished_arrays(side, battle, trajectory, record)
+        battle_id = f"battle{spec.index:06d}"
+        policy, opponent = (spec.policy_a, spec.policy_b) if side == "a" else (spec.policy_b, spec.policy_a)
+        team = spec.team_a if side == "a" else spec.team_b
+        meta = {"battle_id": battle_id, "policy": policy, "opponent": opponent,
+                "outcome": side_outcome(side, record), "feature_version": FEATURE_VERSION, "obs_dim": OBS_DIM,
+                "format": self.format, "team": team.id, "seed": spec.seed, "side": side,
+                "showdown_battle": record.get("battle_id"), "end": record.get("end"),
+                "unrecorded_steps": trajectory.unrecorded_steps}
+        path = write_shard(self.out_dir / f"{battle_id}__{side}.npz", **arrays, meta=meta)
+        self.shards_written += 1
+        return path
+
+
+def side_outcome(side: str, record: dict) -> str:
+    return record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
+
+
+def finished_arrays(side: str, battle: AbstractBattle, trajectory: BattleTrajectory, record: dict
+                    ) -> dict[str, np.ndarray]:
+    """One side's finished battle as shard arrays: the final reward added, the last step marked done."""
+    rewards = np.asarray(trajectory.rewards, dtype=np.float32)
+    rewards[-1] += _final_reward(trajectory, battle, side_outcome(side, record))
+    done = np.zeros(len(rewards), dtype=bool)
+    done[-1] = True
+    return {"obs": np.stack(trajectory.obs), "action": np.asarray(trajectory.actions, dtype=np.int64),
+            "mask": np.stack(trajectory.masks), "reward": rewards, "done": done,
+            "logp": np.asarray(trajectory.logps, dtype=np.float32)}

@@ -1,0 +1,301 @@
+"""Trajectory shards on disk and the step dataset the offline trainer samples from.
+
+One `.npz` per (battle, recorded side) keeps writers independent (parallel collectors never share a
+file) and makes a killed collector lose at most the battle in flight. This module must not import
+poke_env: training runs on GPU machines without the simulator, so obs_dim and the feature version
+come from each shard's metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_bytes
+
+NUM_ACTIONS = 9  # metamon's MinimalActionSpace: 4 moves + 5 switches
+OUTCOMES = ("win", "loss", "tie")
+META_KEYS = ("battle_id", "policy", "opponent", "outcome", "feature_version", "obs_dim", "format",
+             "team", "seed")
+ARRAY_DTYPES = {"obs": np.float32, "action": np.int64, "mask": np.bool_, "reward": np.float32,
+                "done": np.bool_, "logp": np.float32}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One recorded side of one battle, arrays validated against the shard contract."""
+
+    path: Path
+    obs: np.ndarray
+    action: np.ndarray
+    mask: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    logp: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.action.shape[0])
+
+
+def _check_shard(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the first way `arrays`/`meta` break the shard contract."""
+    for name, dtype in ARRAY_DTYPES.items():
+        if arrays[name].dtype != dtype:
+            raise ValueError(f"{name} has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}")
+    obs, action, mask = arrays["obs"], arrays["action"], arrays["mask"]
+    if obs.ndim != 2 or obs.shape[0] == 0:
+        raise ValueError(f"obs must have shape [T>0, obs_dim], got {list(obs.shape)}")
+    steps = obs.shape[0]
+    expected_shapes = {"action": (steps,), "mask": (steps, NUM_ACTIONS), "reward": (steps,),
+                       "done": (steps,), "logp": (steps,)}
+    for name, shape in expected_shapes.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"{name} has shape {list(arrays[name].shape)}, expected {list(shape)}")
+    if not np.isfinite(obs).all() or not np.isfinite(arrays["reward"]).all():
+        raise ValueError("obs and reward must be finite")
+    if action.min() < 0 or action.max() >= NUM_ACTIONS:
+        raise ValueError(f"action outside 0..{NUM_ACTIONS - 1}")
+    illegal = np.flatnonzero(~mask[np.arange(steps), action])
+    if illegal.size:
+        raise ValueError(f"action at step {int(illegal[0])} is illegal under its mask")
+    expected_done = np.zeros(steps, dtype=bool)
+    expected_done[-1] = True
+    if not np.array_equal(arrays["done"], expected_done):
+        raise ValueError("done must be True on the last step only")
+    missing = [key for key in META_KEYS if key not in meta]
+    if missing:
+        raise ValueError(f"meta lacks {', '.join(missing)}")
+    if meta["outcome"] not in OUTCOMES:
+        raise ValueError(f"meta outcome {meta['outcome']!r} is not one of {', '.join(OUTCOMES)}")
+    if meta["obs_dim"] != obs.shape[1]:
+        raise ValueError(f"meta obs_dim {meta['obs_dim']} but obs has {obs.shape[1]} columns")
+
+
+def write_shard(path: str | os.PathLike, obs: Any, action: Any, mask: Any, reward: Any, done: Any,
+                logp: Any, meta: Mapping[str, Any]) -> Path:
+    """Validate and write one shard atomically; a contract violation raises ValueError (a bug)."""
+    raw = {"obs": obs, "action": action, "mask": mask, "reward": reward, "done": done, "logp": logp}
+    arrays = {name: np.asarray(value) for name, value in raw.items()}
+    for name, dtype in ARRAY_DTYPES.items():
+        if not np.can_cast(arrays[name].dtype, dtype, casting="same_kind"):
+            raise ValueError(f"{name} has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}")
+        arrays[name] = arrays[name].astype(dtype, copy=False)
+    _check_shard(arrays, meta)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays, meta=np.array(json.dumps(dict(meta))))
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_shard(path: str | os.PathLike) -> Shard:
+    """Load and validate a shard; anything unreadable is a UsageError naming the file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in (*ARRAY_DTYPES, "meta") if name not in archive.files]
+            if missing:
+                raise ValueError(f"missing arrays {', '.join(missing)}")
+            arrays = {name: archive[name] for name in ARRAY_DTYPES}
+            meta = json.loads(str(archive["meta"][()]))
+        if not isinstance(meta, dict):
+            raise TypeError("meta is not a JSON object")
+        _check_shard(arrays, meta)
+    except (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise UsageError(f"corrupt trajectory shard {path}: {str(error) or type(error).__name__}; "
+                         "delete it and re-collect that battle") from error
+    return Shard(path=path, meta=meta, **arrays)
+
+
+def shard_paths(directory: str | os.PathLike) -> list[Path]:
+    """All `*.npz` below `directory`, sorted so datasets are reproducible."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(f"trajectory directory not found: {directory}")
+    return sorted(directory.rglob("*.npz"))
+
+
+def lambda_returns(rewards: torch.Tensor, dones: torch.Tensor, values: torch.Tensor,
+                   steps_to_end: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """TD(λ) targets G_t = r_t + γ[(1-λ)V(s_{t+1}) + λG_{t+1}], with G_t = r_t on terminal steps.
+
+    λ=1 gives Monte-Carlo returns, λ=0 one-step TD. Vectorised over episodes: all steps the same
+    distance from their episode's end are computed together, so the loop runs max-episode-length
+    times instead of once per step. Inputs are flat tensors of concatenated, complete episodes.
+    """
+    returns = torch.zeros_like(rewards)
+    next_values = torch.zeros_like(values)
+    next_values[:-1] = values[1:]
+    not_done = (~dones).to(rewards.dtype)
+    max_offset = int(steps_to_end.max().item()) if steps_to_end.numel() else -1
+    for offset in range(max_offset + 1):
+        index = torch.nonzero(steps_to_end == offset, as_tuple=True)[0]
+        if offset == 0:
+            returns[index] = rewards[index]
+            continue
+        blended = (1.0 - lam) * next_values[index] + lam * returns[index + 1]
+        returns[index] = rewards[index] + gamma * not_done[index] * blended
+    return returns
+
+
+@dataclass(frozen=True)
+class TransitionDataset:
+    """All steps of a set of shards, concatenated in shard order (episodes stay contiguous)."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    mask: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    logp: np.ndarray
+    steps_to_end: np.ndarray  # 0 on an episode's last step; drives `lambda_returns`
+    feature_version: str
+    obs_dim: int
+    num_episodes: int
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])
+
+    @classmethod
+    def from_dirs(cls, directories: Iterable[str | os.PathLike],
+                  policies: Sequence[str] | None = None) -> TransitionDataset:
+        """Load every shard below `directories` (only those of `policies`, when given); shards must agree on
+        feature version and obs_dim."""
+        directories = [Path(d) for d in directories]
+        paths = [path for directory in directories for path in shard_paths(directory)]
+        listed = ", ".join(str(d) for d in directories) or "(no directories given)"
+        if not paths:
+            raise UsageError(f"no trajectory shards (*.npz) found in {listed}; collect battles first")
+        shards = [read_shard(path) for path in paths]
+        if policies is not None:
+            shards = [shard for shard in shards if shard.meta["policy"] in policies]
+            if not shards:
+                raise UsageError(f"no trajectory shards of {', '.join(policies)} in {listed}; "
+                                 "name policies that played there")
+        return cls.from_shards(shards)
+
+    @classmethod
+    def from_shards(cls, shards: Sequence[Shard]) -> TransitionDataset:
+        first = shards[0]
+        for shard in shards[1:]:
+            _check_compatible(first.path, first.meta, shard.path, shard.meta)
+        return cls(
+            obs=np.concatenate([s.obs for s in shards]),
+            action=np.concatenate([s.action for s in shards]),
+            mask=np.concatenate([s.mask for s in shards]),
+            reward=np.concatenate([s.reward for s in shards]),
+            done=np.concatenate([s.done for s in shards]),
+            logp=np.concatenate([s.logp for s in shards]),
+            steps_to_end=np.concatenate([np.arange(s.num_steps - 1, -1, -1) for s in shards]),
+            feature_version=str(first.meta["feature_version"]),
+            obs_dim=int(first.meta["obs_dim"]),
+            num_episodes=len(shards),
+        )
+
+    @classmethod
+    def concat(cls, first: TransitionDataset, second: TransitionDataset) -> TransitionDataset:
+        """`first`'s steps then `second`'s: global index i >= len(first) addresses `second`."""
+        if (first.feature_version, first.obs_dim) != (second.feature_version, second.obs_dim):
+            raise UsageError(
+                f"datasets disagree: feature version {first.feature_version} (obs_dim "
+                f"{first.obs_dim}) vs {second.feature_version} (obs_dim {second.obs_dim}); "
+                "re-record one of them with the same feature code")
+        fields = ("obs", "action", "mask", "reward", "done", "logp", "steps_to_end")
+        joined = {f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields}
+        return cls(**joined, feature_version=first.feature_version, obs_dim=first.obs_dim,
+                   num_episodes=first.num_episodes + second.num_episodes)
+
+
+def _check_compatible(path_a: Path, meta_a: Mapping[str, Any], path_b: Path,
+                      meta_b: Mapping[str, Any]) -> None:
+    for key in ("feature_version", "obs_dim"):
+        if meta_a[key] != meta_b[key]:
+            raise UsageError(f"trajectory shards disagree on {key}: {path_a} has {meta_a[key]}, "
+                             f"{path_b} has {meta_b[key]}; train on shards from one feature version")
+
+
+def check_replay_weight(replay_weight: float) -> float:
+    """The fraction of each batch drawn from replay must be a probability."""
+    try:
+        weight = float(replay_weight)
+    except (TypeError, ValueError):
+        weight = math.nan
+    if not 0.0 <= weight <= 1.0:  # also rejects NaN
+        raise UsageError(f"replay weight {replay_weight} is outside [0, 1]: it is the fraction of "
+                         "each batch drawn from replay data (0 = collected only, 1 = replay only)")
+    return weight
+
+
+class _CyclingIndices:
+    """Indices of one source in a fresh random order each pass, so every step is seen once per pass."""
+
+    def __init__(self, start: int, size: int, rng: np.random.Generator) -> None:
+        self._start, self._size, self._rng = start, size, rng
+        self._order = np.empty(0, dtype=np.int64)
+        self._position = 0
+
+    def take(self, count: int) -> np.ndarray:
+        taken: list[np.ndarray] = []
+        while count > 0:
+            if self._position == len(self._order):
+                self._order = self._start + self._rng.permutation(self._size)
+                self._position = 0
+            chunk = self._order[self._position:self._position + count]
+            self._position += len(chunk)
+            count -= len(chunk)
+            taken.append(chunk)
+        return np.concatenate(taken) if taken else np.empty(0, dtype=np.int64)
+
+
+class MixedBatchSampler:
+    """Batches of global indices into `TransitionDataset.concat(collected, replay)`.
+
+    Each sample comes from replay with probability `replay_weight` (binomial count per batch, so the
+    expected fraction is exact even for batch 16 at weight 0.3). An epoch is `ceil(N / batch_size)`
+    batches, N the number of steps of the sources in use (collected below weight 1, replay above weight
+    0): as many draws as there are steps in use. Each source is drawn without replacement in reshuffled
+    passes (no step repeats before all of that source's steps were drawn), so an epoch makes about
+    (1 − w)·N / collected_size passes over the collected steps and w·N / replay_size over the replay
+    steps (`expected_passes`); with one source in use that is exactly one pass over it.
+    """
+
+    def __init__(self, collected_size: int, replay_size: int, replay_weight: float,
+                 batch_size: int, seed: int) -> None:
+        self.replay_weight = check_replay_weight(replay_weight)
+        if self.replay_weight < 1.0 and collected_size == 0:
+            raise UsageError("no collected steps to sample although replay weight is below 1")
+        if self.replay_weight > 0.0 and replay_size == 0:
+            raise UsageError(f"replay weight {self.replay_weight} needs replay data, but none was "
+                             "given; pass replay directories or set the replay weight to 0")
+        self.batch_size = batch_size
+        self._rng = np.random.default_rng(seed)
+        self._collected = _CyclingIndices(0, collected_size, self._rng)
+        self._replay = _CyclingIndices(collected_size, replay_size, self._rng)
+        used = (collected_size if self.replay_weight < 1.0 else 0) + \
+               (replay_size if self.replay_weight > 0.0 else 0)
+        self.batches_per_epoch = math.ceil(used / batch_size)
+        draws = self.batches_per_epoch * batch_size
+        self.expected_passes = {
+            "collected": draws * (1.0 - self.replay_weight) / collected_size if collected_size else 0.0,
+            "replay": draws * self.replay_weight / replay_size if replay_size else 0.0}
+
+    def sample(self) -> np.ndarray:
+        from_replay = int(self._rng.binomial(self.batch_size, self.replay_weight))
+        return np.concatenate([self._collected.take(self.batch_size - from_replay),
+                               self._replay.take(from_replay)])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """One epoch of batches."""
+        for _ in range(self.batches_per_epoch):
+            yield self.sample()

@@ -1,0 +1,123 @@
+"""The analysis job: PSRO's progress over every stage, each σ's measured exploitability, and the guide's success
+criteria (`workflow.criteria`), with their plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_json, read_json
+from pokepsro.core.run_logger import LoggerSettings, open_run_logger
+from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.population import Population
+from pokepsro.metagame.solver import load_meta_strategy
+from pokepsro.workflow.criteria import sigma_passes, success_criteria
+from pokepsro.workflow.evaluations import read_evaluation
+from pokepsro.workflow.layout import stage_number
+from pokepsro.workflow.plots import (
+    plot_br_winrate,
+    plot_exploitability,
+    plot_interaction_matrix,
+    plot_nash_mixture_history,
+)
+
+STAGE_ANALYSIS_KEYS = ("support_size", "entropy", "exploitability_within_population", "dominant_policies")
+ITERATION_ANALYSIS_KEYS = ("exploitability", "exploitability_of_previous.best_response")
+
+
+def _check_measured_against(evaluation: dict, path: Path, strategy: Path) -> None:
+    """An evaluation that names the σ it played against must name this one."""
+    against = evaluation.get("against")
+    if against is not None and Path(against).resolve() != Path(strategy).resolve():
+        raise UsageError(f"{path} measured σ of {against}, but the analysis expects {strategy}; rebuild {path}")
+
+
+def _sigma_measurement(sigma_of: str, evaluation: dict, following: dict | None) -> dict:
+    """One σ's exploitability as its best response measured it, beside the gain, its interval, and the matrix value."""
+    vs_nash = evaluation["vs_previous_nash"]
+    measurement = evaluation["exploitability"]
+    return {"sigma_of": sigma_of, "measured_with": evaluation["policy"], **measurement,
+            "pass": sigma_passes(measurement),
+            "br_winrate": vs_nash["win_rate"], "br_winrate_ci95": vs_nash["ci95"], "battles": vs_nash["battles"],
+            "team_set": evaluation["team_set"],
+            # max_j (M_{k+1} σ̃_k)_j − 0.5 in the grown matrix, and the policy attaining it (None for the final σ)
+            "exploitability_in_matrix": following["exploitability"] if following else None,
+            "best_responder": following["exploitability_of_previous"]["best_response"] if following else None}
+
+
+def _one_team_set(evaluations: dict[Path, dict]) -> str:
+    """Every σ is measured on the same team set; a mix would compare numbers from different games."""
+    team_sets = {path: evaluation["team_set"] for path, evaluation in evaluations.items()}
+    if len(set(team_sets.values())) > 1:
+        listed = ", ".join(f"{path}: {team_set!r}" for path, team_set in team_sets.items())
+        raise UsageError(f"the evaluations were played on different team sets ({listed}); rebuild them")
+    return next(iter(team_sets.values()))
+
+
+def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[Path], br_evals: list[Path],
+                   exploiter_eval: Path, matrix: Path, population: Path, initial_population: Path,
+                   out: dict[str, Path], logger: LoggerSettings | None = None) -> dict:
+    """Progress curves and the guide's four success criteria, each with its measured value.
+
+    σ of stage k is measured by BR_{k+1} (its br_eval.json); the final σ by the exploiter (exploiter_eval.json,
+    same schema). Each measurement is classified by `measured_exploitability`; with `logger` wandb, every σ's
+    measured exploitability (the final σ's included) joins the run's group.
+    """
+    if not (len(analyses) == len(strategies) == len(stages) == len(br_evals) + 1):
+        raise UsageError(f"{len(stages)} stages need as many analyses and strategies ({len(analyses)}, "
+                         f"{len(strategies)}) and one br_eval.json per iteration ({len(br_evals)})")
+    stage_analyses = [read_json(path, *STAGE_ANALYSIS_KEYS, *(ITERATION_ANALYSIS_KEYS if k else ()))
+                      for k, path in enumerate(analyses)]
+    stage_strategies = [load_meta_strategy(path) for path in strategies]
+    evaluations = {Path(path): read_evaluation(path) for path in [*br_evals, exploiter_eval]}
+    for k, (path, evaluation) in enumerate(evaluations.items()):
+        _check_measured_against(evaluation, path, strategies[k])
+    team_set = _one_team_set(evaluations)
+    labels = [Path(stage).name for stage in stages]
+    progress = [_sigma_measurement(labels[k], evaluation, stage_analyses[k + 1] if k + 1 < len(labels) else None)
+                for k, evaluation in enumerate(evaluations.values())]
+    iterations = progress[:-1]
+    plot_exploitability([m["sigma_of"] for m in progress], [m["exploitability_in_matrix"] for m in progress],
+                        [m["gain"] for m in progress], [m["gain_ci95"] for m in progress],
+                        [m["informative"] for m in progress], out["exploitability"],
+                        measured_with=[m["measured_with"] for m in progress])
+    plot_nash_mixture_history([(label, s.policy_names, s.sigma) for label, s in zip(labels, stage_strategies)],
+                              out["nash_mixture"])
+    plot_interaction_matrix(InteractionMatrix.load(matrix), out["matrix"])
+    plot_br_winrate([m["measured_with"] for m in iterations], [m["br_winrate"] for m in iterations],
+                    [m["br_winrate_ci95"] for m in iterations], out["br_winrate"])
+    initial_size = len(Population.load(initial_population))
+    final_size = len(Population.load(population))
+    summary = {
+        "team_set": team_set,
+        "stages": [{"stage": label, "population_size": len(s.policy_names),
+                    "support_size": a["support_size"], "entropy": a["entropy"],
+                    "exploitability_within_population": a["exploitability_within_population"],
+                    "dominant_policies": a["dominant_policies"]}
+                   for label, s, a in zip(labels, stage_strategies, stage_analyses)],
+        "exploitability_progress": progress,
+        "final_sigma": progress[-1],
+        "final_stage": labels[-1],
+        "note": ("σ of each stage is measured by the next best response, the final σ by the exploiter; "
+                 "exploitability = max(0, gain), a lower bound, None when the gain's interval lies below 0 "
+                 "(the best response lost: not informative). exploitability_in_matrix is the grown matrix's "
+                 "max_j (M σ̃)_j − 0.5."),
+    }
+    success = success_criteria(progress, stage_analyses[-1], initial_size, final_size)
+    atomic_write_json(out["summary"], summary)
+    atomic_write_json(out["success"], success)
+    _log_measured_exploitability(logger, progress, success["all_pass"])
+    return success
+
+
+def _log_measured_exploitability(logger: LoggerSettings | None, progress: list[dict], all_pass: bool) -> None:
+    """Each σ's exploitability as its best response measured it, one point per stage: the final σ's (measured by
+    the exploiter) is the one number no stage's solve can log (wandb only)."""
+    with open_run_logger(logger, job="analysis", job_type="analysis",
+                         config={"final_sigma_of": progress[-1]["sigma_of"], "all_criteria_pass": all_pass}) as run_logger:
+        for measurement in progress:
+            low, high = measurement["gain_ci95"]
+            run_logger.log("measured", {"exploitability": measurement["exploitability"], "gain": measurement["gain"],
+                                        "gain_ci_low": low, "gain_ci_high": high,
+                                        "br_winrate": measurement["br_winrate"]},
+                           stage_number(measurement["sigma_of"]), step_name="stage")

@@ -1,0 +1,85 @@
+"""Workflow configuration: validated against config/schema.yaml (JSON Schema draft 2020-12)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from jsonschema import Draft202012Validator
+
+from pokepsro.core.errors import SetupError, UsageError
+from pokepsro.core.files import REPO_ROOT, read_yaml
+from pokepsro.core.run_logger import LoggerSettings, check_logger
+from pokepsro.gen1.teams import check_team_set
+from pokepsro.learning.oracle.ppo import load_ppo_config
+
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
+
+
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
+    """Raise UsageError naming the first bad key (by its path) and what the schema expects."""
+    validator = Draft202012Validator(read_yaml(schema_path))
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise UsageError(f"config key {key}: {error.message}{more}; see config/schema.yaml")
+    check_team_sets(config)
+    check_oracle_config(config)
+    check_logger_config(config)
+    return config
+
+
+TEAM_SET_KEYS = ("team_set", "eval_team_set")
+
+
+def check_team_sets(config: dict) -> None:
+    """Each team set must exist and hold a team file now, not fail inside the first battle job."""
+    for key in TEAM_SET_KEYS:
+        try:
+            check_team_set(config[key], config["battle_format"])
+        except UsageError as error:
+            raise UsageError(f"config key {key}: {error}") from None
+
+
+def check_oracle_config(config: dict) -> None:
+    """PPO hyper-parameters out of range are refused here, before any job starts."""
+    try:
+        load_ppo_config(config["oracle_ppo_config"])
+    except UsageError as error:
+        raise UsageError(f"config key oracle_ppo_config: {error}") from None
+
+
+def check_logger_config(config: dict) -> None:
+    """`logger: wandb` without the wandb package stops the run here, with the line that installs it."""
+    try:
+        check_logger(LoggerSettings(kind=config.get("logger", "tensorboard")))
+    except SetupError as error:
+        raise UsageError(f"config key logger: {error}") from None
+
+
+AUTO_WORKERS = "auto"
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which taskset and SLURM set), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity masks on this platform
+        return os.cpu_count() or 1
+
+
+def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None) -> int:
+    """`auto` is half the CPU cores, at least 1: each battle worker keeps two busy, its Python process and its
+    simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream` (stdout;
+    the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
+    if value != AUTO_WORKERS:
+        return int(value)
+    cores = cpu_cores()
+    workers = max(1, cores // 2) if backend == "direct" else 1
+    reason = f"half of {cores} CPU cores" if backend == "direct" else "the server backend plays in one process"
+    print(f"workers: auto -> {workers} ({reason})", file=stream or sys.stdout)
+    return workers

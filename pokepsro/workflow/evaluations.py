@@ -1,0 +1,154 @@
+"""Evaluation jobs: the bootstrap against baselines, each best response (and the exploiter) against the σ it
+answers, the final Nash mixture against baselines; and reading their artifacts back.
+
+Battle records live inside each job's one declared output, so reruns and `--delete-all-output` see them; a
+killed job's battles wait in a hidden `.records.partial` file beside the output and are resumed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pokepsro.core.errors import UsageError
+from pokepsro.core.files import atomic_write_json, partial_records, read_json
+from pokepsro.core.seeding import derive_seed
+from pokepsro.gen1.teams import load_team_set
+from pokepsro.metagame.evaluation import evaluate_against_mixture, evaluate_against_nash, mixture_side
+from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.mixture import load_mixture, mixture_entry
+from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry
+from pokepsro.metagame.solver import load_meta_strategy, measured_exploitability
+from pokepsro.workflow.layout import BOOTSTRAP_NAME, EXPLOITER_NAME, br_name
+from pokepsro.workflow.snakemake_job import run_options
+
+BR_EVAL_KEYS = ("policy", "team_set", "vs_previous_nash.win_rate", "vs_previous_nash.ci95",
+                "vs_previous_nash.battles", "gain_vs_previous_nash", "gain_ci95")
+
+
+def _resumable(*, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path, work_name: Path) -> dict:
+    """Run options of evaluation battles on `team_set`, resumable from a hidden records file beside `work_name`."""
+    return dict(team_set=load_team_set(team_set, battle["battle_format"]), seed=seed,
+                record_path=partial_records(work_name), server_log=server_log, **run_options(battle, runtime))
+
+
+def matrix_team_set(matrix: InteractionMatrix, path: Path) -> str:
+    """The team set of the game a matrix (and the σ solved from it) was played in."""
+    team_set = matrix.metadata.get("team_set")
+    if not isinstance(team_set, str) or not team_set:
+        raise UsageError(f"{path}: the matrix metadata names no team_set; rebuild the matrix")
+    return team_set
+
+
+def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
+                      battles: int, seed: int, eval_seed: int, battle: dict, runtime: dict, server_log: Path,
+                      acting: dict, members_from_matrix: bool) -> dict:
+    """A checkpoint against σ (opponent drawn per battle), on the team set σ's matrix was played on.
+
+    One game per comparison: σ is a Nash of the game played on the matrix's team set by members acting with
+    the workflow's `acting` options, so the checkpoint plays that same game (team set and acting options named
+    in the artifact).
+    """
+    if not Path(checkpoint).is_file():
+        raise UsageError(f"checkpoint not found: {checkpoint}")
+    members = Population.load(population)
+    sigma = load_meta_strategy(strategy, expected_names=members.names).sigma
+    matrix_data = InteractionMatrix.load(matrix)
+    team_set = matrix_team_set(matrix_data, matrix)
+    policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
+    measured = evaluate_against_nash(policy, members, sigma, battles,
+                                     matrix=matrix_data if members_from_matrix else None,
+                                     **_resumable(team_set=team_set, seed=eval_seed, battle=battle, runtime=runtime,
+                                                  server_log=server_log, work_name=out))
+    measurement = measured["exploitability"]
+    result = {"policy": name, "checkpoint": str(checkpoint), "against": str(strategy), "team_set": team_set,
+              "acting": dict(acting), "seed": seed, "workers": runtime["workers"], "vs_previous_nash": measured["vs_nash"],
+              "gain_vs_previous_nash": measurement["gain"], "gain_ci95": measurement["gain_ci95"],
+              "exploitability": measurement, "vs_members": measured["vs_members"], "records": measured["records"]}
+    atomic_write_json(out, result)
+    partial_records(out).unlink(missing_ok=True)
+    return result
+
+
+def evaluate_best_response_stage(*, checkpoint: Path, iteration: int, population: Path, strategy: Path,
+                                 matrix: Path, out: Path, battles: int, seed: int, battle: dict, runtime: dict,
+                                 server_log: Path, acting: dict) -> dict:
+    """BR_i vs σ_{i-1} by direct battles, and vs each member as measured in the new matrix row.
+
+    Both are played on the team set of the matrix and with the members' `acting` options (named in the
+    output), so the two never mix games.
+    """
+    return _evaluate_vs_nash(name=br_name(iteration), checkpoint=checkpoint, population=population,
+                             strategy=strategy, matrix=matrix, out=out, battles=battles, seed=seed,
+                             eval_seed=derive_seed(seed, "br_eval", iteration), battle=battle, runtime=runtime,
+                             server_log=server_log, acting=acting, members_from_matrix=True)
+
+
+def evaluate_exploiter_stage(*, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
+                             battles: int, seed: int, battle: dict, runtime: dict, server_log: Path,
+                             acting: dict) -> dict:
+    """The exploiter (one more best response, trained against the final σ) against the final σ.
+
+    Writes `exploiter_eval.json` with the schema of `br_eval.json` (policy "exploiter"); `vs_members` holds
+    its battles against each member drawn from σ, as it is not in the matrix.
+    """
+    return _evaluate_vs_nash(name=EXPLOITER_NAME, checkpoint=checkpoint, population=population, strategy=strategy,
+                             matrix=matrix, out=out, battles=battles, seed=seed,
+                             eval_seed=derive_seed(seed, "exploiter_eval"), battle=battle, runtime=runtime,
+                             server_log=server_log, acting=acting, members_from_matrix=False)
+
+
+def bootstrap_eval_stage(*, checkpoint: Path, opponents: list[str], out: Path, battles: int, team_set: str,
+                         seed: int, battle: dict, runtime: dict, server_log: Path, acting: dict) -> dict:
+    """The bootstrap, acting as in the population, against each opponent, all on `team_set` (both named in the
+    output), records included."""
+    policy = PolicyEntry(name=BOOTSTRAP_NAME, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
+    result = {"policy": BOOTSTRAP_NAME, "checkpoint": str(checkpoint), "team_set": team_set, "acting": dict(acting),
+              "seed": seed, "workers": runtime["workers"], "opponents": {}}
+    work_names = {opponent: out.with_name(f"{out.stem}_{opponent}") for opponent in opponents}
+    for opponent in opponents:
+        single = Population((heuristic_entry(opponent),))
+        result["opponents"][opponent] = evaluate_against_mixture(
+            policy, single, np.ones(1), battles,
+            **_resumable(team_set=team_set, seed=derive_seed(seed, "bootstrap_eval", opponent), battle=battle,
+                         runtime=runtime, server_log=server_log, work_name=work_names[opponent]))
+    atomic_write_json(out, result)
+    for work_name in work_names.values():
+        partial_records(work_name).unlink(missing_ok=True)
+    return result
+
+
+def mixture_vs_baselines_stage(*, population: Path, strategy: Path, baselines: list[str], out: Path, battles: int,
+                               team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
+    """The final Nash mixture, a member drawn per battle from σ, against every heuristic baseline.
+
+    Every battle is on `team_set` (named in the output); each baseline's battle records are included.
+    """
+    mixture = mixture_entry("nash_mixture", population, strategy)
+    members, sigma = load_mixture(mixture)
+    result = {"mixture": mixture.spec, "team_set": team_set, "seed": seed, "workers": runtime["workers"],
+              "opponents": {}}
+    work_names = {baseline: out.with_name(f"{out.stem}_{baseline}") for baseline in baselines}
+    for baseline in baselines:
+        # Side A is the baseline, the mixture member is side B; report from the mixture's side.
+        summary = evaluate_against_mixture(
+            heuristic_entry(baseline), members, sigma, battles,
+            **_resumable(team_set=team_set, seed=derive_seed(seed, "mixture_eval", baseline), battle=battle,
+                         runtime=runtime, server_log=server_log, work_name=work_names[baseline]))
+        result["opponents"][baseline] = {**mixture_side(summary), "records": summary["records"]}
+    atomic_write_json(out, result)
+    for work_name in work_names.values():
+        partial_records(work_name).unlink(missing_ok=True)
+    return result
+
+
+def read_evaluation(path: Path) -> dict:
+    """A `br_eval.json` / `exploiter_eval.json`, with the measurement of σ's exploitability it implies."""
+    evaluation = read_json(path, *BR_EVAL_KEYS)
+    vs_nash = evaluation["vs_previous_nash"]
+    try:
+        evaluation["exploitability"] = measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"])
+    except (TypeError, ValueError):
+        raise UsageError(f"{path}: vs_previous_nash needs a numeric win_rate and a [low, high] ci95") from None
+    return evaluation
