@@ -18,12 +18,13 @@ from pokepsro.core.errors import UsageError
 from pokepsro.core.seeding import PerBattleRngs
 from pokepsro.gen1.baselines import RandomBaseline
 from pokepsro.learning.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
-from pokepsro.learning.model import build_model, save_checkpoint
+from pokepsro.learning.model import build_model, load_model_config, save_checkpoint
 from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
 from pokepsro.learning.recording import TrajectoryWriter, make_recording
 from pokepsro.learning.trajectories import read_shard, shard_paths
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
+SMALL_MODEL = load_model_config("small")  # the default size, whose float32 rows differ by batch size
 
 
 def write_checkpoint(path, feature_version: str = FEATURE_VERSION):
@@ -100,30 +101,33 @@ def test_batched_policy_batches_waiting_battles_and_flushes_a_lone_one(checkpoin
     assert masks[0][lone[0]] and lone[1] == 0.0  # greedy: deterministic, log-prob 0
 
 
-def test_a_battle_samples_from_its_own_generator_however_decisions_are_batched():
-    """Per-battle generators: the same actions whether a battle's decision shares its batch or is alone."""
+def test_a_battle_acts_alike_however_its_decisions_are_batched():
+    """Per-battle generators and a float64 forward pass: the same actions and the same behaviour log-probs, bit
+    for bit, whether a battle's decision shares its batch or is alone (float32 rows differ by batch size)."""
     torch.manual_seed(3)
-    policy = BatchedPolicy(build_model(TINY_MODEL, OBS_DIM), seed=1)
+    policy = BatchedPolicy(build_model(SMALL_MODEL, OBS_DIM), seed=1)
     rng = np.random.default_rng(5)
     obs = rng.normal(size=(6, OBS_DIM)).astype(np.float32)
     masks = random_masks(rng, 6)
 
-    def draws(order: list[int], batch: int) -> dict[int, list[int]]:
+    def draws(order: list[int], batch: int, greedy: bool = False) -> dict[int, list[tuple[int, float]]]:
         generators = {k: seeded_generator(100 + k) for k in range(6)}
-        actions: dict[int, list[int]] = {k: [] for k in range(6)}
+        decisions: dict[int, list[tuple[int, float]]] = {k: [] for k in range(6)}
         for _ in range(5):  # five decisions per battle, grouped differently
             for start in range(0, 6, batch):
                 rows = order[start:start + batch]
-                chosen, _ = policy.act(obs[rows], masks[rows], 1.0, False, generators=[generators[k] for k in rows])
-                for k, action in zip(rows, chosen):
-                    actions[k].append(action)
-        return actions
+                chosen, logps = policy.act(obs[rows], masks[rows], 1.0, greedy,
+                                           generators=[generators[k] for k in rows])
+                for k, action, logp in zip(rows, chosen, logps):
+                    decisions[k].append((action, logp))
+        return decisions
 
     together = draws(list(range(6)), 6)
     assert draws([5, 3, 1, 0, 2, 4], 2) == together == draws(list(range(6)), 1)
     assert len({tuple(a) for a in together.values()}) > 1
-    for k, actions in together.items():
-        assert all(masks[k][action] for action in actions)
+    for k, decisions in together.items():
+        assert all(masks[k][action] for action, _ in decisions)
+    assert draws([5, 3, 1, 0, 2, 4], 4, greedy=True) == draws(list(range(6)), 1, greedy=True)
 
 
 def test_per_battle_rngs_follow_the_announced_seed_of_each_battle():

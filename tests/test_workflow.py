@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pokepsro.core.files import read_jsonl
 from pokepsro.metagame.solver import exploitability
@@ -95,6 +96,52 @@ def test_every_artifact_is_built(workflow):
     assert bootstrap["spec"].endswith("phase0/bootstrap/refined.pt") and bootstrap["options"] == {"greedy": True}
     assert (workflow / "logs/phase0/tournament.log").is_file()
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.partial"))
+
+
+# What may differ between two runs of one seed: wall-clock figures, the worker count, Showdown's room tags.
+RUN_SPECIFIC = {"wall_s", "finished_at", "battle_id", "showdown_battle", "workers", "seconds", "play_s", "update_s",
+                "battles_per_s", "samples_per_s", "update_samples_per_s"}
+JSON_FIELDS = ("metrics_json", "train_config_json", "model_config_json", "rows_json", "records_json")  # in a .pt
+
+
+def without_run_specifics(value):
+    if isinstance(value, dict):
+        return {key: without_run_specifics(json.loads(item) if key in ("meta", *JSON_FIELDS) else item)
+                for key, item in value.items() if key not in RUN_SPECIFIC}
+    if isinstance(value, list | tuple):
+        return [without_run_specifics(item) for item in value]
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return np.asarray(value).tobytes()  # bit for bit (NaN included)
+    return value
+
+
+def artifact_content(path: Path):
+    """A result file's content, run-specific figures left out."""
+    if path.suffix == ".json":
+        return without_run_specifics(load(path))
+    if path.suffix in (".jsonl", ".csv"):
+        lines = path.read_text().splitlines()
+        rows = [json.loads(line) for line in lines] if path.suffix == ".jsonl" else [
+            dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
+        return without_run_specifics(rows)
+    if path.suffix == ".npz":
+        with np.load(path) as shard:
+            return without_run_specifics({key: str(shard[key]) if key == "meta" else shard[key]
+                                          for key in shard.files})
+    return without_run_specifics(torch.load(path, weights_only=True))
+
+
+def test_a_rerun_on_one_worker_reproduces_every_number_and_weight(workflow, tmp_path):
+    """Same seed, fresh folder, half the battle workers: every record, matrix, σ, shard and checkpoint is the
+    same (the neural forward pass is batch-invariant, each battle's draws are its own)."""
+    result = snakemake(tmp_path, config=("workers=1",))
+    assert result.returncode == 0, result.stderr[-4000:]
+    compared = [path.relative_to(tmp_path) for path in sorted((tmp_path / "results").rglob("*"))
+                if path.suffix in (".json", ".jsonl", ".csv", ".npz", ".pt")]
+    assert len([path for path in compared if path.suffix == ".pt"]) > 10
+    differing = [str(path) for path in compared
+                 if artifact_content(tmp_path / path) != artifact_content(workflow / path)]
+    assert differing == []
 
 
 def test_every_pair_played_and_each_battle_counted_once(workflow):

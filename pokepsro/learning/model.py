@@ -82,6 +82,10 @@ class ResidualBlock(nn.Module):
         return hidden + self.down(nn.functional.gelu(self.up(self.norm(hidden))))
 
 
+def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor if tensor.dtype == torch.float64 else tensor.float()
+
+
 class ActorCritic(nn.Module):
     """Masked policy logits over the 9 actions plus a state-value estimate."""
 
@@ -95,13 +99,13 @@ class ActorCritic(nn.Module):
         self.value_head = nn.Linear(width, 1)
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns float32 (masked logits [B, 9], value [B]) even under bf16 autocast."""
+        """Returns (masked logits [B, 9], value [B]) in float32 even under bf16 autocast, float64 for a float64 model."""
         hidden = self.embed(obs)
         for block in self.blocks:
             hidden = block(hidden)
         hidden = self.final_norm(hidden)
-        logits = self.policy_head(hidden).float().masked_fill(~mask, MASKED_LOGIT)
-        value = self.value_head(hidden).float().squeeze(-1)
+        logits = _at_least_float32(self.policy_head(hidden)).masked_fill(~mask, MASKED_LOGIT)
+        value = _at_least_float32(self.value_head(hidden)).squeeze(-1)
         return logits, value
 
 
@@ -129,9 +133,9 @@ def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0
     """
     if not greedy and not temperature > 0:
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
-    device = next(model.parameters()).device
-    obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=device)
-    mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=device)
+    parameter = next(model.parameters())
+    obs_tensor = torch.as_tensor(obs, dtype=parameter.dtype, device=parameter.device)
+    mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=parameter.device)
     no_legal_action = torch.nonzero(~mask_tensor.any(dim=-1))
     if len(no_legal_action):
         raise ValueError(f"mask row {int(no_legal_action[0])} has no legal action")
@@ -142,7 +146,7 @@ def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0
         return actions, torch.zeros(actions.shape, dtype=torch.float32)
     log_probs = torch.log_softmax(logits / temperature, dim=-1)
     actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
-    return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1).float()
 
 
 def checkpoint_path(training_dir: str | os.PathLike, step: str, number: int) -> Path:
