@@ -5,6 +5,7 @@
 #      (2 rollout workers each: the 2-core machine's setting), greedy evaluation over EVAL battles.
 # PLAN=ppo: the default bootstrap and three BC variants, then PPO settings from the default bootstrap.
 # PLAN=bootstrap: longer / gym_leader-only BC, then the default PPO from each.
+# (PLAN=features, on branch `teamset`: the team-set inference block A/B, docs/measurements there.)
 # Usage: PLAN=ppo OUT=... B=4096 EVAL=400 bash scripts/device/strength_sweep.sh
 # Results: $OUT/table.txt (one line per variant), $OUT/curves.txt (per-round training metrics), $OUT/sweep.tgz.
 set -uo pipefail
@@ -29,8 +30,8 @@ phase0() {  # $1 variant name, $2 YAML overlay of config/config.yaml
   mkdir -p "sweep/$name"
   printf '%s\n' "$2" > "sweep/$name.config.yaml"
   timeout "${PHASE0_S:-330}" snakemake --snakefile Snakefile --directory "sweep/$name" \
-    --configfile config/config.yaml "sweep/$name.config.yaml" --cores 4 results/phase0/bootstrap_eval.json \
-    --config workers=3 concurrency=32 logger=none > "sweep/$name.log" 2>&1
+    --configfile config/config.yaml "sweep/$name.config.yaml" --cores "${P0_CORES:-4}" results/phase0/bootstrap_eval.json \
+    --config workers=$(( ${P0_CORES:-4} - 1 )) concurrency=32 logger=none > "sweep/$name.log" 2>&1
   echo "phase0 $name exit $? after $(elapsed)"
 }
 
@@ -38,7 +39,7 @@ oracle() {  # $1 run name, $2 the phase-0 variant it starts from, then oracle_st
   local name=$1 init=sweep/$2/results/phase0/bootstrap/refined.pt; shift 2
   [[ -f $init ]] || { echo "oracle $name: no $init"; return; }
   timeout "${ORACLE_S:-330}" python3 benchmarks/oracle_strength.py --init "$init" \
-    --battles "$budget" --sigma gym_leader --acting greedy --eval-battles "$eval_battles" --workers 2 \
+    --battles "$budget" --sigma gym_leader --acting greedy --eval-battles "$eval_battles" --workers "${ORACLE_WORKERS:-2}" \
     --eval-workers 2 --out "sweep/$name" "$@" > "sweep/$name.log" 2>&1
   echo "oracle $name exit $? after $(elapsed)"
 }
@@ -82,7 +83,7 @@ wait
 echo "sweep done after $(elapsed)"
 
 {
-  for f in sweep/p*/results/phase0/bootstrap_eval.json; do
+  for f in sweep/[pf]*/results/phase0/bootstrap_eval.json; do
     echo "== $f"
     python3 - "$f" <<'EOF'
 import json, sys
@@ -96,6 +97,6 @@ for f in sweep/*/br_training/metrics.csv sweep/*/*/br_training/metrics.csv sweep
   [[ -f $f ]] && { echo "== $f"; cut -d, -f1-4,8-12 "$f"; }
 done > "$out/curves.txt" 2>/dev/null
 tar czf "$out/sweep.tgz" sweep/*.log sweep/*.yaml sweep/ppo_*/results.json sweep/ppo_*/*.png \
-  sweep/p*/results/phase0/bootstrap_eval.json sweep/p*/results/phase0/bootstrap/metrics.csv \
-  sweep/p*/results/phase0/bootstrap/refine_training/metrics.csv 2>/dev/null
+  sweep/[pf]*/results/phase0/bootstrap_eval.json sweep/[pf]*/results/phase0/bootstrap/metrics.csv \
+  sweep/[pf]*/results/phase0/bootstrap/refine_training/metrics.csv 2>/dev/null
 echo "collected after $(elapsed)"
