@@ -102,8 +102,8 @@ def test_batched_policy_batches_waiting_battles_and_flushes_a_lone_one(checkpoin
 
 
 def test_a_battle_acts_alike_however_its_decisions_are_batched():
-    """Per-battle generators and a float64 forward pass: the same actions and the same behaviour log-probs, bit
-    for bit, whether a battle's decision shares its batch or is alone (float32 rows differ by batch size)."""
+    """Per-battle generators and fixed-size forward passes: the same actions and the same behaviour log-probs, bit
+    for bit, whether a battle's decision shares its batch or is alone (float32 rows differ by pass size)."""
     torch.manual_seed(3)
     policy = BatchedPolicy(build_model(SMALL_MODEL, OBS_DIM), seed=1)
     rng = np.random.default_rng(5)

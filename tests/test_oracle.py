@@ -161,7 +161,7 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path):
     assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
     for name, tensor in one.items():
-        assert torch.equal(tensor, two[name]), name  # bit for bit: no float32 batch-size noise in the forward pass
+        assert torch.equal(tensor, two[name]), name  # bit for bit: no batch-size noise in the forward pass
 
 
 def greedy_win_rate(checkpoint: Path, opponent: str, battles: int) -> float:

@@ -82,10 +82,6 @@ class ResidualBlock(nn.Module):
         return hidden + self.down(nn.functional.gelu(self.up(self.norm(hidden))))
 
 
-def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor if tensor.dtype == torch.float64 else tensor.float()
-
-
 class ActorCritic(nn.Module):
     """Masked policy logits over the 9 actions plus a state-value estimate."""
 
@@ -99,13 +95,13 @@ class ActorCritic(nn.Module):
         self.value_head = nn.Linear(width, 1)
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (masked logits [B, 9], value [B]) in float32 even under bf16 autocast, float64 for a float64 model."""
+        """Returns float32 (masked logits [B, 9], value [B]) even under bf16 autocast."""
         hidden = self.embed(obs)
         for block in self.blocks:
             hidden = block(hidden)
         hidden = self.final_norm(hidden)
-        logits = _at_least_float32(self.policy_head(hidden)).masked_fill(~mask, MASKED_LOGIT)
-        value = _at_least_float32(self.value_head(hidden)).squeeze(-1)
+        logits = self.policy_head(hidden).float().masked_fill(~mask, MASKED_LOGIT)
+        value = self.value_head(hidden).float().squeeze(-1)
         return logits, value
 
 
@@ -122,6 +118,25 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+ACTING_BATCH = 8  # rows in every forward pass that picks actions (see acting_logits)
+
+
+def acting_logits(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked logits of every row, from forward passes of exactly ACTING_BATCH rows (the last one zero-padded).
+
+    A float32 row's logits depend on how many rows share its pass (BLAS picks other kernels for other sizes, ~1e-6
+    apart), and which decisions share a pass depends on timing: a flipped near-tie then changes the rest of a run.
+    With one pass size a row's logits are the same bits whatever shares its pass, so reruns reproduce.
+    """
+    rows = obs.shape[0]
+    padding = -rows % ACTING_BATCH
+    if padding:
+        obs = torch.cat([obs, obs.new_zeros(padding, obs.shape[1])])
+        mask = torch.cat([mask, mask.new_ones(padding, mask.shape[1])])
+    passes = zip(obs.split(ACTING_BATCH), mask.split(ACTING_BATCH), strict=True)
+    return torch.cat([model(obs_part, mask_part)[0] for obs_part, mask_part in passes])[:rows]
+
+
 @torch.no_grad()
 def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0,
                greedy: bool = False, generator: torch.Generator | None = None,
@@ -133,20 +148,19 @@ def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0
     """
     if not greedy and not temperature > 0:
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
-    parameter = next(model.parameters())
-    obs_tensor = torch.as_tensor(obs, dtype=parameter.dtype, device=parameter.device)
-    mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=parameter.device)
+    device = next(model.parameters()).device
+    obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=device)
+    mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=device)
     no_legal_action = torch.nonzero(~mask_tensor.any(dim=-1))
     if len(no_legal_action):
         raise ValueError(f"mask row {int(no_legal_action[0])} has no legal action")
-    logits, _ = model(obs_tensor, mask_tensor)
-    logits = logits.cpu()
+    logits = acting_logits(model, obs_tensor, mask_tensor).cpu()
     if greedy:
         actions = logits.argmax(dim=-1)
         return actions, torch.zeros(actions.shape, dtype=torch.float32)
     log_probs = torch.log_softmax(logits / temperature, dim=-1)
     actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
-    return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1).float()
+    return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
 
 def checkpoint_path(training_dir: str | os.PathLike, step: str, number: int) -> Path:

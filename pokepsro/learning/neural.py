@@ -4,19 +4,13 @@ The battle runner plays many battles at once in poke-env's single event loop, of
 per lane. One forward pass per decision would waste the GPU (and, on CPU, Python overhead), so all
 NeuralPlayers using the same checkpoint on the same device share one `BatchedPolicy`: each decision
 parks a future; the batch runs as soon as every live battle of that policy is waiting on it, or a
-tiny delay after the first decision arrived, so a lone battle is never stalled for long.
-
-The shared forward pass runs in float64. In float32 a row's logits depend on how many rows share its pass
-(BLAS picks other kernels for other batch sizes; ~1e-6 apart), and which decisions share a pass depends on
-timing, so a greedy near-tie or a sampled action could flip between two runs of one seed and the runs then
-drift apart. In float64 those differences (~1e-16) sit far below float32's resolution, and the behaviour
-log-probs handed out are rounded to float32, so reruns reproduce bit for bit.
+tiny delay after the first decision arrived, so a lone battle is never stalled for long. Every forward pass
+has the same size (`acting_logits`), so a decision's logits do not depend on which others shared its batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 import os
 from collections import Counter
@@ -39,7 +33,7 @@ from pokepsro.learning.features import (
     action_to_order,
     encode_battle,
 )
-from pokepsro.learning.model import ActorCritic, load_checkpoint, pick_device, policy_act
+from pokepsro.learning.model import ActorCritic, acting_logits, load_checkpoint, pick_device, policy_act
 
 FLUSH_DELAY_S = 0.0015
 
@@ -68,13 +62,11 @@ class BatchedPolicy:
     (`decide(..., generator=...)`; NeuralPlayer passes the one seeded from the battle's seed) samples its
     action from that generator alone, so a battle's actions do not depend on which other decisions shared its
     batch. Decisions without one sample from the policy's own generator (seeded by `seed`, else by the OS).
-    It plays a float64 copy of `model`; whoever trains `model` calls `refresh()` after changing its weights.
     """
 
     def __init__(self, model: ActorCritic, seed: int | None = None,
                  flush_delay_s: float = FLUSH_DELAY_S) -> None:
-        self.source = model
-        self.model = copy.deepcopy(model).double().eval()
+        self.model = model.eval()
         self.flush_delay_s = flush_delay_s
         self.generator = torch.Generator()
         if seed is None:
@@ -85,10 +77,6 @@ class BatchedPolicy:
         self._pending: list[_PendingDecision] = []
         self._live_battles: set[Hashable] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
-
-    def refresh(self) -> None:
-        """Play the source model's current weights (after a training update)."""
-        self.model.load_state_dict(self.source.state_dict())
 
     def battle_started(self, key: Hashable) -> None:
         self._live_battles.add(key)
@@ -153,16 +141,15 @@ class BatchedPolicy:
         return actions, [float(row[action]) for row, action in zip(log_probs, actions)]
 
     def _log_probs(self, obs: np.ndarray, mask: np.ndarray, temperature: float) -> torch.Tensor:
-        """Log-probabilities of every action at `temperature` (CPU, float32: float64's last bits still vary with
-        the batch), illegal actions at -inf."""
+        """Log-probabilities of every action at `temperature` (CPU), illegal actions at -inf."""
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
         device = next(self.model.parameters()).device
         mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=device)
         if not bool(mask_tensor.any(dim=-1).all()):
             raise ValueError("a mask row has no legal action")
-        logits, _ = self.model(torch.as_tensor(obs, dtype=torch.float64, device=device), mask_tensor)
-        return torch.log_softmax(logits.cpu() / temperature, dim=-1).float()
+        logits = acting_logits(self.model, torch.as_tensor(obs, dtype=torch.float32, device=device), mask_tensor)
+        return torch.log_softmax(logits.cpu() / temperature, dim=-1)
 
 
 _SHARED_POLICIES: dict[tuple[str, int, int, str], BatchedPolicy] = {}

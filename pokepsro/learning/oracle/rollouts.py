@@ -72,12 +72,12 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _session(settings: RolloutSettings, policy, on_battle_end, bar=None):
+def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
     from pokepsro.battles.direct import DirectSession
-    from pokepsro.learning.neural import NeuralPlayer
+    from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
 
     players = dict(settings.opponents)
-    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=policy,
+    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=BatchedPolicy(model),
                                             temperature=settings.temperature)
     return DirectSession(players, battle_format=settings.battle_format, concurrency=settings.concurrency,
                          max_turns=settings.max_turns, battle_timeout_s=settings.battle_timeout_s,
@@ -85,22 +85,17 @@ def _session(settings: RolloutSettings, policy, on_battle_end, bar=None):
 
 
 class LocalRollouts:
-    """One simulator in this process; the learner plays a float64 copy of the model being trained, refreshed every
-    round."""
+    """One simulator in this process; the learner plays with the very model being trained."""
 
     def __init__(self, settings: RolloutSettings, model, bar) -> None:
-        from pokepsro.learning.neural import BatchedPolicy
-
         self.episodes = LearnerEpisodes()
-        self.policy = BatchedPolicy(model)
-        self.session = _session(settings, self.policy, self.episodes, bar)
+        self.session = _session(settings, model, self.episodes, bar)
 
     def __enter__(self) -> LocalRollouts:
         self.session.__enter__()
         return self
 
     def play(self, model, specs: list[BattleSpec]) -> tuple[list[dict], Episodes]:
-        self.policy.refresh()  # `model` is the policy's source, updated in place since the last round
         with one_torch_thread():
             return self.session.play(specs), self.episodes.take()
 
@@ -175,13 +170,11 @@ def serve(inbox: Connection, outbox: Connection) -> int:
     """A rollout worker: rebuild the learner, then play each round with the weights that come with it."""
     from pokepsro.battles.worker_pool import picklable
     from pokepsro.learning.model import build_model, pick_device
-    from pokepsro.learning.neural import BatchedPolicy
 
     settings: RolloutSettings = inbox.recv()
     model = build_model(settings.model_config, settings.obs_dim).to(pick_device()).eval()
-    policy = BatchedPolicy(model)
     episodes = LearnerEpisodes(tick=lambda: outbox.send(("tick",)))
-    with _session(settings, policy, episodes) as session:
+    with _session(settings, model, episodes) as session:
         while True:
             try:
                 _, state, specs = inbox.recv()
@@ -189,7 +182,6 @@ def serve(inbox: Connection, outbox: Connection) -> int:
                 return 0
             try:
                 model.load_state_dict(torch.load(io.BytesIO(state), map_location=pick_device(), weights_only=True))
-                policy.refresh()
                 records = session.play(specs)
             except Exception as error:  # noqa: BLE001 - the parent raises it for the whole run
                 outbox.send(("failed", picklable(error)))
