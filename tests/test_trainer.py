@@ -60,7 +60,7 @@ def write_bandit_shards(directory: Path, episodes: int, seed: int,
 
 def bandit_train_config(**overrides) -> dict:
     config = load_train_config("bootstrap")
-    config.update(epochs=6, batch_size=128, warmup_steps=20, log_every_steps=5)
+    config.update(epochs=6, batch_size=128, warmup_steps=20, log_every_steps=5, policy_loss="binary")
     config.update(overrides)
     return config
 
