@@ -6,6 +6,7 @@ growth, and a SIGKILL in the middle of an iteration.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -119,11 +120,11 @@ def artifact_content(path: Path):
     """A result file's content, run-specific figures left out."""
     if path.suffix == ".json":
         return without_run_specifics(load(path))
-    if path.suffix in (".jsonl", ".csv"):
-        lines = path.read_text().splitlines()
-        rows = [json.loads(line) for line in lines] if path.suffix == ".jsonl" else [
-            dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
-        return without_run_specifics(rows)
+    if path.suffix == ".jsonl":
+        return without_run_specifics(read_jsonl(path))
+    if path.suffix == ".csv":
+        with open(path, newline="") as handle:
+            return without_run_specifics(list(csv.DictReader(handle)))
     if path.suffix == ".npz":
         with np.load(path) as shard:
             return without_run_specifics({key: str(shard[key]) if key == "meta" else shard[key]
