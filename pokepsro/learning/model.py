@@ -27,6 +27,7 @@ from torch import nn
 
 from pokepsro.core.errors import UsageError, require_exact_keys
 from pokepsro.core.files import REPO_ROOT, atomic_write_bytes, read_yaml
+from pokepsro.core.numerics import acting_threads
 from pokepsro.learning.trajectories import NUM_ACTIONS
 
 MODEL_CONFIG_DIR = REPO_ROOT / "config" / "models"
@@ -126,7 +127,8 @@ def acting_logits(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> 
 
     A float32 row's logits depend on how many rows share its pass (BLAS picks other kernels for other sizes, ~1e-6
     apart), and which decisions share a pass depends on timing: a flipped near-tie then changes the rest of a run.
-    With one pass size a row's logits are the same bits whatever shares its pass, so reruns reproduce.
+    With one pass size (and one thread, `acting_threads`) a row's logits are the same bits whatever shares its
+    pass and whatever machine runs it, so reruns reproduce.
     """
     rows = obs.shape[0]
     padding = -rows % ACTING_BATCH
@@ -134,7 +136,8 @@ def acting_logits(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> 
         obs = torch.cat([obs, obs.new_zeros(padding, obs.shape[1])])
         mask = torch.cat([mask, mask.new_ones(padding, mask.shape[1])])
     passes = zip(obs.split(ACTING_BATCH), mask.split(ACTING_BATCH), strict=True)
-    return torch.cat([model(obs_part, mask_part)[0] for obs_part, mask_part in passes])[:rows]
+    with acting_threads():
+        return torch.cat([model(obs_part, mask_part)[0] for obs_part, mask_part in passes])[:rows]
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from pokepsro.core.errors import UsageError, require_exact_keys
 from pokepsro.core.files import REPO_ROOT, atomic_write_text
+from pokepsro.core.numerics import kernel_report, learner_threads
 from pokepsro.core.run_logger import LoggerSettings, RunLogger, check_logger, open_run_logger
 from pokepsro.learning.model import (
     ActorCritic,
@@ -290,14 +291,14 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
     out_dir = Path(out_dir)
     provenance = {"collected_steps": collected_steps, "replay_steps": replay_steps,
                   "replay_weight": replay_weight, "episodes": dataset.num_episodes,
-                  "init_from_checkpoint": None if init_from_checkpoint is None
+                  "numerics": kernel_report(), "init_from_checkpoint": None if init_from_checkpoint is None
                   else str(init_from_checkpoint), "device": str(device)}
     data = _DeviceData.from_dataset(dataset, train_cfg["reward_scale"], device)
     optimizer, scheduler = make_optimizer(model, train_cfg)
     rows: list[dict[str, Any]] = []
     step = 0
     with open_run_logger(logger, job=job, job_type="train", tensorboard_dir=out_dir / "tensorboard",
-                         config=dict(train_cfg)) as run_logger:
+                         config=dict(train_cfg)) as run_logger, learner_threads():
         for epoch in range(1, train_cfg["epochs"] + 1):
             started = time.perf_counter()
             model.eval()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pokepsro.core.numerics import learner_threads
 from pokepsro.learning.model import ActorCritic, load_yaml_config
 from pokepsro.learning.trainer import TRAIN_CONFIG_DIR, autocast_context, validate_spec
 from pokepsro.learning.trajectories import lambda_returns
@@ -97,8 +98,15 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Ro
     Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
     ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ). π is the
     policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
-    Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never).
+    Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never). Runs on
+    `learner_threads()`, so the new weights are the same bits on any machine.
     """
+    with learner_threads():
+        return _ppo_update(model, optimizer, rollout, config, generator, reference)
+
+
+def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, config: Mapping[str, Any],
+                generator: torch.Generator, reference: ActorCritic | None) -> dict[str, float]:
     device = next(model.parameters()).device
 
     def to(array: np.ndarray) -> torch.Tensor:

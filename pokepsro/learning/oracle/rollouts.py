@@ -7,10 +7,8 @@ so the round's data does not depend on how battles were spread (each battle's dr
 
 from __future__ import annotations
 
-import contextlib
 import io
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection, wait
@@ -60,18 +58,6 @@ class LearnerEpisodes:
         return episodes
 
 
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Small batched forward passes on one thread while battles run: a second torch thread only fights the
-    simulator for its core (the PPO update between rounds keeps the job's threads)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
     from pokepsro.battles.direct import DirectSession
     from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
@@ -96,8 +82,7 @@ class LocalRollouts:
         return self
 
     def play(self, model, specs: list[BattleSpec]) -> tuple[list[dict], Episodes]:
-        with one_torch_thread():
-            return self.session.play(specs), self.episodes.take()
+        return self.session.play(specs), self.episodes.take()
 
     def __exit__(self, *exc_info) -> None:
         self.session.__exit__(*exc_info)
