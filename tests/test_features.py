@@ -34,8 +34,7 @@ from pokepsro.learning.features import (
     encode_battle,
     order_to_action,
     own_bench,
-    reward_state,
-    shaped_reward,
+    potential,
 )
 
 NODE_DRIVER = """
@@ -96,7 +95,6 @@ class SimulatorBattle:
         self.pending: dict[str, dict] = {}
         self.errors: list[str] = []
         self.finished = False
-        self.status_starts: Counter = Counter()  # side -> `-status` events on that side's Pokémon
         self._send(f'>start {{"formatid":"gen1ou","seed":[{seed},{seed + 1},{seed + 2},{seed + 3}]}}')
         self._send(f'>player p1 {{"name":"{NAMES["p1"]}","team":"{team_p1}"}}')
         self._send(f'>player p2 {{"name":"{NAMES["p2"]}","team":"{team_p2}"}}')
@@ -129,9 +127,6 @@ class SimulatorBattle:
 
     def _feed_update(self, body: str) -> None:
         lines = body.split("\n")
-        for line in lines:
-            if line.startswith("|-status|"):
-                self.status_starts[line.split("|")[2][:2]] += 1
         per_side: dict[str, list[str]] = {side: [] for side in NAMES}
         index = 0
         while index < len(lines):
@@ -352,52 +347,47 @@ def test_observation_contents_track_the_battle(driver):
 
 
 @needs_node
-def test_shaped_reward_telescopes_to_the_final_state(driver):
-    """Summed over a battle, HP/faint/victory terms telescope to final-minus-initial exactly; the
-    status terms are bounded by the `-status` events the protocol reported for each side."""
+def test_potential_starts_at_zero_and_favours_the_winner_at_the_end(driver):
+    """Nothing has happened at the first decision; when one side has knocked out all six, its Φ is positive (the
+    loser's harm is 12, the winner's below 11.5) and the loser's negative."""
     rng = random.Random(3)
     sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=3)
-    states = {side: None for side in NAMES}
-    totals = {side: 0.0 for side in NAMES}
+    first = {}
     try:
         while not sim.finished:
             requests, sim.pending = sim.pending, {}
             for side in requests:
                 battle = sim.battles[side]
-                reward, states[side] = shaped_reward(states[side], battle)
-                totals[side] += reward
+                first.setdefault(side, potential(battle))
                 action = rng.choice([int(a) for a in np.flatnonzero(action_mask(battle))])
                 assert sim.choose(side, action_to_order(battle, action).message) == []
     finally:
         sim.close()
-    for side, opponent in (("p1", "p2"), ("p2", "p1")):
-        battle = sim.battles[side]
-        reward, final = shaped_reward(states[side], battle)
-        totals[side] += reward
-        assert battle.finished and abs(reward) >= 90.0
-        hp_and_faints = ((len(final.opponent_hp) - sum(final.opponent_hp.values()))
-                         + (sum(final.own_hp.values()) - len(final.own_hp))
-                         + (final.opponent_fainted - final.own_fainted)
-                         + 100 * features.victory_sign(battle))
-        status_part = totals[side] - hp_and_faints
-        assert -0.5 * sim.status_starts[side] - 1e-4 <= status_part <= 0.5 * sim.status_starts[opponent] + 1e-4
-    assert sim.battles["p1"].won != sim.battles["p2"].won
+    assert first == {"p1": 0.0, "p2": 0.0}
+    for battle in sim.battles.values():
+        assert battle.finished and (potential(battle) > 0.5 if battle.won else potential(battle) < -0.5)
 
 
 @needs_node
-def test_reward_terms_on_protocol_events(driver):
+def test_potential_terms_on_protocol_events(driver):
+    """Damage, status and knock-outs move Φ by metamon's weights; a status cured and given again is worth its
+    Φ difference once, where the old per-event reward paid it twice."""
     sim = SimulatorBattle(driver, TEAM_A, TEAM_B, seed=7)
     try:
         battle = sim.battles["p1"]
-        before = reward_state(battle)
         target = f"p2a: {battle.opponent_active_pokemon.name}"
+        start = potential(battle)
         battle.parse_message(["", "-damage", target, "40/100 par"])
-        reward, after = shaped_reward(before, battle)
-        assert reward == pytest.approx(0.6 + 0.5)  # 60 % damage dealt, paralysis given
+        assert potential(battle) - start == pytest.approx(0.6 + 0.5)  # 60 % damage dealt, paralysis given
+        cycle = [potential(battle)]
+        battle.parse_message(["", "-curestatus", target, "par"])
+        cycle.append(potential(battle))
+        battle.parse_message(["", "-status", target, "par"])
+        cycle.append(potential(battle))
+        assert np.diff(cycle).tolist() == pytest.approx([-0.5, 0.5])  # at γ = 1 the cycle earns 0, not +0.5
         battle.parse_message(["", "-damage", target, "0 fnt"])
         battle.parse_message(["", "faint", target])
-        reward, _ = shaped_reward(after, battle)
-        assert reward == pytest.approx(0.4 + 1.0)  # the last 40 % plus the knock-out
+        assert potential(battle) - start == pytest.approx(1.0 + 1.0)  # all its HP plus the knock-out
     finally:
         sim.close()
 

@@ -75,6 +75,7 @@ def test_learner_only_decisions_on_one_simulator_kept_between_rounds(tmp_path):
     assert steps == decisions  # every learner decision, and not one of the opponent's
     for episode in kept:
         assert episode["done"][-1] and not episode["done"][:-1].any()
+        assert episode["potential"].shape == episode["reward"].shape and not episode["reward"][:-1].any()
         with torch.no_grad():
             logits, _ = model(torch.from_numpy(episode["obs"]), torch.from_numpy(episode["mask"]))
         logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(episode["action"])[:, None]).squeeze(-1)

@@ -34,7 +34,8 @@ def test_unknown_or_missing_keys_are_refused():
 def test_steps_to_end_counts_down_within_each_battle():
     done = np.array([False, False, True, True, False, True])
     rollout = Rollout(obs=np.zeros((6, 1)), mask=np.ones((6, 9), bool), action=np.zeros(6, np.int64),
-                      logp=np.zeros(6, np.float32), reward=np.zeros(6, np.float32), done=done)
+                      logp=np.zeros(6, np.float32), reward=np.zeros(6, np.float32),
+                      potential=np.zeros(6, np.float32), done=done)
     assert rollout.steps_to_end.tolist() == [2, 1, 0, 0, 1, 0]
 
 
@@ -50,7 +51,7 @@ def bandit_rollout(model, rng: np.random.Generator, episodes: int, generator: to
     won = actions == best
     reward = np.where(won, 100.0, -100.0).astype(np.float32)
     rollout = Rollout(obs=obs, mask=mask, action=actions, logp=logps.numpy(), reward=reward,
-                      done=np.ones(episodes, bool))
+                      potential=np.zeros(episodes, np.float32), done=np.ones(episodes, bool))
     return rollout, float(won.mean())
 
 

@@ -53,7 +53,8 @@ def write_bandit_shards(directory: Path, episodes: int, seed: int,
         meta = {"battle_id": f"b{seed}-{episode}", "policy": "random", "opponent": "bandit",
                 "outcome": "win" if won else "loss", "feature_version": feature_version,
                 "obs_dim": OBS_DIM, "format": "bandit", "team": "none", "seed": seed}
-        write_shard(directory / f"b{seed}-{episode}__a.npz", obs, action, mask, reward, done,
+        write_shard(directory / f"b{seed}-{episode}__a.npz", obs, action, mask, reward,
+                    np.zeros(EPISODE_STEPS, dtype=np.float32), done,
                     -np.log(mask.sum(axis=1)).astype(np.float32), meta)
     return directory
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import torch
 
 from pokepsro.core.errors import UsageError
 from pokepsro.learning.trajectories import (
+    SHARD_VERSION,
     MixedBatchSampler,
     TransitionDataset,
     lambda_returns,
     read_shard,
+    shaped_rewards,
     shard_paths,
     write_shard,
 )
@@ -30,7 +33,8 @@ def shard_arrays(steps: int, seed: int = 0) -> dict[str, np.ndarray]:
     done = np.zeros(steps, dtype=bool)
     done[-1] = True
     return {"obs": rng.normal(size=(steps, OBS_DIM)).astype(np.float32), "action": action,
-            "mask": mask, "reward": rng.normal(size=steps).astype(np.float32), "done": done,
+            "mask": mask, "reward": rng.normal(size=steps).astype(np.float32),
+            "potential": rng.normal(size=steps).astype(np.float32), "done": done,
             "logp": np.full(steps, np.nan, dtype=np.float32)}
 
 
@@ -53,7 +57,7 @@ def test_round_trip_preserves_arrays_dtypes_and_meta(tmp_path):
     arrays["obs"] = arrays["obs"].astype(np.float64)  # writer casts to the contract's dtypes
     path = write_shard(tmp_path / "b1__a.npz", **arrays, meta=shard_meta("b1"))
     shard = read_shard(path)
-    assert shard.meta == shard_meta("b1")
+    assert shard.meta == {**shard_meta("b1"), "shard_version": SHARD_VERSION}  # the writer stamps the format
     assert shard.num_steps == 7
     for name, expected in arrays.items():
         np.testing.assert_array_equal(getattr(shard, name), np.asarray(expected).astype(
@@ -68,6 +72,8 @@ def test_round_trip_preserves_arrays_dtypes_and_meta(tmp_path):
     (lambda a: a.update(done=np.ones_like(a["done"])), "last step only"),
     (lambda a: a.update(action=a["action"].astype(np.float32)), "action has dtype"),
     (lambda a: a.update(reward=np.full_like(a["reward"], np.inf)), "finite"),
+    (lambda a: a.update(potential=np.full_like(a["potential"], np.nan)), "finite"),
+    (lambda a: a.update(potential=a["potential"][:-1]), "potential has shape"),
 ])
 def test_write_shard_rejects_contract_violations(tmp_path, breakage, message):
     arrays = shard_arrays(5)
@@ -120,14 +126,15 @@ def test_dataset_concatenates_episodes_with_return_targets(tmp_path):
     assert len(dataset) == 5 and dataset.num_episodes == 2 and dataset.obs_dim == OBS_DIM
     np.testing.assert_array_equal(dataset.steps_to_end, [2, 1, 0, 1, 0])
     np.testing.assert_array_equal(dataset.done, [False, False, True, False, True])
-    r1, r2 = read_shard(first).reward, read_shard(second).reward
+    (r1, p1), (r2, p2) = [(read_shard(path).reward, read_shard(path).potential) for path in (first, second)]
     gamma = 0.9
-    expected = [r1[0] + gamma * r1[1] + gamma**2 * r1[2], r1[1] + gamma * r1[2], r1[2],
-                r2[0] + gamma * r2[1], r2[1]]
-    rewards = torch.from_numpy(dataset.reward) * 0.5  # λ = 1 with no critic: the discounted return-to-go
-    returns = lambda_returns(rewards, torch.from_numpy(dataset.done), torch.zeros_like(rewards),
+    # λ = 1 with no critic: the discounted return-to-go of the sparse reward, minus Φ of the step itself
+    expected = [r1[0] + gamma * r1[1] + gamma**2 * r1[2] - p1[0], r1[1] + gamma * r1[2] - p1[1], r1[2] - p1[2],
+                r2[0] + gamma * r2[1] - p2[0], r2[1] - p2[1]]
+    rewards, potentials = (torch.from_numpy(array) * 0.5 for array in (dataset.reward, dataset.potential))
+    returns = lambda_returns(rewards, potentials, torch.from_numpy(dataset.done), torch.zeros_like(rewards),
                              torch.from_numpy(dataset.steps_to_end), gamma, 1.0)
-    np.testing.assert_allclose(returns.numpy(), 0.5 * np.array(expected), rtol=1e-5)
+    np.testing.assert_allclose(returns.numpy(), 0.5 * np.array(expected), rtol=1e-5, atol=1e-6)
 
 
 def test_dataset_errors_for_no_shards_and_mixed_feature_versions(tmp_path):
@@ -159,10 +166,52 @@ def test_lambda_returns_match_step_by_step_reference(lam):
     steps_to_end = np.concatenate([np.arange(n - 1, -1, -1) for n in lengths])
     dones = steps_to_end == 0
     rewards, values = rng.normal(size=(2, len(dones)))
-    got = lambda_returns(torch.tensor(rewards), torch.tensor(dones), torch.tensor(values),
-                         torch.tensor(steps_to_end), gamma=0.95, lam=lam)
+    got = lambda_returns(torch.tensor(rewards), torch.zeros(len(dones), dtype=torch.float64), torch.tensor(dones),
+                         torch.tensor(values), torch.tensor(steps_to_end), gamma=0.95, lam=lam)
     np.testing.assert_allclose(got.numpy(), naive_lambda_returns(rewards, dones, values, 0.95, lam),
                                rtol=1e-10)
+
+
+# A hand-made battle of 5 decisions: Φ rises as we deal damage, falls, rises again; won at the end.
+EPISODE_POTENTIALS = [0.0, 1.1, 0.6, 2.5, 1.4]
+EPISODE_REWARDS = [0.0, 0.0, 0.0, 0.0, 100.0]
+
+
+@pytest.mark.parametrize("gamma", [0.99, 1.0])
+def test_discounted_shaping_telescopes_to_minus_the_first_potential(gamma):
+    """Σ_t γ^t (γΦ(s_{t+1}) − Φ(s_t)) = −Φ(s_0) with Φ = 0 after the end: the same for every policy, so the
+    shaping cannot change which one is optimal."""
+    steps = len(EPISODE_POTENTIALS)
+    potentials = torch.tensor(EPISODE_POTENTIALS, dtype=torch.float64) + 0.7  # Φ(s_0) = 0.7, not 0
+    dones = torch.arange(steps) == steps - 1
+    shaping = shaped_rewards(torch.zeros(steps, dtype=torch.float64), potentials, dones, gamma)
+    discounts = gamma ** torch.arange(steps, dtype=torch.float64)
+    assert float((discounts * shaping).sum()) == pytest.approx(-0.7, abs=1e-12)
+    rewards = torch.tensor(EPISODE_REWARDS, dtype=torch.float64)
+    returns = lambda_returns(rewards, potentials, dones, torch.zeros(steps, dtype=torch.float64),
+                             steps - 1 - torch.arange(steps), gamma, 1.0)
+    assert float(returns[0]) == pytest.approx(gamma ** (steps - 1) * 100.0 - 0.7, abs=1e-9)
+
+
+def test_shaping_stops_at_each_episode_end():
+    """Two episodes back to back: the first one's last step does not see the second one's Φ."""
+    potentials = torch.tensor([1.0, 2.0, 5.0, 3.0])
+    dones = torch.tensor([False, True, False, True])
+    shaped = shaped_rewards(torch.tensor([0.0, 100.0, 0.0, -100.0]), potentials, dones, 0.5)
+    np.testing.assert_allclose(shaped.numpy(), [0.5 * 2 - 1, 100 - 2, 0.5 * 3 - 5, -100 - 3])
+
+
+def test_shards_of_another_format_version_are_refused_in_one_line(tmp_path):
+    path = write_test_shard(tmp_path, "old")
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files if name != "potential"}
+    meta = {key: value for key, value in json.loads(str(arrays.pop("meta")[()])).items() if key != "shard_version"}
+    np.savez(path, **arrays, meta=np.array(json.dumps(meta)))  # as the version-1 code wrote it
+    message = (f"trajectory shard {path} has format version 1, this code reads version {SHARD_VERSION} "
+               "(sparse reward plus a shaping potential); re-collect the trajectories")
+    with pytest.raises(UsageError) as error:
+        TransitionDataset.from_dirs([tmp_path])
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])

@@ -1,4 +1,4 @@
-"""Gen 1 battle state -> fixed-size observation, the 9-action space, and the shaped reward.
+"""Gen 1 battle state -> fixed-size observation, the 9-action space, and the reward-shaping potential.
 
 Layout (FEATURE_VERSION "gen1-v2"): GLOBAL block, then 6 own Pokémon, then 6 opponent Pokémon, then the
 TACTICS block. Each side lists its active Pokémon first, then the rest: own bench in team order, opponent
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from poke_env.battle.abstract_battle import AbstractBattle
@@ -465,64 +464,25 @@ def _tactics(out: np.ndarray, active: Pokemon | None, active_move_ids: Sequence[
             _matchup(out[at:at + width], combatant(mon), _moveset(mon, move_ids), foe, threats)
 
 
-# -- shaped reward --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RewardState:
-    """What the shaped reward compares between two decisions, per side keyed by Pokémon identity."""
-
-    own_hp: dict[str, float]
-    opponent_hp: dict[str, float]
-    own_statused: frozenset[str]
-    opponent_statused: frozenset[str]
-    own_fainted: int
-    opponent_fainted: int
+# -- potential for reward shaping ----------------------------------------------------------------------------
 
 
 def _is_statused(pokemon: Pokemon) -> bool:
     return pokemon.status is not None and pokemon.status is not Status.FNT
 
 
-def reward_state(battle: AbstractBattle) -> RewardState:
-    own = battle.team
-    opponents = battle.opponent_team
-    return RewardState(
-        own_hp={ident: pokemon.current_hp_fraction for ident, pokemon in own.items()},
-        opponent_hp={ident: pokemon.current_hp_fraction for ident, pokemon in opponents.items()},
-        own_statused=frozenset(ident for ident, pokemon in own.items() if _is_statused(pokemon)),
-        opponent_statused=frozenset(ident for ident, pokemon in opponents.items() if _is_statused(pokemon)),
-        own_fainted=sum(pokemon.fainted for pokemon in own.values()),
-        opponent_fainted=sum(pokemon.fainted for pokemon in opponents.values()),
-    )
+def _harm(team: dict[str, Pokemon]) -> float:
+    """What a side has suffered: HP fractions lost + 1 per knock-out + 0.5 per statused Pokémon (metamon's
+    DefaultShapedReward weights). A Pokémon not yet seen counts as unharmed, so no team size is needed."""
+    return sum((1.0 - pokemon.current_hp_fraction) + pokemon.fainted + 0.5 * _is_statused(pokemon)
+               for pokemon in team.values())
 
 
-def _hp_change(before: dict[str, float], after: dict[str, float]) -> float:
-    """Summed HP-fraction change; a Pokémon not seen before started at full HP."""
-    return sum(hp - before.get(ident, 1.0) for ident, hp in after.items())
+def potential(battle: AbstractBattle) -> float:
+    """Φ(s), the shaping potential in reward units (victory = ±100): the opponent's harm minus ours.
 
-
-def victory_sign(battle: AbstractBattle) -> int:
-    if not battle.finished:
-        return 0
-    return 1 if battle.won else -1 if battle.lost else 0
-
-
-def shaped_reward(prev: RewardState | None, battle: AbstractBattle) -> tuple[float, RewardState]:
-    """metamon's DefaultShapedReward over whole teams: 1.0*(damage_done + hp_gain)
-    + 0.5*(gave_status - took_status) + 1.0*(removed_pokemon - lost_pokemon) + 100*victory.
-
-    `prev` None (the first decision) gives 0 besides a finished battle's victory term.
+    The learner is paid γΦ(s') − Φ(s) per decision (Ng, Harada & Russell 1999), with Φ = 0 after the last one,
+    so shaping telescopes away and cannot change the optimal policy; a status cured and given again earns only
+    Φ's difference, never twice.
     """
-    state = reward_state(battle)
-    victory = victory_sign(battle)
-    if prev is None:
-        return 100.0 * victory, state
-    damage_done = -_hp_change(prev.opponent_hp, state.opponent_hp)
-    hp_gain = _hp_change(prev.own_hp, state.own_hp)
-    gave_status = len(state.opponent_statused - prev.opponent_statused)
-    took_status = len(state.own_statused - prev.own_statused)
-    removed = state.opponent_fainted - prev.opponent_fainted
-    lost = state.own_fainted - prev.own_fainted
-    reward = (damage_done + hp_gain) + 0.5 * (gave_status - took_status) + (removed - lost) + 100.0 * victory
-    return float(reward), state
+    return _harm(battle.opponent_team) - _harm(battle.team)

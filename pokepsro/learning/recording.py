@@ -1,10 +1,11 @@
 """Record what any poke-env Player decides, as trajectory shards for offline training.
 
 `make_recording(PlayerClass)` gives a subclass whose every decision is stored (observation, legal
-mask, the action its order maps to, the behaviour log-prob when the player has one) together with
-the shaped reward earned until its next decision. `TrajectoryWriter.on_battle_end` is the arena's
-battle-end callback: it takes the finished battle's steps, adds the final reward (with ±100 for the
-outcome the arena recorded) and writes one shard per recorded side.
+mask, the action its order maps to, the behaviour log-prob when the player has one) together with the
+shaping potential Φ of the state it decided in. The reward itself is only the outcome's ±100 on the last
+step: the trainers add the shaping γΦ(s') − Φ(s) with their own γ (`trajectories.shaped_rewards`).
+`TrajectoryWriter.on_battle_end` is the arena's battle-end callback: it takes the finished battle's steps,
+adds the outcome the arena recorded and writes one shard per recorded side.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ from pokepsro.core.errors import UsageError
 from pokepsro.learning.features import (
     FEATURE_VERSION,
     OBS_DIM,
-    RewardState,
     action_mask,
     encode_battle,
     order_to_action,
-    shaped_reward,
-    victory_sign,
+    potential,
 )
 from pokepsro.learning.trajectories import write_shard
 
@@ -44,32 +43,40 @@ LOGGER = logging.getLogger(__name__)
 SIDES = {"a": ("a",), "b": ("b",), "both": ("a", "b")}
 OUTCOME_SIGN = {"win": 1, "loss": -1, "tie": 0}
 OTHER_OUTCOME = {"win": "loss", "loss": "win", "tie": "tie"}
+VICTORY_REWARD = 100.0  # the scale metamon's shaped reward used; `reward_scale` brings returns near ±1
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """What is recorded of the state a decision was taken in, read before the player chooses (an awaited choice
+    must not see a battle that moved on)."""
+
+    obs: np.ndarray
+    mask: np.ndarray
+    potential: float
+
+    @classmethod
+    def of(cls, battle: AbstractBattle) -> DecisionState:
+        return cls(obs=encode_battle(battle), mask=action_mask(battle), potential=potential(battle))
 
 
 @dataclass
 class BattleTrajectory:
-    """One side's recorded decisions in one battle, and the reward state at the last decision."""
+    """One side's recorded decisions in one battle."""
 
     obs: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
     logps: list[float] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-    reward_state: RewardState | None = None
+    potentials: list[float] = field(default_factory=list)
     unrecorded_steps: int = 0
 
-    def accrue_reward(self, battle: AbstractBattle) -> None:
-        """Credit the reward earned since the last decision to the last recorded step."""
-        reward, self.reward_state = shaped_reward(self.reward_state, battle)
-        if self.rewards:
-            self.rewards[-1] += reward
-
-    def add_step(self, obs: np.ndarray, mask: np.ndarray, action: int, logp: float) -> None:
-        self.obs.append(obs)
-        self.masks.append(mask)
+    def add_step(self, state: DecisionState, action: int, logp: float) -> None:
+        self.obs.append(state.obs)
+        self.masks.append(state.mask)
+        self.potentials.append(state.potential)
         self.actions.append(action)
         self.logps.append(logp)
-        self.rewards.append(0.0)
 
 
 # Keyed by the battle object itself: the arena hands the same objects to the battle-end callback.
@@ -86,21 +93,20 @@ class RecordingMixin:
 
     def choose_move(self, battle: AbstractBattle) -> BattleOrder | Awaitable[BattleOrder]:
         trajectory = _TRAJECTORIES.setdefault(battle, BattleTrajectory())
-        trajectory.accrue_reward(battle)
-        obs, mask = encode_battle(battle), action_mask(battle)
+        state = DecisionState.of(battle)
         choice = super().choose_move(battle)
         if inspect.isawaitable(choice):
-            return self._record_when_chosen(battle, trajectory, obs, mask, choice)
-        self._record(battle, trajectory, obs, mask, choice)
+            return self._record_when_chosen(battle, trajectory, state, choice)
+        self._record(battle, trajectory, state, choice)
         return choice
 
-    async def _record_when_chosen(self, battle: AbstractBattle, trajectory: BattleTrajectory, obs: np.ndarray,
-                                  mask: np.ndarray, choice: Awaitable[BattleOrder]) -> BattleOrder:
+    async def _record_when_chosen(self, battle: AbstractBattle, trajectory: BattleTrajectory, state: DecisionState,
+                                  choice: Awaitable[BattleOrder]) -> BattleOrder:
         order = await choice
-        self._record(battle, trajectory, obs, mask, order)
+        self._record(battle, trajectory, state, order)
         return order
 
-    def _record(self, battle: AbstractBattle, trajectory: BattleTrajectory, obs: np.ndarray, mask: np.ndarray,
+    def _record(self, battle: AbstractBattle, trajectory: BattleTrajectory, state: DecisionState,
                 order: BattleOrder) -> None:
         action = order_to_action(battle, order)
         if action is None:  # default / forfeit / an order outside the action space
@@ -108,7 +114,7 @@ class RecordingMixin:
             return
         behaviour_logp = getattr(self, "behaviour_logp", None)
         logp = behaviour_logp(battle) if behaviour_logp is not None else math.nan
-        trajectory.add_step(obs, mask, action, logp)
+        trajectory.add_step(state, action, logp)
 
 
 _RECORDING_CLASSES: dict[type, type] = {}
@@ -121,12 +127,6 @@ def make_recording(player_cls: type[Player]) -> type[Player]:
     if player_cls not in _RECORDING_CLASSES:
         _RECORDING_CLASSES[player_cls] = type(f"Recording{player_cls.__name__}", (RecordingMixin, player_cls), {})
     return _RECORDING_CLASSES[player_cls]
-
-
-def _final_reward(trajectory: BattleTrajectory, battle: AbstractBattle, outcome: str) -> float:
-    """Reward after the last decision; the victory term follows the recorded outcome (limits make ties)."""
-    reward, _ = shaped_reward(trajectory.reward_state, battle)
-    return reward + 100.0 * (OUTCOME_SIGN[outcome] - victory_sign(battle))
 
 
 class TrajectoryWriter:
@@ -159,11 +159,10 @@ class TrajectoryWriter:
                                spec.index, side)
                 continue
             self.unrecorded_steps += trajectory.unrecorded_steps
-            self._write(spec, side, battles[side], trajectory, record)
+            self._write(spec, side, trajectory, record)
 
-    def _write(self, spec: BattleSpec, side: str, battle: AbstractBattle, trajectory: BattleTrajectory,
-               record: dict) -> Path:
-        arrays = finished_arrays(side, battle, trajectory, record)
+    def _write(self, spec: BattleSpec, side: str, trajectory: BattleTrajectory, record: dict) -> Path:
+        arrays = finished_arrays(side, trajectory, record)
         battle_id = f"battle{spec.index:06d}"
         policy, opponent = (spec.policy_a, spec.policy_b) if side == "a" else (spec.policy_b, spec.policy_a)
         team = spec.team_a if side == "a" else spec.team_b
@@ -181,13 +180,15 @@ def side_outcome(side: str, record: dict) -> str:
     return record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
 
 
-def finished_arrays(side: str, battle: AbstractBattle, trajectory: BattleTrajectory, record: dict
-                    ) -> dict[str, np.ndarray]:
-    """One side's finished battle as shard arrays: the final reward added, the last step marked done."""
-    rewards = np.asarray(trajectory.rewards, dtype=np.float32)
-    rewards[-1] += _final_reward(trajectory, battle, side_outcome(side, record))
-    done = np.zeros(len(rewards), dtype=bool)
+def finished_arrays(side: str, trajectory: BattleTrajectory, record: dict) -> dict[str, np.ndarray]:
+    """One side's finished battle as shard arrays: the sparse reward is the outcome the arena recorded (its limits
+    make ties the battle itself never saw) on the last step, which is marked done."""
+    steps = len(trajectory.actions)
+    reward = np.zeros(steps, dtype=np.float32)
+    reward[-1] = VICTORY_REWARD * OUTCOME_SIGN[side_outcome(side, record)]
+    done = np.zeros(steps, dtype=bool)
     done[-1] = True
     return {"obs": np.stack(trajectory.obs), "action": np.asarray(trajectory.actions, dtype=np.int64),
-            "mask": np.stack(trajectory.masks), "reward": rewards, "done": done,
+            "mask": np.stack(trajectory.masks), "reward": reward,
+            "potential": np.asarray(trajectory.potentials, dtype=np.float32), "done": done,
             "logp": np.asarray(trajectory.logps, dtype=np.float32)}

@@ -164,6 +164,7 @@ class _DeviceData:
     mask: torch.Tensor
     action: torch.Tensor
     reward: torch.Tensor  # already multiplied by reward_scale
+    potential: torch.Tensor  # likewise
     done: torch.Tensor
     steps_to_end: torch.Tensor
 
@@ -173,19 +174,20 @@ class _DeviceData:
         def to(array: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(array).to(device)
         return cls(obs=to(dataset.obs), mask=to(dataset.mask), action=to(dataset.action),
-                   reward=to(dataset.reward) * reward_scale, done=to(dataset.done),
+                   reward=to(dataset.reward) * reward_scale, potential=to(dataset.potential) * reward_scale,
+                   done=to(dataset.done),
                    steps_to_end=to(dataset.steps_to_end))
 
 
 @torch.no_grad()
 def _return_targets(model: ActorCritic, data: _DeviceData, gamma: float, lam: float) -> torch.Tensor:
-    """TD(λ) targets bootstrapped with the current critic."""
+    """TD(λ) targets of the potential-shaped reward, bootstrapped with the current critic."""
     values = []
     with autocast_context(data.obs.device):
         for start in range(0, len(data.action), VALUE_CHUNK):
             chunk = slice(start, start + VALUE_CHUNK)
             values.append(model(data.obs[chunk], data.mask[chunk])[1].float())
-    return lambda_returns(data.reward, data.done, torch.cat(values), data.steps_to_end, gamma, lam)
+    return lambda_returns(data.reward, data.potential, data.done, torch.cat(values), data.steps_to_end, gamma, lam)
 
 
 def _load_datasets(collected_dirs: Iterable[str | os.PathLike],

@@ -4,6 +4,10 @@ One `.npz` per (battle, recorded side) keeps writers independent (parallel colle
 file) and makes a killed collector lose at most the battle in flight. This module must not import
 poke_env: training runs on GPU machines without the simulator, so obs_dim and the feature version
 come from each shard's metadata.
+
+Rewards are sparse (the outcome's ±100 on a battle's last step) beside a per-step shaping potential Φ(s_t);
+`lambda_returns` adds the potential-based shaping γΦ(s_{t+1}) − Φ(s_t) with the very γ it discounts with, so the
+shaping cannot change which policy is optimal (docs/reward_shaping.md).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_bytes
 
 NUM_ACTIONS = 9  # metamon's MinimalActionSpace: 4 moves + 5 switches
+SHARD_VERSION = 2  # 2: sparse reward plus a `potential` array (1 stored metamon's shaped reward per step)
 OUTCOMES = ("win", "loss", "tie")
 META_KEYS = ("battle_id", "policy", "opponent", "outcome", "feature_version", "obs_dim", "format",
              "team", "seed")
 ARRAY_DTYPES = {"obs": np.float32, "action": np.int64, "mask": np.bool_, "reward": np.float32,
-                "done": np.bool_, "logp": np.float32}
+                "potential": np.float32, "done": np.bool_, "logp": np.float32}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Shard:
     action: np.ndarray
     mask: np.ndarray
     reward: np.ndarray
+    potential: np.ndarray
     done: np.ndarray
     logp: np.ndarray
     meta: dict[str, Any]
@@ -60,12 +66,12 @@ def _check_shard(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> N
         raise ValueError(f"obs must have shape [T>0, obs_dim], got {list(obs.shape)}")
     steps = obs.shape[0]
     expected_shapes = {"action": (steps,), "mask": (steps, NUM_ACTIONS), "reward": (steps,),
-                       "done": (steps,), "logp": (steps,)}
+                       "potential": (steps,), "done": (steps,), "logp": (steps,)}
     for name, shape in expected_shapes.items():
         if arrays[name].shape != shape:
             raise ValueError(f"{name} has shape {list(arrays[name].shape)}, expected {list(shape)}")
-    if not np.isfinite(obs).all() or not np.isfinite(arrays["reward"]).all():
-        raise ValueError("obs and reward must be finite")
+    if not all(np.isfinite(arrays[name]).all() for name in ("obs", "reward", "potential")):
+        raise ValueError("obs, reward and potential must be finite")
     if action.min() < 0 or action.max() >= NUM_ACTIONS:
         raise ValueError(f"action outside 0..{NUM_ACTIONS - 1}")
     illegal = np.flatnonzero(~mask[np.arange(steps), action])
@@ -84,10 +90,12 @@ def _check_shard(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> N
         raise ValueError(f"meta obs_dim {meta['obs_dim']} but obs has {obs.shape[1]} columns")
 
 
-def write_shard(path: str | os.PathLike, obs: Any, action: Any, mask: Any, reward: Any, done: Any,
-                logp: Any, meta: Mapping[str, Any]) -> Path:
-    """Validate and write one shard atomically; a contract violation raises ValueError (a bug)."""
-    raw = {"obs": obs, "action": action, "mask": mask, "reward": reward, "done": done, "logp": logp}
+def write_shard(path: str | os.PathLike, obs: Any, action: Any, mask: Any, reward: Any, potential: Any,
+                done: Any, logp: Any, meta: Mapping[str, Any]) -> Path:
+    """Validate and write one shard atomically, stamped with SHARD_VERSION; a contract violation raises ValueError
+    (a bug)."""
+    raw = {"obs": obs, "action": action, "mask": mask, "reward": reward, "potential": potential, "done": done,
+           "logp": logp}
     arrays = {name: np.asarray(value) for name, value in raw.items()}
     for name, dtype in ARRAY_DTYPES.items():
         if not np.can_cast(arrays[name].dtype, dtype, casting="same_kind"):
@@ -95,7 +103,7 @@ def write_shard(path: str | os.PathLike, obs: Any, action: Any, mask: Any, rewar
         arrays[name] = arrays[name].astype(dtype, copy=False)
     _check_shard(arrays, meta)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, meta=np.array(json.dumps(dict(meta))))
+    np.savez_compressed(buffer, **arrays, meta=np.array(json.dumps({**meta, "shard_version": SHARD_VERSION})))
     return atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -105,10 +113,12 @@ def read_shard(path: str | os.PathLike) -> Shard:
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [name for name in (*ARRAY_DTYPES, "meta") if name not in archive.files]
+            meta = None if "meta" in missing else json.loads(str(archive["meta"][()]))
+            if isinstance(meta, dict):
+                _check_version(path, meta)
             if missing:
                 raise ValueError(f"missing arrays {', '.join(missing)}")
             arrays = {name: archive[name] for name in ARRAY_DTYPES}
-            meta = json.loads(str(archive["meta"][()]))
         if not isinstance(meta, dict):
             raise TypeError("meta is not a JSON object")
         _check_shard(arrays, meta)
@@ -116,6 +126,15 @@ def read_shard(path: str | os.PathLike) -> Shard:
         raise UsageError(f"corrupt trajectory shard {path}: {str(error) or type(error).__name__}; "
                          "delete it and re-collect that battle") from error
     return Shard(path=path, meta=meta, **arrays)
+
+
+def _check_version(path: Path, meta: Mapping[str, Any]) -> None:
+    """A shard of another format is refused as a whole (before its missing arrays are), with what to do: its
+    rewards mean something else, so it cannot be mixed with current data."""
+    version = meta.get("shard_version", 1)
+    if version != SHARD_VERSION:
+        raise UsageError(f"trajectory shard {path} has format version {version}, this code reads version "
+                         f"{SHARD_VERSION} (sparse reward plus a shaping potential); re-collect the trajectories")
 
 
 def shard_paths(directory: str | os.PathLike) -> list[Path]:
@@ -126,17 +145,36 @@ def shard_paths(directory: str | os.PathLike) -> list[Path]:
     return sorted(directory.rglob("*.npz"))
 
 
-def lambda_returns(rewards: torch.Tensor, dones: torch.Tensor, values: torch.Tensor,
+def _next_step(values: torch.Tensor) -> torch.Tensor:
+    """values[t + 1] at t (0 past the end); callers mask it at episode ends."""
+    shifted = torch.zeros_like(values)
+    shifted[:-1] = values[1:]
+    return shifted
+
+
+def shaped_rewards(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch.Tensor,
+                   gamma: float) -> torch.Tensor:
+    """r_t + γΦ(s_{t+1}) − Φ(s_t), with Φ = 0 after an episode's last step (Ng, Harada & Russell 1999).
+
+    Discounted with the same γ, the shaping terms of an episode sum to −Φ(s_0), whatever the actions: every
+    policy's return moves by the same amount, so the optimal one is that of the sparse reward.
+    """
+    not_done = (~dones).to(potentials.dtype)
+    return rewards + gamma * not_done * _next_step(potentials) - potentials
+
+
+def lambda_returns(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch.Tensor, values: torch.Tensor,
                    steps_to_end: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
-    """TD(λ) targets G_t = r_t + γ[(1-λ)V(s_{t+1}) + λG_{t+1}], with G_t = r_t on terminal steps.
+    """TD(λ) targets G_t = r'_t + γ[(1-λ)V(s_{t+1}) + λG_{t+1}], with G_t = r'_t on terminal steps, r' the
+    potential-shaped reward (`shaped_rewards`) built here with the γ that discounts, so the two cannot drift.
 
     λ=1 gives Monte-Carlo returns, λ=0 one-step TD. Vectorised over episodes: all steps the same
     distance from their episode's end are computed together, so the loop runs max-episode-length
     times instead of once per step. Inputs are flat tensors of concatenated, complete episodes.
     """
+    rewards = shaped_rewards(rewards, potentials, dones, gamma)
     returns = torch.zeros_like(rewards)
-    next_values = torch.zeros_like(values)
-    next_values[:-1] = values[1:]
+    next_values = _next_step(values)
     not_done = (~dones).to(rewards.dtype)
     max_offset = int(steps_to_end.max().item()) if steps_to_end.numel() else -1
     for offset in range(max_offset + 1):
@@ -157,6 +195,7 @@ class TransitionDataset:
     action: np.ndarray
     mask: np.ndarray
     reward: np.ndarray
+    potential: np.ndarray
     done: np.ndarray
     logp: np.ndarray
     steps_to_end: np.ndarray  # 0 on an episode's last step; drives `lambda_returns`
@@ -195,6 +234,7 @@ class TransitionDataset:
             action=np.concatenate([s.action for s in shards]),
             mask=np.concatenate([s.mask for s in shards]),
             reward=np.concatenate([s.reward for s in shards]),
+            potential=np.concatenate([s.potential for s in shards]),
             done=np.concatenate([s.done for s in shards]),
             logp=np.concatenate([s.logp for s in shards]),
             steps_to_end=np.concatenate([np.arange(s.num_steps - 1, -1, -1) for s in shards]),
@@ -211,7 +251,7 @@ class TransitionDataset:
                 f"datasets disagree: feature version {first.feature_version} (obs_dim "
                 f"{first.obs_dim}) vs {second.feature_version} (obs_dim {second.obs_dim}); "
                 "re-record one of them with the same feature code")
-        fields = ("obs", "action", "mask", "reward", "done", "logp", "steps_to_end")
+        fields = ("obs", "action", "mask", "reward", "potential", "done", "logp", "steps_to_end")
         joined = {f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields}
         return cls(**joined, feature_version=first.feature_version, obs_dim=first.obs_dim,
                    num_episodes=first.num_episodes + second.num_episodes)

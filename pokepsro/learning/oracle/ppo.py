@@ -58,8 +58,9 @@ class Rollout:
     obs: np.ndarray
     mask: np.ndarray
     action: np.ndarray
-    logp: np.ndarray     # behaviour log-prob recorded when the action was sampled
-    reward: np.ndarray   # shaped reward, unscaled
+    logp: np.ndarray       # behaviour log-prob recorded when the action was sampled
+    reward: np.ndarray     # sparse: the outcome's ±100 on each battle's last step, unscaled
+    potential: np.ndarray  # shaping potential Φ of each decision's state, unscaled
     done: np.ndarray
 
     @classmethod
@@ -67,7 +68,7 @@ class Rollout:
         if not episodes:
             raise ValueError("a round without any recorded learner decision cannot be trained on")
         return cls(**{name: np.concatenate([episode[name] for episode in episodes])
-                      for name in ("obs", "mask", "action", "logp", "reward", "done")})
+                      for name in ("obs", "mask", "action", "logp", "reward", "potential", "done")})
 
     def __len__(self) -> int:
         return len(self.action)
@@ -96,7 +97,8 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Ro
     """`epochs` passes of clipped PPO over the rollout in shuffled minibatches; returns mean metrics.
 
     Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
-    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ). π is the
+    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ) of the
+    potential-shaped reward (shaped with the config's γ inside `lambda_returns`). π is the
     policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
     Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never). Runs on
     `learner_threads()`, so the new weights are the same bits on any machine.
@@ -115,7 +117,8 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: R
     obs, mask, action, old_logp = to(rollout.obs), to(rollout.mask), to(rollout.action), to(rollout.logp)
     model.eval()
     _, values = _forward_all(model, obs, mask)
-    returns = lambda_returns(to(rollout.reward) * config["reward_scale"], to(rollout.done), values,
+    scale = config["reward_scale"]
+    returns = lambda_returns(to(rollout.reward) * scale, to(rollout.potential) * scale, to(rollout.done), values,
                              to(rollout.steps_to_end), config["gamma"], config["lambda"])
     advantage = returns - values
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)

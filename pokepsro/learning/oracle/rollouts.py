@@ -49,7 +49,7 @@ class LearnerEpisodes:
         trajectory = pop_trajectory(battle_a)
         pop_trajectory(battle_b)  # the opponents do not record, but never let a trajectory linger
         if trajectory is not None and trajectory.actions:
-            self.episodes[spec.index] = finished_arrays("a", battle_a, trajectory, record)
+            self.episodes[spec.index] = finished_arrays("a", trajectory, record)
         if self.tick is not None:
             self.tick()
 
