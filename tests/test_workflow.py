@@ -34,10 +34,11 @@ TINY_PPO = REPO / "tests" / "data" / "tiny_ppo.yaml"  # two PPO rounds per best 
 
 
 def snakemake(workdir: Path, *args: str, config: tuple[str, ...] = (), timeout: float = 1200,
-              ) -> subprocess.CompletedProcess:
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(TINY), "--cores", "2", *args, "--config", f"oracle_ppo_config={TINY_PPO}", *config]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env={**os.environ, **(env or {})})
 
 
 def scheduled_jobs(dry_run_output: str) -> Counter:
@@ -132,10 +133,12 @@ def artifact_content(path: Path):
     return without_run_specifics(torch.load(path, weights_only=True))
 
 
-def test_a_rerun_on_one_worker_reproduces_every_number_and_weight(workflow, tmp_path):
-    """Same seed, fresh folder, half the battle workers: every record, matrix, σ, shard and checkpoint is the
-    same (the neural forward pass is batch-invariant, each battle's draws are its own)."""
-    result = snakemake(tmp_path, config=("workers=1",))
+def test_a_rerun_on_one_worker_and_another_cpu_path_reproduces_every_number_and_weight(workflow, tmp_path):
+    """Same seed, fresh folder, half the battle workers, and the code path of another CPU forced (torch's kernels
+    without SIMD, MKL held to AVX2, one OpenMP thread): every record, matrix, σ, shard and checkpoint is the same
+    (one pinned code path, batch-invariant acting passes, each battle's draws its own)."""
+    other_cpu = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1"}
+    result = snakemake(tmp_path, config=("workers=1",), env=other_cpu)
     assert result.returncode == 0, result.stderr[-4000:]
     compared = [path.relative_to(tmp_path) for path in sorted((tmp_path / "results").rglob("*"))
                 if path.suffix in (".json", ".jsonl", ".csv", ".npz", ".pt")]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def pin_cpu_kernels() -> bool:
     """
     choice = os.environ.get(KERNELS_ENV, "portable")
     if choice not in ("portable", "native"):
-        raise SystemExit(f"error: {KERNELS_ENV}={choice!r}: use portable (the default) or native")
+        sys.stderr.write(f"error: {KERNELS_ENV}={choice!r}: use portable (the default) or native\n")
+        raise SystemExit(2)
     if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64") or not _cpu_has_avx2():
         return False
     os.environ.update(PORTABLE_ENV)
