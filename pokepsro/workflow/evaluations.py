@@ -65,7 +65,7 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, start_name: str, start: Pa
     team_set = matrix_team_set(matrix_data, matrix)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
     start_work = out.with_name(f"{out.stem}_start")
-    options = dict(team_set=team_set, seed=eval_seed, battle=battle, runtime=runtime, server_log=server_log)
+    options = {"team_set": team_set, "seed": eval_seed, "battle": battle, "runtime": runtime, "server_log": server_log}
     measured = evaluate_against_nash(policy, members, sigma, battles,
                                      matrix=matrix_data if members_from_matrix else None,
                                      **_resumable(**options, work_name=out))
