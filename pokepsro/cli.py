@@ -25,6 +25,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _weight(text: str) -> float:
+    """A probability weight in (0, 1]: the least weight a member of σ needs to count in its support."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def _workers(text: str) -> int | str:
     """A positive number of worker processes, or `auto` (half the CPU cores, resolved when the command runs)."""
     return text if text == "auto" else _positive(text)
@@ -153,7 +161,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
 
     out = _writable_dir(Path(args.out), "--out")
     strategy_path, analysis_path = solve_matrix_file(args.matrix, out, solver=args.solver,
-                                                     previous_strategy_path=args.previous_strategy)
+                                                     previous_strategy_path=args.previous_strategy,
+                                                     support_threshold=args.support_threshold)
     print(f"wrote {strategy_path} and {analysis_path}")
 
 
@@ -301,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--solver", default="nash", help="nash, maxent_nash or uniform")
     solve.add_argument("--previous-strategy", type=Path,
                        help="previous meta_strategy.json: also report its exploitability against this population")
+    solve.add_argument("--support-threshold", type=_weight, default=0.01,
+                       help="weight from which a member counts in support_size (default 0.01, as the workflow's)")
     solve.set_defaults(func=cmd_solve)
 
     train = sub.add_parser("train", help="offline actor-critic training from trajectory folders")

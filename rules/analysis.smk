@@ -28,16 +28,19 @@ rule analysis:
 
 
 rule evaluate_exploiter:
-    """The exploiter (rule best_response, trained against the final σ) against that σ, opponent drawn per battle,
-    on the final matrix's team set: the final σ's exploitability."""
+    """The exploiter (rule best_response, trained against the final σ from the bootstrap) against that σ, opponent
+    drawn per battle, on the final matrix's team set, and the bootstrap on the same battles: the final σ's
+    exploitability, and whether the exploiter trained."""
     input:
         checkpoint=f"results/{EXPLOITER}/best_response.pt",
+        start=br_job_of(EXPLOITER).learner_checkpoint,
         population=f"{FINAL}/population.json",
         strategy=f"{FINAL}/meta_strategy.json",
         matrix=f"{FINAL}/interaction_matrix.json",
     output:
         "results/analysis/exploiter_eval.json",
     params:
+        start_name=br_job_of(EXPLOITER).learner_name,
         battles=config["eval_battles"],
         acting=config["acting"],
         **battle_params(),

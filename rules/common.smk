@@ -32,7 +32,13 @@ wildcard_constraints:
 
 def br_job(wildcards):
     """The best response of folder results/{brdir}: its name, learner and the stage whose σ it answers."""
-    return best_response_job(wildcards.brdir, NUM_ITERATIONS, BOOTSTRAP)
+    return br_job_of(wildcards.brdir)
+
+
+def br_job_of(brdir):
+    """The best response of folder results/{brdir} ("iteration_i" or EXPLOITER); its evaluation also plays its
+    start (learner_checkpoint, learner_name) on the same battles."""
+    return best_response_job(brdir, NUM_ITERATIONS, BOOTSTRAP)
 
 
 def best_response_inputs(wildcards):

@@ -38,6 +38,7 @@ rule solve_meta_game:
         analysis="results/{stage}/meta_game_analysis.json",
     params:
         solver=config["meta_solver"],
+        support_threshold=config["support_threshold"],
     conda: SOFTWARE
     log:
         "logs/{stage}/solve.log",

@@ -70,15 +70,18 @@ rule grow_population:
 
 
 rule evaluate_best_response:
-    """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member."""
+    """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member; BR_i's start on
+    the same battles (how much BR_i itself gained)."""
     input:
         checkpoint=lambda wc: br_checkpoint(int(wc.i)),
+        start=lambda wc: br_job_of(f"iteration_{wc.i}").learner_checkpoint,
         population=lambda wc: f"{previous_dir(int(wc.i))}/population.json",
         strategy=lambda wc: f"{previous_dir(int(wc.i))}/meta_strategy.json",
         matrix="results/iteration_{i}/interaction_matrix.json",
     output:
         "results/iteration_{i}/br_eval.json",
     params:
+        start_name=lambda wc: br_job_of(f"iteration_{wc.i}").learner_name,
         battles=config["eval_battles"],
         acting=config["acting"],
         **battle_params(),

@@ -2,7 +2,8 @@
 
 The run's files are made by the real `solve_stage` from hand-made matrices, so every number is known:
 phase 0 is a rock-paper-scissors cycle of A, B, C (σ uniform); PSRO_BR0 loses to every member (its gain
-tells nothing); PSRO_BR1 beats every member and becomes σ_1.
+tells nothing); PSRO_BR1 beats every member and becomes σ_1. Every best response rose over its start
+(`TRAINED`) unless a test says otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from pokepsro.battles.records import paired_score_difference
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
 from pokepsro.metagame.population import PolicyEntry, Population
@@ -26,6 +28,8 @@ NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
 TEAM_SET = "competitive"
 OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]
+TRAINED = (0.10, [0.04, 0.16])  # a best response's rise over its start: mean and 95 % interval, above 0
+MIRROR = (0.0, [0.0, 0.0])  # a copy of σ's member playing σ's battles: the same results, no rise
 
 
 def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEAM_SET) -> None:
@@ -36,11 +40,15 @@ def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEA
 
 
 def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
-                     team_set: str = TEAM_SET) -> Path:
-    """A br_eval.json / exploiter_eval.json with the fields the analysis reads."""
+                     team_set: str = TEAM_SET, rise: tuple[float, list[float]] = TRAINED) -> Path:
+    """A br_eval.json / exploiter_eval.json with the fields the analysis reads; its start won `rise` less often."""
+    mean, rise_ci95 = rise
+    start = {"win_rate": win_rate - mean, "ci95": [ci95[0] - mean, ci95[1] - mean], "battles": 100}
     path.write_text(json.dumps({
         "policy": policy, "against": str(against), "team_set": team_set,
         "vs_previous_nash": {"win_rate": win_rate, "ci95": ci95, "battles": 100},
+        "start": {"policy": "bootstrap", "vs_previous_nash": start},
+        "rise_over_start": {"mean": mean, "ci95": rise_ci95, "battles": 100},
         "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5]}))
     return path
 
@@ -48,7 +56,7 @@ def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float]
 def solve(stage: Path, previous: Path | None = None, **options) -> None:
     solve_stage(matrix=stage / "interaction_matrix.json", population=stage / "population.json",
                 strategy_out=stage / "meta_strategy.json", analysis_out=stage / "meta_game_analysis.json",
-                solver="nash", previous_strategy=previous and previous / "meta_strategy.json",
+                solver="nash", support_threshold=0.01, previous_strategy=previous and previous / "meta_strategy.json",
                 br_eval=previous and stage / "br_eval.json", **options)
 
 
@@ -82,10 +90,11 @@ def write_run(results: Path) -> Path:
     return results
 
 
-def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40]), **options) -> tuple[dict, dict]:
+def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40]),
+            rise: tuple[float, list[float]] = TRAINED, **options) -> tuple[dict, dict]:
     stages = [results / "phase0", results / "iteration_0", results / "iteration_1"]
     exploiter_eval = write_evaluation(results / "exploiter_eval.json", "exploiter", *exploiter,
-                                      stages[-1] / "meta_strategy.json")
+                                      stages[-1] / "meta_strategy.json", rise=rise)
     out = {key: results / "analysis" / f"{key}.{'json' if key in ('summary', 'success') else 'png'}"
            for key in OUT_KEYS}
     success = analysis_stage(stages=[str(s) for s in stages],
@@ -104,37 +113,96 @@ def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 
     (0.62, [0.55, 0.69], 0.12, True),
 ])
 def test_a_best_response_that_lost_measures_nothing(win_rate, ci95, exploitability, informative):
-    measurement = measured_exploitability(win_rate, ci95)
+    measurement = measured_exploitability(win_rate, ci95, *TRAINED)
     assert measurement["informative"] is informative
     assert measurement["exploitability"] == (None if exploitability is None else pytest.approx(exploitability))
     assert measurement["gain"] == pytest.approx(win_rate - 0.5)
     assert measurement["gain_ci95"] == pytest.approx([ci95[0] - 0.5, ci95[1] - 0.5])
+    assert measurement["trained"] is True and measurement["rise_ci95"] == TRAINED[1]
 
 
-def test_exploitability_criterion_never_passes_on_a_lost_best_response(run):
-    success, summary = analyse(run, exploiter=(0.30, [0.22, 0.40]))
+def battle(index: int, result: str, opponent: str = "A", seat: str = "p1") -> dict:
+    return {"index": index, "result_a": result, "policy_b": opponent, "a_seat": seat}
+
+
+def test_the_paired_interval_is_the_normal_interval_of_the_per_battle_differences():
+    trained = [battle(0, "win"), battle(1, "win"), battle(2, "tie"), battle(3, "loss")]
+    start = [battle(3, "loss"), battle(0, "loss"), battle(1, "win"), battle(2, "loss")]  # any order: paired by index
+    # differences 1, 0, ½, 0: mean ⅜, sample sd √(11/48)
+    rise = paired_score_difference(trained, start)
+    half = 1.959963984540054 * (11 / 48) ** 0.5 / 2
+    assert rise["mean"] == pytest.approx(0.375) and rise["battles"] == 4
+    assert rise["ci95"] == pytest.approx([0.375 - half, 0.375 + half])
+    assert "paired normal" in rise["interval"]
+    mirror = paired_score_difference(trained, trained)
+    assert mirror["mean"] == 0.0 and mirror["ci95"] == [0.0, 0.0]  # the same battles, the same results
+    assert paired_score_difference([battle(0, "win")], [battle(0, "loss")])["ci95"] == [-1.0, 1.0]  # no spread
+
+
+@pytest.mark.parametrize("start, message", [
+    ([battle(0, "win")], "differ in their battles"),
+    ([battle(0, "win"), battle(1, "win", opponent="B")], "battle 1 was played against another opponent"),
+    ([battle(0, "win"), battle(1, "win", seat="p2")], "battle 1 was played against another opponent or seat"),
+    ([battle(0, "win"), battle(1, "win"), battle(1, "loss")], "recorded twice"),
+])
+def test_the_paired_interval_refuses_battles_that_do_not_pair(start, message):
+    with pytest.raises(UsageError, match=message):
+        paired_score_difference([battle(0, "win"), battle(1, "loss")], start)
+
+
+def test_a_mirror_match_exploiter_shows_nothing(run):
+    """The exploiter that starts as σ's only member plays σ's own battles: even, with no rise. Not a PASS."""
+    success, _ = analyse(run, exploiter=(0.50, [0.43, 0.57]), rise=MIRROR)
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["verdict"] == "not shown" and criterion["pass"] is False and criterion["trained"] is False
+    assert criterion["exploitability"] == 0.0 and criterion["value"] == pytest.approx(0.07)  # bounds alone pass
+    assert success["all_pass"] is False
+
+
+def test_a_trained_exploiter_that_finds_no_exploit_passes(run):
+    success, _ = analyse(run, exploiter=(0.55, [0.48, 0.62]), rise=(0.20, [0.12, 0.28]))
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["verdict"] == "pass" and criterion["pass"] is True
+    assert criterion["value"] == pytest.approx(0.12) and criterion["rise_ci95"] == [0.12, 0.28]
+    assert criterion["started_from"] == "bootstrap" and criterion["measured_with"] == "exploiter"
+
+
+@pytest.mark.parametrize("rise", [TRAINED, MIRROR])
+def test_a_large_gain_fails_whether_or_not_the_exploiter_trained(run, rise):
+    success, _ = analyse(run, exploiter=(0.80, [0.70, 0.88]), rise=rise)
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["verdict"] == "fail" and criterion["pass"] is False
+
+
+def test_a_gain_interval_across_the_threshold_is_not_shown(run):
+    success, _ = analyse(run, exploiter=(0.60, [0.52, 0.68]))  # trained; the gain's interval holds 0.15
+    criterion = success["criteria"]["exploitability_below_0.15"]
+    assert criterion["verdict"] == "not shown" and criterion["pass"] is False
+
+
+def test_every_sigma_is_read_alike_and_reported_with_its_gain_and_rise(run):
+    success, summary = analyse(run, exploiter=(0.30, [0.22, 0.40]), rise=MIRROR)
     criterion = success["criteria"]["exploitability_below_0.15"]
     assert criterion["measured_on"] == "iteration_1" and criterion["measured_with"] == "exploiter"
-    assert criterion["value"] is None and criterion["informative"] is False and criterion["pass"] is False
+    assert criterion["exploitability"] is None and criterion["informative"] is False
+    assert criterion["verdict"] == "not shown"
     assert criterion["gain"] == pytest.approx(-0.2) and criterion["gain_ci95"] == pytest.approx([-0.28, -0.1])
     per_sigma = {m["sigma_of"]: m for m in criterion["per_iteration"]}
-    assert per_sigma["phase0"]["informative"] is False and per_sigma["phase0"]["pass"] is False
+    # BR_0 lost to σ_0 but rose over its start: it tried, and σ_0 held (upper end -0.10 < 0.15).
+    assert per_sigma["phase0"]["informative"] is False and per_sigma["phase0"]["verdict"] == "pass"
+    # BR_1's gain interval (-0.02 to +0.22) holds the threshold: not shown, though its point estimate is 0.11.
     assert per_sigma["iteration_0"]["exploitability"] == pytest.approx(0.11)
-    assert per_sigma["iteration_0"]["pass"] is True
+    assert per_sigma["iteration_0"]["verdict"] == "not shown" and per_sigma["iteration_0"]["pass"] is False
     assert success["all_pass"] is False
-    # Every exploitability value has its gain and interval beside it, the final σ's included.
+    # Every exploitability value has its gain, interval and rise beside it, the final σ's included.
     progress = summary["exploitability_progress"]
     assert [m["sigma_of"] for m in progress] == ["phase0", "iteration_0", "iteration_1"]
     for m in progress:
-        assert {"exploitability", "gain", "gain_ci95", "informative", "reading"} <= m.keys()
+        assert {"exploitability", "gain", "gain_ci95", "informative", "reading", "rise", "rise_ci95", "trained",
+                "verdict", "started_from", "start_winrate", "start_winrate_ci95"} <= m.keys()
+    assert progress[-1]["start_winrate"] == pytest.approx(0.30)  # no rise: the start won as often
     assert summary["final_sigma"]["measured_with"] == "exploiter"
     assert summary["team_set"] == TEAM_SET
-
-
-def test_exploiter_that_finds_no_exploit_passes(run):
-    success, _ = analyse(run, exploiter=(0.55, [0.45, 0.65]))
-    criterion = success["criteria"]["exploitability_below_0.15"]
-    assert criterion["value"] == pytest.approx(0.05) and criterion["informative"] and criterion["pass"]
 
 
 def test_meta_game_analysis_shows_the_gain_beside_the_exploitability(run):
@@ -235,20 +303,27 @@ def test_a_solver_failure_is_one_line_naming_the_matrix(run, tmp_path, capfd, mo
 def test_make_run_prints_the_honest_criteria(run, capsys):
     from pokepsro.cli import main
 
-    analyse(run, exploiter=(0.30, [0.22, 0.40]))
+    analyse(run, exploiter=(0.50, [0.43, 0.57]), rise=MIRROR)
     assert main(["criteria", str(run / "analysis/success.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("FAIL exploitability_below_0.15: final σ (iteration_1, measured with exploiter): "
-                               "not informative (gain -0.200, 95 % CI -0.280 to -0.100)")
-    assert any("σ of iteration_0 (measured with PSRO_BR1): exploitability 0.110" in line for line in lines)
+    assert lines[0] == ("NOT SHOWN exploitability_below_0.15: final σ (iteration_1, measured with exploiter): "
+                        "gain +0.000 (95 % CI -0.070 to +0.070, upper end < 0.15); rise over bootstrap +0.000 "
+                        "(95 % CI +0.000 to +0.000: not shown to have trained)"), lines[0]
+    assert any("σ of iteration_0 (measured with PSRO_BR1): NOT SHOWN, gain +0.110 (95 % CI -0.020 to +0.220, "
+               "upper end ≥ 0.15); rise over bootstrap +0.100 (95 % CI +0.040 to +0.160: trained)" in line
+               for line in lines)
     assert any("PSRO_BR1: 0.610 (95 % CI 0.480-0.720, 100 battles; lower end not above 0.5)" in line
                for line in lines)
     assert lines[-1] == "not every criterion passes"
-    analyse(run, exploiter=(0.60, [0.52, 0.68]))  # an informative measurement of the final σ
+    analyse(run, exploiter=(0.55, [0.48, 0.62]), rise=(0.20, [0.12, 0.28]))  # it trained, and found no exploit
     assert main(["criteria", str(run / "analysis/success.json")]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("PASS exploitability_below_0.15: final σ (iteration_1, measured with exploiter): "
-                            "exploitability 0.100 (gain +0.100, 95 % CI +0.020 to +0.180)"), first
+    assert first == ("PASS exploitability_below_0.15: final σ (iteration_1, measured with exploiter): gain +0.050 "
+                     "(95 % CI -0.020 to +0.120, upper end < 0.15); rise over bootstrap +0.200 (95 % CI +0.120 to "
+                     "+0.280: trained)"), first
+    analyse(run, exploiter=(0.80, [0.70, 0.88]))
+    assert main(["criteria", str(run / "analysis/success.json")]) == 0
+    assert capsys.readouterr().out.startswith("FAIL exploitability_below_0.15: ")
     (run / "analysis/success.json").write_text("{}")
     assert main(["criteria", str(run / "analysis/success.json")]) == 2
     assert "rerun the analysis" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from pokepsro.cli import main
+from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -63,6 +64,17 @@ def test_solve_rejects_non_square_matrix(tmp_path, capsys):
     assert main(["solve", str(matrix), "--out", str(out)]) == 2
     assert "square" in capsys.readouterr().err
     assert not (out / "meta_strategy.json").exists()
+
+
+def test_solve_counts_the_support_from_the_given_weight(tmp_path, capsys):
+    matrix = tmp_path / "interaction_matrix.json"
+    InteractionMatrix(["a", "b"], {("a", "b"): PairCounts(99, 1)}).save(matrix)  # a beats b: σ is pure a
+    assert main(["solve", str(matrix), "--out", str(tmp_path), "--support-threshold", "0.5"]) == 0
+    analysis = json.loads((tmp_path / "meta_game_analysis.json").read_text())
+    assert analysis["support_size"] == 1 and analysis["support_threshold"] == 0.5
+    with pytest.raises(SystemExit) as caught:
+        main(["solve", str(matrix), "--out", str(tmp_path), "--support-threshold", "0"])
+    assert caught.value.code == 2 and "must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_tournament_rejects_empty_population(tmp_path, capsys):

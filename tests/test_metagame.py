@@ -222,6 +222,17 @@ def test_analyze_reports_the_real_exploitability_and_the_support() -> None:
     assert report["entropy"] == pytest.approx(-(0.5 * np.log(0.5) + 0.5 * np.log(0.25)))
 
 
+def test_support_counts_only_members_of_real_weight() -> None:
+    """Solver noise (a member left at 0.005) is not a policy σ plays: "support ≥ 3" must not pass on it."""
+    names = ["Rock", "Paper", "Scissors"]
+    sigma = [0.6, 0.395, 0.005]
+    report = analyze(names, ROCK_PAPER_SCISSORS, sigma, support_threshold=0.01)
+    assert report["support_size"] == 2 and report["support_threshold"] == 0.01
+    assert [p["policy"] for p in report["dominant_policies"]] == names  # still listed, with its weight
+    assert analyze(names, ROCK_PAPER_SCISSORS, sigma, support_threshold=0.005)["support_size"] == 3
+    assert analyze(names, ROCK_PAPER_SCISSORS, [0.99, 0.01, 0.0])["support_size"] == 2  # ≥ 0.01 counts
+
+
 def test_uniform_and_solver_registry() -> None:
     np.testing.assert_allclose(uniform(4), [0.25] * 4)
     assert set(SOLVERS) == {"nash", "maxent_nash", "uniform"}

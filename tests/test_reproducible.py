@@ -43,7 +43,7 @@ def stage(tmp_path_factory) -> Path:
 def evaluate(stage: Path, out_dir: Path, workers: int) -> dict:
     out_dir.mkdir()
     evaluate_best_response_stage(
-        checkpoint=stage / "br.pt", iteration=0, population=stage / "population.json",
+        checkpoint=stage / "br.pt", start_name="bootstrap", start=stage / "br.pt", iteration=0, population=stage / "population.json",
         strategy=stage / "meta_strategy.json", matrix=stage / "interaction_matrix.json", out=out_dir / "br_eval.json",
         battles=BATTLES, seed=11, battle={"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300},
         runtime={"concurrency": 6, "backend": "direct", "workers": workers}, server_log=out_dir / "showdown.log",
@@ -73,6 +73,16 @@ def test_the_same_stage_twice_gives_the_same_battles_with_one_worker_and_with_tw
         assert outcomes(result) == first, key
         assert {k: result["vs_previous_nash"][k] for k in ("wins", "losses", "ties")} == \
                {k: runs[(1, 1)]["vs_previous_nash"][k] for k in ("wins", "losses", "ties")}
+
+
+def test_the_start_plays_the_very_same_battles(runs):
+    """Started from its own checkpoint, the best response's start replays each of its battles exactly: no rise."""
+    result = runs[(1, 1)]
+    assert outcomes(result["start"]) == outcomes(result)
+    assert result["start"]["policy"] == "bootstrap"
+    assert result["rise_over_start"] == {**result["rise_over_start"], "mean": 0.0, "ci95": [0.0, 0.0],
+                                         "battles": BATTLES}
+    assert result["exploitability"]["trained"] is False
 
 
 def test_the_br_evaluation_plays_and_names_the_team_set_of_its_matrix(stage, runs):

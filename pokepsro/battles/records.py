@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import collections
 import math
+import statistics
 from collections.abc import Iterable
 
+from pokepsro.core.errors import UsageError
+
 Z95 = 1.959963984540054
+SCORES = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # a battle's score for side A: ties count one half
 
 
 def win_rate(wins: int, losses: int, ties: int) -> float:
@@ -76,3 +80,41 @@ def battles_per_second(records: list[dict]) -> float | None:
         return None
     span = max(r["finished_at"] for r in timed) - min(r["finished_at"] - r["wall_s"] for r in timed)
     return len(timed) / span if span > 0 else None
+
+
+def paired_score_difference(records: list[dict], baseline_records: list[dict]) -> dict:
+    """Side A's mean per-battle score minus a baseline's on the very same battles, with a 95 % paired normal interval.
+
+    Both lists must hold the same battles (index, opponent and seat), each once: the baseline played the same
+    schedule (opponent draws, teams, seats, battle seeds). Scores are win 1, tie ½, loss 0; the interval is
+    mean ± z·s/√n of the n per-battle differences (s their sample standard deviation), clipped to [-1, 1].
+    Pairing cancels what a battle's draw does to both (a hard opponent, a bad team), so it is narrower than the
+    two win rates' intervals would suggest. With one battle there is no spread to measure: the whole range.
+    """
+    mine, theirs = _by_battle(records), _by_battle(baseline_records)
+    if mine.keys() != theirs.keys():
+        raise UsageError(f"paired records differ in their battles: {len(mine)} and {len(theirs)} indices, "
+                         f"{len(mine.keys() ^ theirs.keys())} unmatched")
+    unmatched = [i for i in mine if _battle_of(mine[i]) != _battle_of(theirs[i])]
+    if unmatched:
+        raise UsageError(f"battle {unmatched[0]} was played against another opponent or seat by the baseline")
+    differences = [SCORES[mine[i]["result_a"]] - SCORES[theirs[i]["result_a"]] for i in sorted(mine)]
+    if not differences:
+        raise UsageError("no battles to pair")
+    mean = statistics.fmean(differences)
+    half = Z95 * statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else 2.0
+    return {"mean": mean, "ci95": [max(-1.0, mean - half), min(1.0, mean + half)], "battles": len(differences),
+            "interval": "paired normal (mean ± 1.96 s/√n of the per-battle score differences)"}
+
+
+def _by_battle(records: list[dict]) -> dict[int, dict]:
+    """Records keyed by battle index; a battle counted twice is refused, never averaged in twice."""
+    by_index = {r["index"]: r for r in records}
+    if len(by_index) != len(records):
+        raise UsageError(f"{len(records) - len(by_index)} battle(s) recorded twice; each battle counts once")
+    return by_index
+
+
+def _battle_of(record: dict) -> tuple[str, str]:
+    """What the schedule fixed for a battle besides its index: the opponent drawn and side A's seat."""
+    return record["policy_b"], record["a_seat"]

@@ -15,7 +15,6 @@ from pokepsro.gen1.teams import TeamSet
 from pokepsro.metagame.matrix import InteractionMatrix
 from pokepsro.metagame.mixture import load_mixture
 from pokepsro.metagame.population import PolicyEntry, Population, player_factory
-from pokepsro.metagame.solver import measured_exploitability
 
 
 def play_against_mixture(learner: PolicyEntry, opponents: Population, sigma, n: int, *, team_set: TeamSet,
@@ -48,8 +47,9 @@ def evaluate_against_nash(policy: PolicyEntry, members: Population, sigma, n: in
                           matrix: InteractionMatrix | None = None, **kwargs) -> dict:
     """`policy` against σ (member drawn per battle), the measure of σ's exploitability a best response gives.
 
-    Returns its summary against σ (`vs_nash`), the exploitability it measures, its row against each member (from
-    `matrix` when it was played into it, else from these battles), and the battle `records`.
+    Returns its summary against σ (`vs_nash`), its row against each member (from `matrix` when it was played
+    into it, else from these battles), and the battle `records`. The battles depend on `policy.name` and the
+    seed only, so another checkpoint under the same name plays the very same ones.
     """
     vs_nash = evaluate_against_mixture(policy, members, sigma, n, **kwargs)
     records = vs_nash.pop("records")
@@ -58,8 +58,7 @@ def evaluate_against_nash(policy: PolicyEntry, members: Population, sigma, n: in
     else:
         vs_members = {other: {key: value for key, value in stats.items() if key != "sigma"}
                       for other, stats in vs_nash["by_member"].items()}
-    return {"vs_nash": vs_nash, "exploitability": measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"]),
-            "vs_members": vs_members, "records": records}
+    return {"vs_nash": vs_nash, "vs_members": vs_members, "records": records}
 
 
 def play_match(policy_a: PolicyEntry, policy_b: PolicyEntry, n: int, *, team_set: TeamSet, seed: int,

@@ -25,6 +25,7 @@ from pokepsro.metagame.matrix import InteractionMatrix, check_payoff_matrix, che
 GAME_VALUE = 0.5
 SUPPORT_THRESHOLD = 1e-9  # a probability above this counts as "in the support" when solving
 REPORT_THRESHOLD = 1e-6  # a probability above this is listed among the dominant policies
+SUPPORT_WEIGHT = 0.01  # a member with at least this weight counts in the reported support (config support_threshold)
 SUM_TOLERANCE = 1e-6
 NASH_TOLERANCE = 1e-9
 _HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -96,17 +97,20 @@ def exploitability_of_previous(M_new: Any, sigma_prev: Any) -> tuple[float, int]
     return float(rates[best] - GAME_VALUE), best
 
 
-def measured_exploitability(win_rate: float, ci95: Sequence[float]) -> dict:
-    """σ's exploitability as measured by one best response: its win rate against σ with a 95 % interval.
+def measured_exploitability(win_rate: float, ci95: Sequence[float], rise: float, rise_ci95: Sequence[float]) -> dict:
+    """σ's exploitability as measured by one best response: its win rate against σ with a 95 % interval, and how
+    much it rose over the checkpoint it started from on the same battles (`rise`, its 95 % interval `rise_ci95`).
 
     A best response only shows how much σ can at least be exploited: its gain (win rate − 0.5) bounds σ's
     exploitability from below, so the value it measures is max(0, gain). When the whole interval of the gain
     lies below 0 the best response lost to σ, and that bound says nothing about σ: the measurement is not
-    informative, its `exploitability` is None (never 0), and no criterion may pass on it.
+    informative, its `exploitability` is None (never 0). `trained` says whether the best response demonstrably
+    learned (the rise's interval lies above 0): only then may its failure to exploit σ speak for σ.
     """
     low, high = (float(bound) for bound in ci95)
     gain = float(win_rate) - GAME_VALUE
     gain_ci95 = [low - GAME_VALUE, high - GAME_VALUE]
+    rise_low, rise_high = (float(bound) for bound in rise_ci95)
     informative = gain_ci95[1] >= 0.0
     if informative:
         reading = ("the best response beats σ: σ is exploitable by at least this much" if gain_ci95[0] > 0.0 else
@@ -115,12 +119,25 @@ def measured_exploitability(win_rate: float, ci95: Sequence[float]) -> dict:
         reading = ("not informative: the best response lost to σ (gain interval entirely below 0), so it "
                    "bounds σ's exploitability by nothing")
     return {"exploitability": max(0.0, gain) if informative else None, "gain": gain, "gain_ci95": gain_ci95,
-            "informative": informative, "reading": reading}
+            "informative": informative, "reading": reading,
+            "rise": float(rise), "rise_ci95": [rise_low, rise_high], "trained": rise_low > 0.0}
 
 
-def exploitability_passes(measurement: dict, threshold: float) -> bool:
-    """The guide's "exploitability < threshold", judged on the point estimate of an informative measurement."""
-    return bool(measurement["informative"]) and measurement["exploitability"] < threshold
+def exploitability_verdict(measurement: dict, threshold: float) -> str:
+    """The guide's "exploitability < threshold" read honestly from one best response's measurement.
+
+    "fail": the gain's interval lies at or above the threshold (σ is surely exploitable that much; a lower bound
+    needs no training to hold). "pass": the best response demonstrably trained (its rise over its start has an
+    interval above 0) and still the gain's upper end stays below the threshold (it tried, and found no exploit
+    that large). "not shown" otherwise: an untrained best response, or an interval straddling the threshold,
+    certifies nothing either way.
+    """
+    low, high = measurement["gain_ci95"]
+    if low >= threshold:
+        return "fail"
+    if measurement["trained"] and high < threshold:
+        return "pass"
+    return "not shown"
 
 
 def entropy(sigma: Any) -> float:
@@ -130,8 +147,12 @@ def entropy(sigma: Any) -> float:
     return float(-np.sum(positive * np.log(positive))) if len(positive) else 0.0
 
 
-def analyze(policy_names: Sequence[str], M: Any, sigma: Any) -> dict:
-    """The `meta_game_analysis.json` content for a population and its meta-strategy."""
+def analyze(policy_names: Sequence[str], M: Any, sigma: Any, support_threshold: float = SUPPORT_WEIGHT) -> dict:
+    """The `meta_game_analysis.json` content for a population and its meta-strategy.
+
+    `support_size` counts the members of weight at least `support_threshold`: a member the solver leaves at 1e-4
+    is not a policy σ plays, and counting it would let "support ≥ 3" pass on solver noise.
+    """
     names = check_population(policy_names)
     payoff = check_payoff_matrix(M, "meta-game matrix")
     if len(payoff) != len(names):
@@ -139,7 +160,7 @@ def analyze(policy_names: Sequence[str], M: Any, sigma: Any) -> dict:
     mixture = _check_mixture(sigma, len(names))
     rates = payoff @ mixture
     gain = exploitability(payoff, mixture)
-    support = [i for i in np.argsort(-mixture, kind="stable") if mixture[i] > REPORT_THRESHOLD]
+    listed = [i for i in np.argsort(-mixture, kind="stable") if mixture[i] > REPORT_THRESHOLD]
     # σᵀMσ = ½ for every σ when M + Mᵀ = 1, so σ's "value" says nothing; its win rate against each member does.
     return {
         "exploitability_within_population": gain,
@@ -147,8 +168,9 @@ def analyze(policy_names: Sequence[str], M: Any, sigma: Any) -> dict:
         "nash_winrate_vs_member": {name: float(1.0 - rate) for name, rate in zip(names, rates, strict=True)},
         "expected_winrate_vs_nash": {name: float(rate) for name, rate in zip(names, rates, strict=True)},
         "dominant_policies": [{"policy": names[i], "probability": float(mixture[i]),
-                               "expected_winrate_vs_nash": float(rates[i])} for i in support],
-        "support_size": len(support),
+                               "expected_winrate_vs_nash": float(rates[i])} for i in listed],
+        "support_size": int(np.sum(mixture >= support_threshold)),
+        "support_threshold": support_threshold,
         "entropy": entropy(mixture),
     }
 
@@ -193,13 +215,15 @@ def load_meta_strategy(path: str | os.PathLike, expected_names: Sequence[str] | 
 
 def solve_matrix_file(matrix_path: str | os.PathLike, out_dir: str | os.PathLike, solver: str = "nash",
                       previous_strategy_path: str | os.PathLike | None = None,
-                      extra_analysis: dict | None = None) -> tuple[Path, Path]:
+                      extra_analysis: dict | None = None,
+                      support_threshold: float = SUPPORT_WEIGHT) -> tuple[Path, Path]:
     """Solve `interaction_matrix.json` into `meta_strategy.json` and `meta_game_analysis.json` in out_dir.
 
     With `previous_strategy_path` (the previous iteration's meta-strategy, whose population must be
     a prefix of this one) the analysis also records how much this population exploits it, as the
     top-level `exploitability` (PSRO's progress measure). `extra_analysis` is merged in (e.g. the new
-    best response's directly measured gain). A solver failure is a SolverError naming the matrix file.
+    best response's directly measured gain). `support_threshold` is the weight a member needs to count in
+    `support_size`. A solver failure is a SolverError naming the matrix file.
     """
     matrix = InteractionMatrix.load(matrix_path)
     payoff = matrix.M
@@ -208,7 +232,7 @@ def solve_matrix_file(matrix_path: str | os.PathLike, out_dir: str | os.PathLike
     except SolverError as error:
         raise SolverError(f"{matrix_path}: {error}") from None
     analysis = {"solver": solver, "matrix_file": str(matrix_path),
-                **analyze(matrix.policy_names, payoff, sigma)}
+                **analyze(matrix.policy_names, payoff, sigma, support_threshold)}
     if previous_strategy_path is not None:
         previous = _previous_exploitability(matrix.policy_names, payoff, previous_strategy_path)
         analysis["exploitability"] = previous["exploitability"]

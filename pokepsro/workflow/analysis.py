@@ -11,7 +11,7 @@ from pokepsro.core.run_logger import LoggerSettings, open_run_logger
 from pokepsro.metagame.matrix import InteractionMatrix
 from pokepsro.metagame.population import Population
 from pokepsro.metagame.solver import load_meta_strategy
-from pokepsro.workflow.criteria import sigma_passes, success_criteria
+from pokepsro.workflow.criteria import sigma_verdict, success_criteria
 from pokepsro.workflow.evaluations import read_evaluation
 from pokepsro.workflow.layout import stage_number
 from pokepsro.workflow.plots import (
@@ -33,12 +33,17 @@ def _check_measured_against(evaluation: dict, path: Path, strategy: Path) -> Non
 
 
 def _sigma_measurement(sigma_of: str, evaluation: dict, following: dict | None) -> dict:
-    """One σ's exploitability as its best response measured it, beside the gain, its interval, and the matrix value."""
+    """One σ's exploitability as its best response measured it, beside the gain, its interval, the best response's
+    rise over its start, the verdict, and the matrix value."""
     vs_nash = evaluation["vs_previous_nash"]
+    start = evaluation["start"]
     measurement = evaluation["exploitability"]
-    return {"sigma_of": sigma_of, "measured_with": evaluation["policy"], **measurement,
-            "pass": sigma_passes(measurement),
+    verdict = sigma_verdict(measurement)
+    return {"sigma_of": sigma_of, "measured_with": evaluation["policy"], "started_from": start["policy"],
+            **measurement, "verdict": verdict, "pass": verdict == "pass",
             "br_winrate": vs_nash["win_rate"], "br_winrate_ci95": vs_nash["ci95"], "battles": vs_nash["battles"],
+            "start_winrate": start["vs_previous_nash"]["win_rate"],
+            "start_winrate_ci95": start["vs_previous_nash"]["ci95"],
             "team_set": evaluation["team_set"],
             # max_j (M_{k+1} σ̃_k)_j − 0.5 in the grown matrix, and the policy attaining it (None for the final σ)
             "exploitability_in_matrix": following["exploitability"] if following else None,
@@ -60,7 +65,8 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
     """Progress curves and the guide's four success criteria, each with its measured value.
 
     σ of stage k is measured by BR_{k+1} (its br_eval.json); the final σ by the exploiter (exploiter_eval.json,
-    same schema). Each measurement is classified by `measured_exploitability`; with `logger` wandb, every σ's
+    same schema). Each measurement is classified by `measured_exploitability` and judged by `sigma_verdict`
+    (pass / fail / not shown); with `logger` wandb, every σ's
     measured exploitability (the final σ's included) joins the run's group.
     """
     if not (len(analyses) == len(strategies) == len(stages) == len(br_evals) + 1):
@@ -100,8 +106,9 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
         "final_stage": labels[-1],
         "note": ("σ of each stage is measured by the next best response, the final σ by the exploiter; "
                  "exploitability = max(0, gain), a lower bound, None when the gain's interval lies below 0 "
-                 "(the best response lost: not informative). exploitability_in_matrix is the grown matrix's "
-                 "max_j (M σ̃)_j − 0.5."),
+                 "(the best response lost: not informative). rise is the best response's paired gain over its "
+                 "start on the same battles; verdict reads both (see success.json). exploitability_in_matrix is "
+                 "the grown matrix's max_j (M σ̃)_j − 0.5."),
     }
     success = success_criteria(progress, stage_analyses[-1], initial_size, final_size)
     atomic_write_json(out["summary"], summary)
@@ -118,6 +125,6 @@ def _log_measured_exploitability(logger: LoggerSettings | None, progress: list[d
         for measurement in progress:
             low, high = measurement["gain_ci95"]
             run_logger.log("measured", {"exploitability": measurement["exploitability"], "gain": measurement["gain"],
-                                        "gain_ci_low": low, "gain_ci_high": high,
+                                        "gain_ci_low": low, "gain_ci_high": high, "rise": measurement["rise"],
                                         "br_winrate": measurement["br_winrate"]},
                            stage_number(measurement["sigma_of"]), step_name="stage")

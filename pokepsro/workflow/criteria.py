@@ -4,16 +4,20 @@ how each reads on one line (`pokepsro criteria`). The thresholds live here only;
 
 from __future__ import annotations
 
-from pokepsro.metagame.solver import exploitability_passes
+from pokepsro.metagame.solver import exploitability_verdict
 
 SUCCESS_EXPLOITABILITY = 0.15  # the final σ's exploitability is below this
 SUCCESS_SUPPORT = 3  # the final Nash mixture's support has at least this many policies
 SUCCESS_BR_WINRATE = 0.60  # each best response beats the previous Nash mixture at least this often
 
 
-def sigma_passes(measurement: dict) -> bool:
-    """The criterion "exploitability < 0.15" for one σ, judged on an informative measurement only."""
-    return exploitability_passes(measurement, SUCCESS_EXPLOITABILITY)
+SIGMA_KEYS = ("sigma_of", "measured_with", "started_from", "verdict", "gain", "gain_ci95", "rise", "rise_ci95",
+              "trained", "exploitability", "informative", "pass")  # how each σ's verdict reads in success.json
+
+
+def sigma_verdict(measurement: dict) -> str:
+    """The criterion "exploitability < 0.15" for one σ: "pass", "fail" or "not shown" (`exploitability_verdict`)."""
+    return exploitability_verdict(measurement, SUCCESS_EXPLOITABILITY)
 
 
 def success_criteria(progress: list[dict], final_analysis: dict, initial_size: int, final_size: int) -> dict:
@@ -35,17 +39,18 @@ def success_criteria(progress: list[dict], final_analysis: dict, initial_size: i
 
 
 def _exploitability_criterion(progress: list[dict]) -> dict:
+    """The final σ's verdict, with every σ's read alike; `value` is what the verdict compares with the threshold."""
     final = progress[-1]
-    return {"value": final["exploitability"], "threshold": SUCCESS_EXPLOITABILITY,
-            "measured_on": final["sigma_of"], "measured_with": final["measured_with"],
-            "gain": final["gain"], "gain_ci95": final["gain_ci95"], "informative": final["informative"],
-            "reading": final["reading"],
-            "per_iteration": [{key: m[key] for key in ("sigma_of", "measured_with", "exploitability", "gain",
-                                                       "gain_ci95", "informative", "pass")} for m in progress],
-            "note": ("judged on the final σ, measured by the exploiter trained against it; every σ is judged "
-                     "alike in per_iteration. A best response's gain only bounds σ's exploitability from below: "
-                     "a gain whose interval lies below 0 is not informative and never passes."),
-            "pass": final["pass"]}
+    return {"value": final["gain_ci95"][1], "threshold": SUCCESS_EXPLOITABILITY,
+            "measured_on": final["sigma_of"], **{key: final[key] for key in SIGMA_KEYS[1:-1]},
+            "per_iteration": [{key: m[key] for key in SIGMA_KEYS} for m in progress],
+            "note": ("judged on the final σ, measured by the exploiter trained against it from the bootstrap; every "
+                     "σ is judged alike in per_iteration. A best response's gain (win rate − 0.5) only bounds σ's "
+                     "exploitability from below, so the verdict is: pass when the best response demonstrably "
+                     "trained (its rise over its start, paired on the same battles, has a 95 % interval above 0) "
+                     "and the gain's 95 % upper end (value) is below the threshold; fail when the gain's 95 % lower "
+                     "end is at or above it; not shown otherwise, which never passes."),
+            "pass": final["verdict"] == "pass"}
 
 
 def _br_winrate_criterion(progress: list[dict]) -> dict:
@@ -60,11 +65,18 @@ def _br_winrate_criterion(progress: list[dict]) -> dict:
             "pass": bool(per_br) and all(br["pass"] for br in per_br.values())}
 
 
-def _gain_text(item: dict) -> str:
+VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "not shown": "NOT SHOWN"}
+
+
+def _sigma_text(item: dict) -> str:
+    """One σ's measurement: the gain with its interval against the threshold, the rise over the start with its."""
     low, high = item["gain_ci95"]
-    measured = item["exploitability"] if "exploitability" in item else item["value"]  # per σ / the criterion
-    value = "not informative" if not item["informative"] else f"exploitability {measured:.3f}"
-    return f"{value} (gain {item['gain']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f})"
+    rise_low, rise_high = item["rise_ci95"]
+    side = "<" if high < SUCCESS_EXPLOITABILITY else "≥"
+    trained = "trained" if item["trained"] else "not shown to have trained"
+    return (f"gain {item['gain']:+.3f} (95 % CI {low:+.3f} to {high:+.3f}, upper end {side} {SUCCESS_EXPLOITABILITY}); "
+            f"rise over {item['started_from']} {item['rise']:+.3f} (95 % CI {rise_low:+.3f} to {rise_high:+.3f}: "
+            f"{trained})")
 
 
 def criteria_lines(success: dict) -> list[str]:
@@ -73,10 +85,11 @@ def criteria_lines(success: dict) -> list[str]:
     for name, criterion in success["criteria"].items():
         verdict = "PASS" if criterion["pass"] else "FAIL"
         if name.startswith("exploitability"):
-            lines.append(f"{verdict} {name}: final σ ({criterion['measured_on']}, measured with "
-                         f"{criterion['measured_with']}): {_gain_text(criterion)}")
-            lines += [f"       σ of {item['sigma_of']} (measured with {item['measured_with']}): {_gain_text(item)}"
-                      for item in criterion.get("per_iteration", [])[:-1]]
+            lines.append(f"{VERDICT_WORDS[criterion['verdict']]} {name}: final σ ({criterion['measured_on']}, "
+                         f"measured with {criterion['measured_with']}): {_sigma_text(criterion)}")
+            lines += [f"       σ of {item['sigma_of']} (measured with {item['measured_with']}): "
+                      f"{VERDICT_WORDS[item['verdict']]}, {_sigma_text(item)}"
+                      for item in criterion["per_iteration"][:-1]]
         elif "per_br" in criterion:
             lines.append(f"{verdict} {name}: point estimate ≥ {criterion['threshold']} for every best response")
             lines += [f"       {br}: {item['win_rate']:.3f} (95 % CI {item['ci95'][0]:.3f}-{item['ci95'][1]:.3f}, "

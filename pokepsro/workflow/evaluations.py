@@ -7,10 +7,12 @@ killed job's battles wait in a hidden `.records.partial` file beside the output 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from pokepsro.battles.records import paired_score_difference
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_json, partial_records, read_json
 from pokepsro.core.seeding import derive_seed
@@ -24,7 +26,9 @@ from pokepsro.workflow.layout import BOOTSTRAP_NAME, EXPLOITER_NAME, br_name
 from pokepsro.workflow.snakemake_job import run_options
 
 BR_EVAL_KEYS = ("policy", "team_set", "vs_previous_nash.win_rate", "vs_previous_nash.ci95",
-                "vs_previous_nash.battles", "gain_vs_previous_nash", "gain_ci95")
+                "vs_previous_nash.battles", "gain_vs_previous_nash", "gain_ci95", "start.policy",
+                "start.vs_previous_nash.win_rate", "start.vs_previous_nash.ci95", "rise_over_start.mean",
+                "rise_over_start.ci95")
 
 
 def _resumable(*, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path, work_name: Path) -> dict:
@@ -41,59 +45,84 @@ def matrix_team_set(matrix: InteractionMatrix, path: Path) -> str:
     return team_set
 
 
-def _evaluate_vs_nash(*, name: str, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
-                      battles: int, seed: int, eval_seed: int, battle: dict, runtime: dict, server_log: Path,
-                      acting: dict, members_from_matrix: bool) -> dict:
-    """A checkpoint against σ (opponent drawn per battle), on the team set σ's matrix was played on.
+def _evaluate_vs_nash(*, name: str, checkpoint: Path, start_name: str, start: Path, population: Path,
+                      strategy: Path, matrix: Path, out: Path, battles: int, seed: int, eval_seed: int, battle: dict,
+                      runtime: dict, server_log: Path, acting: dict, members_from_matrix: bool) -> dict:
+    """A checkpoint against σ (opponent drawn per battle), on the team set σ's matrix was played on; and the
+    checkpoint its training started from (`start`, policy `start_name`) on the very same battles.
 
     One game per comparison: σ is a Nash of the game played on the matrix's team set by members acting with
     the workflow's `acting` options, so the checkpoint plays that same game (team set and acting options named
-    in the artifact).
+    in the artifact). The start's result makes the best response's own gain measurable (`rise_over_start`):
+    a best response that did not learn certifies nothing about σ.
     """
-    if not Path(checkpoint).is_file():
-        raise UsageError(f"checkpoint not found: {checkpoint}")
+    for path in (checkpoint, start):
+        if not Path(path).is_file():
+            raise UsageError(f"checkpoint not found: {path}")
     members = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=members.names).sigma
     matrix_data = InteractionMatrix.load(matrix)
     team_set = matrix_team_set(matrix_data, matrix)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
+    start_work = out.with_name(f"{out.stem}_start")
+    options = {"team_set": team_set, "seed": eval_seed, "battle": battle, "runtime": runtime, "server_log": server_log}
     measured = evaluate_against_nash(policy, members, sigma, battles,
                                      matrix=matrix_data if members_from_matrix else None,
-                                     **_resumable(team_set=team_set, seed=eval_seed, battle=battle, runtime=runtime,
-                                                  server_log=server_log, work_name=out))
-    measurement = measured["exploitability"]
+                                     **_resumable(**options, work_name=out))
+    # Under the policy's name: the schedule (opponents drawn, teams, seats, battle seeds) derives from the name
+    # and the seed, so the start plays the very battles the policy played.
+    started = evaluate_against_mixture(replace(policy, spec=str(start)), members, sigma, battles,
+                                       **_resumable(**options, work_name=start_work))
+    start_records = started.pop("records")
     result = {"policy": name, "checkpoint": str(checkpoint), "against": str(strategy), "team_set": team_set,
               "acting": dict(acting), "seed": seed, "workers": runtime["workers"], "vs_previous_nash": measured["vs_nash"],
-              "gain_vs_previous_nash": measurement["gain"], "gain_ci95": measurement["gain_ci95"],
-              "exploitability": measurement, "vs_members": measured["vs_members"], "records": measured["records"]}
+              "start": {"policy": start_name, "checkpoint": str(start), "vs_previous_nash": started,
+                        "records": start_records},
+              "rise_over_start": paired_score_difference(measured["records"], start_records)}
+    measurement = _measurement(result)
+    result.update({"gain_vs_previous_nash": measurement["gain"], "gain_ci95": measurement["gain_ci95"],
+                   "exploitability": measurement, "vs_members": measured["vs_members"],
+                   "records": measured["records"]})
     atomic_write_json(out, result)
-    partial_records(out).unlink(missing_ok=True)
+    for work_name in (out, start_work):
+        partial_records(work_name).unlink(missing_ok=True)
     return result
 
 
-def evaluate_best_response_stage(*, checkpoint: Path, iteration: int, population: Path, strategy: Path,
-                                 matrix: Path, out: Path, battles: int, seed: int, battle: dict, runtime: dict,
-                                 server_log: Path, acting: dict) -> dict:
-    """BR_i vs σ_{i-1} by direct battles, and vs each member as measured in the new matrix row.
+def _measurement(evaluation: dict) -> dict:
+    """σ's exploitability as an evaluation's best response measured it: its win rate against σ and its rise over
+    its start on the same battles."""
+    vs_nash, rise = evaluation["vs_previous_nash"], evaluation["rise_over_start"]
+    return measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"], rise["mean"], rise["ci95"])
+
+
+def evaluate_best_response_stage(*, checkpoint: Path, start_name: str, start: Path, iteration: int, population: Path,
+                                 strategy: Path, matrix: Path, out: Path, battles: int, seed: int, battle: dict,
+                                 runtime: dict, server_log: Path, acting: dict) -> dict:
+    """BR_i vs σ_{i-1} by direct battles, and vs each member as measured in the new matrix row; and BR_i's start
+    (BR_{i-1} or the bootstrap) on the same battles against σ_{i-1}.
 
     Both are played on the team set of the matrix and with the members' `acting` options (named in the
     output), so the two never mix games.
     """
-    return _evaluate_vs_nash(name=br_name(iteration), checkpoint=checkpoint, population=population,
+    return _evaluate_vs_nash(name=br_name(iteration), checkpoint=checkpoint, start_name=start_name, start=start,
+                             population=population,
                              strategy=strategy, matrix=matrix, out=out, battles=battles, seed=seed,
                              eval_seed=derive_seed(seed, "br_eval", iteration), battle=battle, runtime=runtime,
                              server_log=server_log, acting=acting, members_from_matrix=True)
 
 
-def evaluate_exploiter_stage(*, checkpoint: Path, population: Path, strategy: Path, matrix: Path, out: Path,
-                             battles: int, seed: int, battle: dict, runtime: dict, server_log: Path,
-                             acting: dict) -> dict:
-    """The exploiter (one more best response, trained against the final σ) against the final σ.
+def evaluate_exploiter_stage(*, checkpoint: Path, start_name: str, start: Path, population: Path, strategy: Path,
+                             matrix: Path, out: Path, battles: int, seed: int, battle: dict, runtime: dict,
+                             server_log: Path, acting: dict) -> dict:
+    """The exploiter (one more best response, trained against the final σ from the bootstrap) against the final
+    σ, and the bootstrap on the same battles.
 
     Writes `exploiter_eval.json` with the schema of `br_eval.json` (policy "exploiter"); `vs_members` holds
     its battles against each member drawn from σ, as it is not in the matrix.
     """
-    return _evaluate_vs_nash(name=EXPLOITER_NAME, checkpoint=checkpoint, population=population, strategy=strategy,
+    return _evaluate_vs_nash(name=EXPLOITER_NAME, checkpoint=checkpoint, start_name=start_name, start=start,
+                             population=population, strategy=strategy,
                              matrix=matrix, out=out, battles=battles, seed=seed,
                              eval_seed=derive_seed(seed, "exploiter_eval"), battle=battle, runtime=runtime,
                              server_log=server_log, acting=acting, members_from_matrix=False)
@@ -146,9 +175,9 @@ def mixture_vs_baselines_stage(*, population: Path, strategy: Path, baselines: l
 def read_evaluation(path: Path) -> dict:
     """A `br_eval.json` / `exploiter_eval.json`, with the measurement of σ's exploitability it implies."""
     evaluation = read_json(path, *BR_EVAL_KEYS)
-    vs_nash = evaluation["vs_previous_nash"]
     try:
-        evaluation["exploitability"] = measured_exploitability(vs_nash["win_rate"], vs_nash["ci95"])
+        evaluation["exploitability"] = _measurement(evaluation)
     except (TypeError, ValueError):
-        raise UsageError(f"{path}: vs_previous_nash needs a numeric win_rate and a [low, high] ci95") from None
+        raise UsageError(f"{path}: vs_previous_nash and rise_over_start need a numeric win_rate / mean and a "
+                         "[low, high] ci95; delete the file and rerun to rebuild it") from None
     return evaluation

@@ -3,7 +3,8 @@ response starts from, in one place so a rule's path and a job's name never disag
 
 Stages extend each other: results/phase0/baselines <- results/phase0 <- results/iteration_0 <- iteration_1 ...
 Iteration i trains PSRO_BR{i} against σ of the stage before it; the exploiter (results/analysis/exploiter) is one
-more best response, against the final σ.
+more best response, against the final σ, started from the bootstrap: outside σ's support, so it cannot pass by
+playing a mirror match.
 """
 
 from __future__ import annotations
@@ -80,9 +81,11 @@ class BestResponseJob(NamedTuple):
 
 def best_response_job(brdir: str, num_iterations: int, bootstrap: str) -> BestResponseJob:
     """The job of best-response folder `brdir` ("iteration_i" or the exploiter's); iteration i starts from BR_{i-1},
-    iteration 0 from the bootstrap (checkpoint `bootstrap`), the exploiter from the last BR."""
-    i = num_iterations if brdir == EXPLOITER else int(brdir.removeprefix("iteration_"))
-    name = EXPLOITER_NAME if brdir == EXPLOITER else br_name(i)
+    iteration 0 from the bootstrap (checkpoint `bootstrap`). The exploiter starts from the bootstrap too: the last BR
+    is often σ's only member, and a copy of σ's support gains nothing on σ whether or not σ is exploitable."""
+    if brdir == EXPLOITER:
+        return BestResponseJob(EXPLOITER_NAME, BOOTSTRAP_NAME, bootstrap, previous_dir(num_iterations))
+    i = int(brdir.removeprefix("iteration_"))
     if i == 0:
-        return BestResponseJob(name, BOOTSTRAP_NAME, bootstrap, previous_dir(i))
-    return BestResponseJob(name, br_name(i - 1), br_checkpoint(i - 1), previous_dir(i))
+        return BestResponseJob(br_name(i), BOOTSTRAP_NAME, bootstrap, previous_dir(i))
+    return BestResponseJob(br_name(i), br_name(i - 1), br_checkpoint(i - 1), previous_dir(i))

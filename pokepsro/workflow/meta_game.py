@@ -42,10 +42,10 @@ def tournament_stage(*, population: Path, previous: Path | None, matrix_out: Pat
 
 
 def solve_stage(*, matrix: Path, population: Path, strategy_out: Path, analysis_out: Path, solver: str,
-                previous_strategy: Path | None = None, br_eval: Path | None = None,
+                support_threshold: float, previous_strategy: Path | None = None, br_eval: Path | None = None,
                 logger: LoggerSettings | None = None) -> None:
-    """σ of this stage; for an iteration also the previous σ's exploitability and BR_i's direct gain (both sent
-    to the run's wandb group when `logger` is wandb)."""
+    """σ of this stage (its support: members of weight ≥ `support_threshold`); for an iteration also the previous
+    σ's exploitability and BR_i's direct gain (both sent to the run's wandb group when `logger` is wandb)."""
     members = Population.load(population)
     matrix_data = InteractionMatrix.load(matrix)
     names = matrix_data.policy_names
@@ -65,7 +65,8 @@ def solve_stage(*, matrix: Path, population: Path, strategy_out: Path, analysis_
                       "br_winrate_ci95": evaluation["vs_previous_nash"]["ci95"],
                       "exploitability_measured": {"measured_with": evaluation["policy"], **measurement}})
     strategy, analysis = solve_matrix_file(matrix, strategy_out.parent, solver=solver,
-                                           previous_strategy_path=previous_strategy, extra_analysis=extra)
+                                           previous_strategy_path=previous_strategy, extra_analysis=extra,
+                                           support_threshold=support_threshold)
     if (strategy, analysis) != (strategy_out, analysis_out):
         raise RuntimeError(f"solver wrote {strategy} and {analysis}, expected {strategy_out} and {analysis_out}")
     _log_meta_game(logger, strategy_out.parent.name, strategy_out, analysis_out)
