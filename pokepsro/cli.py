@@ -6,6 +6,7 @@ Every bad input ends in one line on stderr and exit code 2, with nothing written
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -36,6 +37,34 @@ def _weight(text: str) -> float:
 def _workers(text: str) -> int | str:
     """A positive number of worker processes, or `auto` (half the CPU cores, resolved when the command runs)."""
     return text if text == "auto" else _positive(text)
+
+
+def _acting(args: argparse.Namespace) -> dict:
+    """How checkpoints act: --temperature T samples, --greedy or nothing plays as the workflow does
+    (`DEFAULT_ACTING`, its config `acting` default). Checked before any battle."""
+    from pokepsro.metagame.population import DEFAULT_ACTING
+
+    if args.temperature is None:
+        return {"greedy": True} if args.greedy else dict(DEFAULT_ACTING)
+    if args.greedy:
+        raise UsageError("--greedy and --temperature exclude each other; give one")
+    try:
+        temperature = float(args.temperature)
+    except ValueError:
+        temperature = math.nan
+    if not 0 < temperature < math.inf:
+        raise UsageError(f"--temperature must be a number > 0, got {args.temperature!r}")
+    return {"temperature": temperature}
+
+
+def _acting_entry(entry, acting: dict):
+    """`entry` made to act by `acting` if it is a checkpoint naming no acting of its own; says how it acts."""
+    from pokepsro.metagame.population import describe_acting, with_acting
+
+    entry = with_acting(entry, acting)
+    if entry.kind == "checkpoint":
+        print(f"{entry.name} acts: {describe_acting(entry.options)}")
+    return entry
 
 
 def _logger_settings(args: argparse.Namespace, out: Path, seed: int) -> LoggerSettings:
@@ -108,7 +137,8 @@ def cmd_battle(args: argparse.Namespace) -> None:
     from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
-    policy_a, policy_b = entry_from_argument(args.p1), entry_from_argument(args.p2)
+    acting = _acting(args)
+    policy_a, policy_b = (_acting_entry(entry_from_argument(text), acting) for text in (args.p1, args.p2))
     team_set = _team_set(args.team_set, args.format)
     out = _writable_file(Path(args.out), "--out") if args.out else None
     start = time.perf_counter()
@@ -122,8 +152,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
-    policy = entry_from_argument(args.policy)
-    opponent = entry_from_argument(args.opponent)
+    acting = _acting(args)
+    policy = _acting_entry(entry_from_argument(args.policy), acting)
+    opponent = _acting_entry(entry_from_argument(args.opponent), acting)
     team_set = _team_set(args.team_set, args.format)
     out = _writable_file(Path(args.out), "--out") if args.out else None
     start = time.perf_counter()
@@ -140,7 +171,8 @@ def cmd_tournament(args: argparse.Namespace) -> None:
     from pokepsro.metagame.tournament import run_tournament
 
     _check_format(args.format)
-    population = Population.load(args.population)
+    acting = _acting(args)
+    population = Population(tuple(_acting_entry(entry, acting) for entry in Population.load(args.population).entries))
     previous = InteractionMatrix.load(args.previous) if args.previous else None
     team_set = _team_set(args.team_set, args.format)
     out = _writable_dir(Path(args.out), "--out")
@@ -150,7 +182,9 @@ def cmd_tournament(args: argparse.Namespace) -> None:
                             seed=args.seed, records_path=out / "battles.jsonl", previous=previous,
                             parallel_matchups=args.parallel_matchups, **options)
     matrix.metadata.update({"battles_per_matchup": args.battles_per_matchup, "team_set": args.team_set,
-                            "seed": args.seed, "battle_format": args.format, "workers": options["workers"]})
+                            "seed": args.seed, "battle_format": args.format, "workers": options["workers"],
+                            "acting": {entry.name: entry.options for entry in population.entries
+                                       if entry.kind == "checkpoint"}})
     matrix.save(out / "interaction_matrix.json")
     print(f"wrote {out / 'interaction_matrix.json'} ({len(population)} policies, "
           f"{time.perf_counter() - start:.1f} s)")
@@ -192,7 +226,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     from pokepsro.workflow.training import run_oracle
 
     _check_format(args.format)
-    opponent = entry_from_argument(args.opponent)
+    opponent = _acting_entry(entry_from_argument(args.opponent), _acting(args))
     if opponent.kind == "mixture":
         opponents, sigma = load_mixture(opponent)
     else:
@@ -221,7 +255,7 @@ def cmd_play(args: argparse.Namespace) -> None:
     from pokepsro.metagame.population import entry_from_argument
 
     _check_format(args.format)
-    policy = entry_from_argument(args.policy)
+    policy = _acting_entry(entry_from_argument(args.policy), _acting(args))
     team_set = _team_set(args.team_set, args.format)
     out = _writable_file(Path(args.out), "--out")
     password = read_password(args.password_file) if args.password_file else None
@@ -268,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the training curves go (wandb: pip install -e '.[wandb]')")
         p.add_argument("--run-group", help="wandb group (default: derived from --out and the seed)")
 
+    def acting_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--greedy", action="store_true",
+                       help="checkpoints play their most likely legal action (the default, as in the workflow)")
+        p.add_argument("--temperature", metavar="T",
+                       help="checkpoints sample at temperature T > 0 instead of playing greedily; "
+                            "population members that name their own acting options keep them")
+
     def battle_options(p: argparse.ArgumentParser, n_default: int | None) -> None:
         p.add_argument("-n", type=_positive, default=n_default, required=n_default is None,
                        help="number of battles (exactly this many are played)")
@@ -277,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="seed of team draws and sampling")
         p.add_argument("--out", help="append per-battle records to this JSONL file")
         backend_options(p)
+        acting_options(p)
 
     battle = sub.add_parser("battle", help="play N battles between two policies")
     battle.add_argument("p1", help="baseline name, module.path:ClassName, or checkpoint .pt")
@@ -302,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     tournament.add_argument("--concurrency", type=_positive, default=16)
     tournament.add_argument("--seed", type=int, default=0)
     backend_options(tournament)
+    acting_options(tournament)
     tournament.set_defaults(func=cmd_tournament)
 
     solve = sub.add_parser("solve", help="Nash mixture and meta-game analysis of an interaction matrix")
@@ -342,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--format", default="gen1ou")
     oracle.add_argument("--seed", type=int, default=0)
     logger_options(oracle)
+    acting_options(oracle)
     oracle.set_defaults(func=cmd_best_response)
 
     play = sub.add_parser("play", help="put a policy on a Showdown server: accept challenges, or ladder")
@@ -361,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--team-set", default="competitive", help="shipped team set or a folder of team files")
     play.add_argument("--format", default="gen1ou")
     play.add_argument("--seed", type=int, default=0, help="seed of the member and team draws and of their play")
+    acting_options(play)
     play.set_defaults(func=cmd_play)
 
     criteria = sub.add_parser("criteria", help="print the success criteria of an analysis (success.json)")

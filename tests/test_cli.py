@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (["battle", "max_base_power", "random", "-n", "5", "--out", "/nonexistent/dir/x.jsonl"], "does not exist"),
     (["battle", "max_base_power", "random", "-n", "5", "--out", "/tmp"], "is a directory"),
     (["battle", "max_base_power", "random", "-n", "5", "--out", "/etc/os-release"], "not a JSONL battle record"),
+    (["battle", "max_base_power", "random", "-n", "5", "--temperature", "0"], "--temperature must be a number > 0"),
+    (["evaluate", "random", "--opponent", "random", "--temperature", "warm"], "--temperature must be a number > 0"),
+    (["battle", "max_base_power", "random", "-n", "5", "--greedy", "--temperature", "1"], "exclude each other"),
 ])
 def test_battle_bad_input_exits_2_and_names_the_problem(args, message, capsys):
     assert main(args) == 2
@@ -110,3 +114,51 @@ def test_best_response_bad_input_exits_2_and_writes_nothing(args, message, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (out / "br_training").exists() and not (out / ".br_training.partial").exists()
+
+
+def checkpoint_vs_workflow(tmp_path: Path, *cli_flags: str) -> tuple[list[tuple], list[tuple], str]:
+    """The bootstrap checkpoint against `random`: battles of the workflow's evaluation (acting from the config),
+    and the same battles from `pokepsro evaluate` with `cli_flags`; plus what the CLI printed."""
+    from test_oracle import write_checkpoint
+
+    from pokepsro.core.files import REPO_ROOT, read_jsonl, read_yaml
+    from pokepsro.core.seeding import derive_seed
+    from pokepsro.metagame.population import Population, heuristic_entry
+    from pokepsro.workflow.config import validate_config
+    from pokepsro.workflow.evaluations import bootstrap_eval_stage
+
+    config = validate_config(read_yaml(REPO_ROOT / "config" / "config.yaml"))
+    checkpoint = write_checkpoint(tmp_path / "bootstrap.pt")
+    workflow = bootstrap_eval_stage(
+        checkpoint=checkpoint, opponents=["random"], out=tmp_path / "bootstrap_eval.json", battles=6,
+        team_set="competitive", seed=5, battle={key: config[key] for key in ("battle_format", "max_turns",
+                                                                          "battle_timeout_s")},
+        runtime={"concurrency": 4, "backend": "direct", "workers": 1}, server_log=tmp_path / "server.log",
+        acting=config["acting"])["opponents"]["random"]["records"]
+    Population((heuristic_entry("random"),)).save(tmp_path / "population.json")
+    (tmp_path / "sigma.json").write_text(json.dumps({"policy_names": ["random"], "meta_strategy": [1.0]}))
+    out = tmp_path / "cli.jsonl"
+    result = run_cli("evaluate", str(checkpoint), "--opponent", f"mixture:{tmp_path / 'population.json'}:"
+                     f"{tmp_path / 'sigma.json'}", "-n", "6", "--seed", str(derive_seed(5, "bootstrap_eval", "random")),
+                     "--workers", "1", "--concurrency", "4", "--out", str(out), *cli_flags)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    def battles(records: list[dict]) -> list[tuple]:
+        return [(r["index"], r["policy_b"], r["team_a"], r["team_b"], r["winner"], r["turns"])
+                for r in sorted(records, key=lambda r: r["index"])]
+
+    return battles(workflow), battles(read_jsonl(out)), result.stdout
+
+
+@pytest.mark.slow
+def test_the_cli_plays_a_checkpoint_as_the_workflow_does_and_samples_when_asked(tmp_path):
+    """Same seed, same battles: by default the CLI's checkpoint acts as the workflow's (greedy), and says so;
+    --temperature makes it sample, which changes the battles of an untrained policy."""
+    workflow, cli, printed = checkpoint_vs_workflow(tmp_path)
+    assert cli == workflow
+    assert "bootstrap acts: greedy" in printed
+    (tmp_path / "cli.jsonl").unlink()
+    workflow, sampled, printed = checkpoint_vs_workflow(tmp_path, "--temperature", "1")
+    assert "bootstrap acts: temperature=1.0" in printed
+    assert [battle[:4] for battle in sampled] == [battle[:4] for battle in workflow]  # the same schedule
+    assert sampled != workflow

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from pokepsro.battles.api import run_battles
 from pokepsro.battles.direct import DirectSession
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.core.errors import UsageError
@@ -41,11 +42,12 @@ def write_checkpoint(path: Path, feature_version: str = FEATURE_VERSION, seed: i
 
 
 def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, opponents=("max_base_power",),
-             sigma=None, **overrides) -> BestResponseTask:
+             sigma=None, greedy_every: int = 0, greedy_battles: int = 4, **overrides) -> BestResponseTask:
     population = Population(tuple(heuristic_entry(name) for name in opponents))
     ppo = {"lr": 1e-3, "round_battles": round_battles, "epochs": 2, "minibatch_size": 128, "clip": 0.2,
            "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
-           "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0}
+           "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0,
+           "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles}
     fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
@@ -90,7 +92,8 @@ sys.path.insert(0, {tests!r})
 from test_oracle import ppo_task
 from pokepsro.learning.oracle import train_best_response
 tmp = Path({tmp!r})
-print(train_best_response("ppo", ppo_task(tmp, Path({init!r}), battles=24, round_battles=8)).checkpoint)
+print(train_best_response("ppo", ppo_task(tmp, Path({init!r}), battles=24, round_battles=8, greedy_every=2,
+                                         greedy_battles=4)).checkpoint)
 """
 
 
@@ -132,6 +135,8 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
     assert final.epoch == 3 and final.metrics["battles"] == 24
     # Every draw of a round is seeded from (seed, learner, round, battle): the resumed run is the unbroken one.
     assert outcomes(tmp_path / "work") == outcomes(tmp_path / "unbroken" / "work")
+    assert greedy_points(tmp_path / "work") == greedy_points(tmp_path / "unbroken" / "work")  # committed with rounds
+    assert sorted(greedy_points(tmp_path / "work")) == [0, 2, 3]
     reference = load_checkpoint(tmp_path / "unbroken" / "work" / "ckpts" / "round_3.pt")
     for name, tensor in final.model.state_dict().items():
         assert torch.equal(tensor, reference.model.state_dict()[name]), name  # bit for bit
@@ -152,6 +157,52 @@ def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
     assert not (tmp_path / "work").exists()  # nothing written
 
 
+def greedy_points(work: Path) -> dict[int, list[tuple]]:
+    """The greedy evaluation's battles by round: (index, opponent, teams, winner, turns)."""
+    points: dict[int, list[tuple]] = {}
+    for r in sorted(read_jsonl(work / "greedy_eval.jsonl"), key=lambda r: (r["round"], r["index"])):
+        points.setdefault(r["round"], []).append((r["index"], r["policy_b"], r["team_a"], r["team_b"], r["winner"],
+                                                  r["turns"]))
+    return points
+
+
+@pytest.mark.slow
+def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_path):
+    """Points at round 0 (the start checkpoint), every 2nd round and the last, each on the same battles past the
+    training budget; round 0's are the start checkpoint's greedy battles; the training battles and weights are
+    those of a run without the points."""
+    from pokepsro.learning.oracle.ppo import load_ppo_config
+    from pokepsro.learning.oracle.ppo_oracle import GreedyEvaluation
+    from pokepsro.battles.spec import learner_key
+    from pokepsro.learning.oracle.rollouts import greedy_key
+    from pokepsro.metagame.population import PolicyEntry
+
+    init = write_checkpoint(tmp_path / "init.pt")
+    task = ppo_task(tmp_path / "eval", init, battles=24, round_battles=8, greedy_every=2, greedy_battles=6)
+    result = train_best_response("ppo", task)
+    plain = train_best_response("ppo", ppo_task(tmp_path / "plain", init, battles=24, round_battles=8))
+    work = tmp_path / "eval" / "work"
+    assert [(row["round"], row["battles"], row["eval_battles"]) for row in result.greedy_eval] == [
+        (0, 0, 6), (2, 16, 6), (3, 24, 6)]
+    assert (work / "greedy_eval.csv").read_text().splitlines()[0].startswith("round,battles,eval_battles,win_rate")
+    points = greedy_points(work)
+    assert sorted(points) == [0, 2, 3]
+    assert {tuple(b[:4] for b in battles) for battles in points.values()} == {
+        tuple((24 + k, *points[0][k][1:4]) for k in range(6))}  # one schedule, indices past the budget
+    specs = GreedyEvaluation(task, load_ppo_config(task.options["ppo_config"]), load_team_set("competitive", "gen1ou"),
+                             learner_key("br"), ["max_base_power"], [8, 8, 8], ([], [])).specs
+    greedy_init = PolicyEntry(name="init", kind="checkpoint", spec=str(init), options={"greedy": True})
+    replayed = run_battles(specs, {greedy_key(learner_key("br")): player_factory(greedy_init),
+                                   "max_base_power": player_factory(heuristic_entry("max_base_power"))},
+                           backend="direct", concurrency=8, max_turns=BATTLE["max_turns"], progress=False)
+    assert [(r["index"], r["winner"], r["turns"]) for r in replayed] == [(b[0], b[4], b[5]) for b in points[0]]
+    assert outcomes(work) == outcomes(tmp_path / "plain" / "work")  # training battles untouched
+    assert [row["samples"] for row in result.metrics] == [row["samples"] for row in plain.metrics]
+    trained, reference = (load_checkpoint(r.checkpoint).model.state_dict() for r in (result, plain))
+    for name, tensor in trained.items():
+        assert torch.equal(tensor, reference[name]), name  # the points changed no weight
+
+
 @pytest.mark.slow
 def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch):
     """Weights travel to the workers every round; each battle's draws are its own, so the spread does not matter,
@@ -162,10 +213,11 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypat
         if workers == 2:
             for name, value in OTHER_CPU.items():
                 monkeypatch.setenv(name, value)
-        task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8,
-                        runtime={**RUNTIME, "workers": workers})
+        task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8, greedy_every=1,
+                        greedy_battles=4, runtime={**RUNTIME, "workers": workers})
         runs[workers] = train_best_response("ppo", task)
     assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
+    assert greedy_points(tmp_path / "workers1" / "work") == greedy_points(tmp_path / "workers2" / "work")
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
     for name, tensor in one.items():
         assert torch.equal(tensor, two[name]), name  # bit for bit: no batch-size noise in the forward pass

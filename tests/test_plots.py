@@ -12,6 +12,7 @@ from pokepsro.workflow.plots import (
     plot_br_winrate,
     plot_exploitability,
     plot_interaction_matrix,
+    plot_learning_curve,
     plot_meta_strategy,
     plot_nash_mixture_history,
 )
@@ -87,3 +88,16 @@ def test_mismatched_inputs_are_usage_errors_and_write_nothing(tmp_path: Path, dr
     with pytest.raises(UsageError, match=message):
         draw(tmp_path / "plot.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_learning_curve_draws_the_greedy_points_beside_the_training_curve(tmp_path):
+    """The training rows alone, and with greedy points (rounds 0 and 2): both real PNGs, and the points show."""
+    rows = [{"round": k, "battles": 8 * k, "win_rate": 0.4 + 0.05 * k, "win_rate_ci_low": 0.3,
+             "win_rate_ci_high": 0.6} for k in (1, 2)]
+    greedy = [{"round": k, "battles": 8 * k, "eval_battles": 6, "win_rate": 0.5, "win_rate_ci_low": 0.2,
+               "win_rate_ci_high": 0.8, "eval_s": 1.0} for k in (0, 2)]
+    plain = plot_learning_curve(rows, tmp_path / "plain.png", "br")
+    with_points = plot_learning_curve(rows, tmp_path / "greedy.png", "br", greedy_rows=greedy)
+    for path in (plain, with_points):
+        assert path.read_bytes().startswith(PNG_SIGNATURE)
+    assert with_points.read_bytes() != plain.read_bytes()

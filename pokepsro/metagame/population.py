@@ -5,9 +5,12 @@ Every policy is a poke-env `Player` (as in poke-env), so a user can drop any Pla
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pokepsro.battles.backend import PlayerFactory
@@ -16,6 +19,10 @@ from pokepsro.core.files import atomic_write_json, read_json
 from pokepsro.gen1.baselines import BASELINES, baseline_class
 
 KINDS = ("heuristic", "checkpoint", "player", "mixture")
+ACTING_KEYS = ("greedy", "temperature")  # the NeuralPlayer options that say how a checkpoint acts
+DEFAULT_ACTING: Mapping[str, Any] = MappingProxyType({"greedy": True})
+"""How checkpoints act unless told otherwise, in the workflow (config `acting`) and on the command line alike:
+every result is measured greedily, so a checkpoint played by hand plays the same game."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,22 @@ def heuristic_entry(baseline: str) -> PolicyEntry:
     baseline_class(baseline)  # an unknown name fails here, naming the valid ones
     return PolicyEntry(name=baseline, kind="heuristic", spec=baseline,
                        description=f"heuristic baseline {baseline}")
+
+
+def with_acting(entry: PolicyEntry, acting: Mapping[str, Any]) -> PolicyEntry:
+    """`entry`, a checkpoint that names no acting options of its own made to act by `acting`.
+
+    Options a population file names are kept: they record how its members played in the matrix σ was solved from.
+    """
+    if entry.kind != "checkpoint" or any(key in entry.options for key in ACTING_KEYS):
+        return entry
+    return dataclasses.replace(entry, options={**entry.options, **acting})
+
+
+def describe_acting(options: Mapping[str, Any]) -> str:
+    """How a checkpoint with these options acts, in the words of its options (`greedy`, or `temperature=T`)."""
+    return "greedy" if options.get("greedy") else ", ".join(f"{key}={options[key]}" for key in ACTING_KEYS
+                                                            if key in options)
 
 
 def entry_from_argument(text: str) -> PolicyEntry:

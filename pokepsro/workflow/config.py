@@ -14,12 +14,17 @@ from pokepsro.core.files import REPO_ROOT, read_yaml
 from pokepsro.core.run_logger import LoggerSettings, check_logger
 from pokepsro.gen1.teams import check_team_set
 from pokepsro.learning.oracle.ppo import load_ppo_config
+from pokepsro.metagame.population import DEFAULT_ACTING
 
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
-    """Raise UsageError naming the first bad key (by its path) and what the schema expects."""
+    """Raise UsageError naming the first bad key (by its path) and what the schema expects.
+
+    A config without `acting` gets `DEFAULT_ACTING`, the acting the CLI plays checkpoints with too.
+    """
+    config.setdefault("acting", dict(DEFAULT_ACTING))
     validator = Draft202012Validator(read_yaml(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if errors:

@@ -194,8 +194,10 @@ def _probability_of(policy: str, names: Sequence[str], sigma: Any) -> float:
     return float(np.asarray(sigma, dtype=float)[names.index(policy)]) if policy in names else 0.0
 
 
-def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: str) -> Path | None:
-    """A best response's win rate against σ per training round (95 % band) against battles played.
+def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: str,
+                        greedy_rows: Sequence[dict] = ()) -> Path | None:
+    """A best response's win rate against σ per training round (95 % band) against battles played, sampled as it
+    trains; with `greedy_rows`, the points where it played greedily, as every result measures it (95 % bars).
 
     Rows without a win rate (the offline oracle trains on collected data, with no battles of its own) get no plot.
     """
@@ -209,6 +211,8 @@ def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
     ax.fill_between(battles, [float(r["win_rate_ci_low"]) for r in rows], [float(r["win_rate_ci_high"]) for r in rows],
                     alpha=0.2, label="95 % interval")
     ax.plot(battles, rates, marker="o", label="win rate vs σ while training (sampled)")
+    if greedy_rows:
+        _plot_greedy_points(ax, greedy_rows)
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("training battles played")
     ax.set_ylabel("win rate against σ (ties ½)")
@@ -216,3 +220,13 @@ def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
     ax.set_title(title)
     ax.legend(loc="lower right")
     return _save(fig, path)
+
+
+def _plot_greedy_points(ax, rows: Sequence[dict]) -> None:
+    """The greedy evaluation points (same battles at each), with their 95 % intervals as error bars."""
+    battles = [float(row["battles"]) for row in rows]
+    rates = np.array([float(row["win_rate"]) for row in rows])
+    lows, highs = _interval_bounds(battles, [(row["win_rate_ci_low"], row["win_rate_ci_high"]) for row in rows],
+                                   "greedy_rows")
+    ax.errorbar(battles, rates, yerr=_error_bars(rates, lows, highs), fmt="s", color="tab:orange", capsize=3,
+                label=f"greedy vs σ ({int(rows[0]['eval_battles'])} battles, 95 % interval)")

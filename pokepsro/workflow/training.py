@@ -89,7 +89,8 @@ def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Populat
     check_oracle(oracle, options)
     work = resumable_dir(training_out)
     result = train_best_response(oracle, task)
-    plot_learning_curve(result.metrics, work / "learning_curve.png", title=f"{learner_name} ({oracle} oracle)")
+    plot_learning_curve(result.metrics, work / "learning_curve.png", title=f"{learner_name} ({oracle} oracle)",
+                        greedy_rows=result.greedy_eval)
     atomic_write_bytes(out_checkpoint, Path(result.checkpoint).read_bytes())
     publish_dir(work, training_out)
     return out_checkpoint

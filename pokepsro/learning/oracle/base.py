@@ -49,3 +49,4 @@ class BestResponseTask:
 class OracleResult:
     checkpoint: Path              # the trained policy, inside task.work_dir
     metrics: list[dict[str, Any]]  # one row per round (ppo) or epoch (offline)
+    greedy_eval: list[dict[str, Any]] = field(default_factory=list)  # ppo: the learner greedy against σ, by round

@@ -35,6 +35,8 @@ PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "grad_clip": (float, lambda v: v > 0, "> 0"),
     "reward_scale": (float, lambda v: v > 0, "> 0"),
     "temperature": (float, lambda v: 0 < v <= 2, "in (0, 2]"),
+    "greedy_eval_every_rounds": (int, lambda v: v >= 0, ">= 0 (0 = no greedy evaluation)"),
+    "greedy_eval_battles": (int, lambda v: v >= 1, ">= 1"),
 }
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
 VALUE_CHUNK = 8192

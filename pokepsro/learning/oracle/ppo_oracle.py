@@ -6,6 +6,9 @@ behaviour log-probs are the PPO ratio's denominator); only its own decisions are
 saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer,
 metrics rows, battle records): a killed job resumes from the last committed round, and replays of a round
 reproduce it because every draw of a round is seeded from (seed, learner, round).
+
+Every `greedy_eval_every_rounds` rounds (and at round 0 and the last) the learner also plays greedily, as every
+result measures it, against σ (`GreedyEvaluation`): rows in `greedy_eval.csv`, committed with their round.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
 from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
-from pokepsro.learning.oracle.rollouts import LocalRollouts, RolloutPool, RolloutSettings
+from pokepsro.learning.oracle.rollouts import LocalRollouts, RolloutPool, RolloutSettings, greedy_key
 from pokepsro.learning.trainer import write_metrics_csv
 
 STATE_FILE = "state.pt"
@@ -64,10 +67,11 @@ def train(task: BestResponseTask) -> OracleResult:
     reference = copy.deepcopy(model).eval() if config["kl_coef"] > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     work = Path(task.work_dir)
-    done_rounds, rows, records = _resume(work, model, optimizer, device)
+    done_rounds, rows, records, greedy_done = _resume(work, model, optimizer, device)
     team_set = load_team_set(task.team_set, task.battle["battle_format"])
     learner = learner_key(task.learner_name)
     members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
+    greedy = GreedyEvaluation(task, config, team_set, learner, members, sizes, greedy_done)
     workers = task.runtime.get("workers", 1)
     settings = RolloutSettings(learner=learner, temperature=config["temperature"],
                                opponents={name: task.opponents[name] for name in members},
@@ -78,9 +82,12 @@ def train(task: BestResponseTask) -> OracleResult:
     run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
                                  tensorboard_dir=work / "tensorboard", purge_step=sum(sizes[:done_rounds]) + 1,
                                  config={"oracle": "ppo", "oracle_battles": budget, **config})
-    bar = progress_bar(budget, budget - sum(sizes[:done_rounds]), task.progress)
+    bar = progress_bar(budget + greedy.battles_after(0),
+                       budget - sum(sizes[:done_rounds]) + greedy.battles_after(done_rounds), task.progress)
     rollouts = RolloutPool(settings, workers, bar) if workers > 1 else LocalRollouts(settings, model, bar)
     with rollouts, run_logger:
+        if done_rounds == 0:
+            greedy.after_round(0, model, rollouts, run_logger)
         for number in range(done_rounds + 1, len(sizes) + 1):
             specs = _schedule_round(task, team_set, learner, number, sizes, members)
             model.eval()
@@ -95,23 +102,74 @@ def train(task: BestResponseTask) -> OracleResult:
             row = _round_row(number, sum(sizes[:number]), round_records, update, played, updated)
             rows.append(row)
             records += [{**record, "round": number} for record in round_records]
-            _commit(work, number, model, optimizer, initial, config, task, rows, records)
+            greedy.after_round(number, model, rollouts, run_logger)
+            _commit(work, number, model, optimizer, initial, config, task, rows, records, greedy)
             run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
                            step_name="battles")
             bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
     bar.close()
-    return OracleResult(checkpoint=checkpoint_path(work, "round", len(sizes)), metrics=rows)
+    return OracleResult(checkpoint=checkpoint_path(work, "round", len(sizes)), metrics=rows, greedy_eval=greedy.rows)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
                     members: list[str]) -> list:
     """Round `number`'s battles: opponents drawn from σ, teams drawn, seats alternating; indices unique."""
+    return _schedule_against_sigma(task, team_set, learner, members, sizes[number - 1], sum(sizes[:number - 1]),
+                                   "ppo", number)
+
+
+def _schedule_against_sigma(task: BestResponseTask, team_set, side_a: str, members: list[str], battles: int,
+                            start_index: int, purpose: str, *seed_parts) -> list:
+    """`battles` of `side_a` against opponents drawn from σ, opponents and teams seeded from `purpose` and
+    `seed_parts` (each use of battles against σ draws from its own seeds)."""
     weight_of = dict(zip(task.opponents, map(float, task.sigma)))
     weights = [weight_of[name] for name in members]
     return schedule_against_mixture(
-        learner, members, weights, sizes[number - 1], team_set,
-        opponents_seed=derive_seed(task.seed, "ppo-opponents", task.learner_name, number),
-        teams_seed=derive_seed(task.seed, "ppo-teams", task.learner_name, number), start_index=sum(sizes[:number - 1]))
+        side_a, members, weights, battles, team_set,
+        opponents_seed=derive_seed(task.seed, f"{purpose}-opponents", task.learner_name, *seed_parts),
+        teams_seed=derive_seed(task.seed, f"{purpose}-teams", task.learner_name, *seed_parts), start_index=start_index)
+
+
+class GreedyEvaluation:
+    """The learner playing greedily, as every result measures it, against σ after round 0 (the start checkpoint),
+    every `greedy_eval_every_rounds` rounds and the last: the learning curve's "greedy vs σ" points.
+
+    Every point plays the same battles (one schedule, seeded apart from training, indices past the budget), so
+    points differ by the weights alone. The greedy learner records nothing and takes no training draw, so the
+    training battles and weights are those of a run without these points.
+    """
+
+    def __init__(self, task: BestResponseTask, config: dict, team_set, learner: str, members: list[str],
+                 sizes: list[int], done: tuple[list[dict], list[dict]]) -> None:
+        self.every = config["greedy_eval_every_rounds"]
+        self.sizes = sizes
+        self.rows, self.records = done
+        self.specs = _schedule_against_sigma(task, team_set, greedy_key(learner), members,
+                                             config["greedy_eval_battles"], sum(sizes), "ppo-greedy-eval")
+
+    def due(self, number: int) -> bool:
+        return self.every > 0 and (number % self.every == 0 or number == len(self.sizes))
+
+    def battles_after(self, done_rounds: int) -> int:
+        """Greedy battles still to play once `done_rounds` rounds are committed (round 0's point with round 1)."""
+        points = [number for number in range(len(self.sizes) + 1) if self.due(number) and max(number, 1) > done_rounds]
+        return len(points) * len(self.specs)
+
+    def after_round(self, number: int, model, rollouts, run_logger) -> None:
+        """Round `number`'s point, if one is due: a row and its battle records, committed with the round."""
+        if not self.due(number):
+            return
+        model.eval()
+        started = time.perf_counter()
+        records, _ = rollouts.play(model, self.specs)  # no episodes: the greedy learner does not record
+        summary = summarize_results(records)
+        row = {"round": number, "battles": sum(self.sizes[:number]), "eval_battles": len(records),
+               "win_rate": summary["win_rate"], "win_rate_ci_low": summary["ci95"][0],
+               "win_rate_ci_high": summary["ci95"][1], "eval_s": time.perf_counter() - started}
+        self.rows.append(row)
+        self.records += [{**record, "round": number} for record in records]
+        run_logger.log("ppo_greedy", {name: value for name, value in row.items() if name != "round"}, row["battles"],
+                       step_name="battles")
 
 
 def _round_row(number: int, battles: int, records: list[dict], update: dict, played_s: float,
@@ -127,7 +185,7 @@ def _round_row(number: int, battles: int, records: list[dict], update: dict, pla
 
 
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
-            rows: list[dict], records: list[dict]) -> None:
+            rows: list[dict], records: list[dict], greedy: GreedyEvaluation) -> None:
     """The round's policy first, then the state that points at it: a kill in between replays the round."""
     save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config,
                     obs_dim=initial.obs_dim, feature_version=initial.feature_version,
@@ -135,29 +193,35 @@ def _commit(work: Path, number: int, model, optimizer, initial, config: dict, ta
                     epoch=number, metrics={**rows[-1], "init_from_checkpoint": str(task.init_checkpoint),
                                            "learner": task.learner_name})
     state = {"round": number, "optimizer": optimizer.state_dict(), "rows_json": json.dumps(rows),
-             "records_json": json.dumps(records)}
+             "records_json": json.dumps(records), "greedy_rows_json": json.dumps(greedy.rows),
+             "greedy_records_json": json.dumps(greedy.records)}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(work / STATE_FILE, buffer.getvalue())
     _write_outputs(work, rows, records)
+    _write_outputs(work, greedy.rows, greedy.records, table="greedy_eval.csv", battles="greedy_eval.jsonl")
 
 
-def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], list[dict]]:
-    """(rounds done, metrics rows, records) of the last committed round; weights and optimizer restored."""
+def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], list[dict], tuple[list, list]]:
+    """(rounds done, metrics rows, records, greedy evaluation rows and records) of the last committed round;
+    weights and optimizer restored."""
     path = work / STATE_FILE
     if not path.is_file():
-        return 0, [], []
+        return 0, [], [], ([], [])
     state = torch.load(path, map_location=device, weights_only=True)
     number = int(state["round"])
     weights = torch.load(checkpoint_path(work, "round", number), map_location=device, weights_only=True)["state_dict"]
     model.load_state_dict(weights)
     optimizer.load_state_dict(state["optimizer"])
     print(f"resuming PPO after round {number} ({path})")
-    return number, json.loads(state["rows_json"]), json.loads(state["records_json"])
+    greedy = (json.loads(state.get("greedy_rows_json", "[]")), json.loads(state.get("greedy_records_json", "[]")))
+    return number, json.loads(state["rows_json"]), json.loads(state["records_json"]), greedy
 
 
-def _write_outputs(work: Path, rows: list[dict], records: list[dict]) -> None:
-    """metrics.csv (one row per round) and battles.jsonl (every battle played, once), derived from the state."""
+def _write_outputs(work: Path, rows: list[dict], records: list[dict], *, table: str = "metrics.csv",
+                   battles: str = "battles.jsonl") -> None:
+    """A table (one row per round, or per greedy point) and its battle records (each battle once), derived from
+    the state."""
     if rows:
-        write_metrics_csv(work / "metrics.csv", rows)
-    write_jsonl(work / "battles.jsonl", records)
+        write_metrics_csv(work / table, rows)
+        write_jsonl(work / battles, records)

@@ -1,6 +1,8 @@
 """Where the PPO learner plays its rounds: in this process, or over worker processes that each hold a copy of the
 learner (its weights sent every round) and a simulator that stays up for the whole run.
 
+Side A of a battle is the learner: `settings.learner` samples and records its decisions, `greedy_key(learner)`
+plays greedily and records nothing (the greedy evaluation points, measured as every result is).
 Either way `play(model, specs)` returns the round's records and the learner's finished decisions by battle index,
 so the round's data does not depend on how battles were spread (each battle's draws come from its own seed).
 """
@@ -38,6 +40,11 @@ class RolloutSettings:
     battle_timeout_s: float
 
 
+def greedy_key(learner: str) -> str:
+    """Side A's name when the learner plays greedily, unrecorded: the learner's name marked, never an opponent's."""
+    return learner + "#greedy"
+
+
 class LearnerEpisodes:
     """Battle-end callback keeping side A's finished decisions in memory, by battle index."""
 
@@ -63,8 +70,9 @@ def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
     from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
 
     players = dict(settings.opponents)
-    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=BatchedPolicy(model),
-                                            temperature=settings.temperature)
+    policy = BatchedPolicy(model)
+    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=policy, temperature=settings.temperature)
+    players[greedy_key(settings.learner)] = partial(NeuralPlayer, policy=policy, greedy=True)
     return DirectSession(players, battle_format=settings.battle_format, concurrency=settings.concurrency,
                          max_turns=settings.max_turns, battle_timeout_s=settings.battle_timeout_s,
                          on_battle_end=on_battle_end, bar=bar)
