@@ -70,7 +70,8 @@ rule grow_population:
 
 
 rule evaluate_best_response:
-    """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member."""
+    """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member; against σ_{i-1}
+    again on the held-out eval_team_set."""
     input:
         checkpoint=lambda wc: br_checkpoint(int(wc.i)),
         population=lambda wc: f"{previous_dir(int(wc.i))}/population.json",
@@ -81,6 +82,7 @@ rule evaluate_best_response:
     params:
         battles=config["eval_battles"],
         acting=config["acting"],
+        eval_team_set=config["eval_team_set"],
         **battle_params(),
     threads: battle_threads()
     resources:

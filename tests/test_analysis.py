@@ -25,6 +25,7 @@ from pokepsro.workflow.snakemake_job import run_job
 NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
 TEAM_SET = "competitive"
+EVAL_TEAM_SET = "heldout"
 OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]
 
 
@@ -36,12 +37,15 @@ def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEA
 
 
 def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
-                     team_set: str = TEAM_SET) -> Path:
-    """A br_eval.json / exploiter_eval.json with the fields the analysis reads."""
+                     team_set: str = TEAM_SET, eval_team_set: str = EVAL_TEAM_SET) -> Path:
+    """A br_eval.json / exploiter_eval.json with the fields the analysis reads; held out 0.1 below."""
+    held_out_ci95 = [ci95[0] - 0.1, ci95[1] - 0.1]
     path.write_text(json.dumps({
         "policy": policy, "against": str(against), "team_set": team_set,
         "vs_previous_nash": {"win_rate": win_rate, "ci95": ci95, "battles": 100},
-        "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5]}))
+        "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5],
+        "held_out": {"team_set": eval_team_set,
+                     "vs_previous_nash": {"win_rate": win_rate - 0.1, "ci95": held_out_ci95, "battles": 80}}}))
     return path
 
 
@@ -131,6 +135,22 @@ def test_exploitability_criterion_never_passes_on_a_lost_best_response(run):
     assert summary["team_set"] == TEAM_SET
 
 
+def test_summary_shows_held_out_win_rates_beside_in_distribution_ones(run):
+    _, summary = analyse(run, exploiter=(0.55, [0.45, 0.65]))
+    assert summary["eval_team_set"] == EVAL_TEAM_SET
+    for m in summary["exploitability_progress"]:
+        assert m["held_out"] == {"team_set": EVAL_TEAM_SET, "br_winrate": pytest.approx(m["br_winrate"] - 0.1),
+                                 "br_winrate_ci95": pytest.approx([low - 0.1 for low in m["br_winrate_ci95"]]),
+                                 "battles": 80}
+
+
+def test_analysis_refuses_held_out_numbers_from_different_team_sets(run):
+    write_evaluation(run / "iteration_1/br_eval.json", "PSRO_BR1", 0.61, [0.48, 0.72],
+                     run / "iteration_0/meta_strategy.json", eval_team_set="variety")
+    with pytest.raises(UsageError, match="different team sets .*'variety'"):
+        analyse(run)
+
+
 def test_exploiter_that_finds_no_exploit_passes(run):
     success, _ = analyse(run, exploiter=(0.55, [0.45, 0.65]))
     criterion = success["criteria"]["exploitability_below_0.15"]
@@ -191,6 +211,8 @@ def test_analysis_refuses_an_exploiter_measured_against_another_sigma(run):
     (lambda path: path.unlink(), "file not found"),
     (lambda path: path.write_text(json.dumps({"policy": "PSRO_BR1", "team_set": TEAM_SET})),
      "missing key 'vs_previous_nash.win_rate'"),
+    (lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "held_out": {"team_set": "heldout"}})),
+     "missing key 'held_out.vs_previous_nash.win_rate'"),
 ])
 def test_a_corrupt_or_missing_input_is_one_line_naming_the_file(run, damage, message):
     br_eval = run / "iteration_1/br_eval.json"
