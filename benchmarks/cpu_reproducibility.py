@@ -42,7 +42,8 @@ rng = np.random.default_rng(0)
 done = np.zeros(samples, bool); done[39::40] = True; done[-1] = True
 rollout = Rollout(obs=rng.standard_normal((samples, obs_dim)).astype(np.float32), mask=np.ones((samples, 9), bool),
                   action=rng.integers(0, 9, samples), logp=np.full(samples, -2.2, np.float32),
-                  reward=rng.standard_normal(samples).astype(np.float32), done=done)
+                  reward=rng.standard_normal(samples).astype(np.float32),
+                  potential=rng.standard_normal(samples).astype(np.float32), done=done)
 digest = lambda tensors: hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in tensors)).hexdigest()[:12]
 with torch.no_grad():
     acting = digest([acting_logits(model, torch.from_numpy(rollout.obs[:64]), torch.from_numpy(rollout.mask[:64]))])

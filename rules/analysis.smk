@@ -30,7 +30,7 @@ rule analysis:
 rule evaluate_exploiter:
     """The exploiter (rule best_response, trained against the final σ from the bootstrap) against that σ, opponent
     drawn per battle, on the final matrix's team set, and the bootstrap on the same battles: the final σ's
-    exploitability, and whether the exploiter trained."""
+    exploitability, and whether the exploiter trained; again on eval_team_set (held out)."""
     input:
         checkpoint=f"results/{EXPLOITER}/best_response.pt",
         start=br_job_of(EXPLOITER).learner_checkpoint,
@@ -43,6 +43,7 @@ rule evaluate_exploiter:
         start_name=br_job_of(EXPLOITER).learner_name,
         battles=config["eval_battles"],
         acting=config["acting"],
+        eval_team_set=config["eval_team_set"],
         **battle_params(),
     threads: battle_threads()
     resources:
@@ -57,7 +58,8 @@ rule evaluate_exploiter:
 
 
 rule mixture_vs_baselines:
-    """The final Nash mixture (member sampled per battle from σ) against every heuristic baseline."""
+    """The final Nash mixture (member sampled per battle from σ) against every heuristic baseline, on the
+    training team set and on the held-out eval_team_set."""
     input:
         population=f"{FINAL}/population.json",
         strategy=f"{FINAL}/meta_strategy.json",
@@ -66,7 +68,8 @@ rule mixture_vs_baselines:
     params:
         battles=config["mixture_eval_battles"],
         baselines=["random", "max_base_power", "simple_heuristics", "gym_leader", "gen1_boss_ai"],
-        team_set=config["eval_team_set"],
+        team_set=config["team_set"],
+        eval_team_set=config["eval_team_set"],
         **battle_params(),
     threads: battle_threads()
     resources:

@@ -81,7 +81,8 @@ rule phase0_population:
 
 
 rule bootstrap_eval:
-    """The bootstrap against random, max_base_power and gym_leader, each over bootstrap_eval_battles battles."""
+    """The bootstrap against random, max_base_power and gym_leader, each over bootstrap_eval_battles battles on
+    the training team set and as many on the held-out eval_team_set."""
     input:
         checkpoint=BOOTSTRAP,
     output:
@@ -89,7 +90,8 @@ rule bootstrap_eval:
     params:
         battles=config["phase0"]["bootstrap_eval_battles"],
         opponents=["random", "max_base_power", "gym_leader"],
-        team_set=config["eval_team_set"],
+        team_set=config["team_set"],
+        eval_team_set=config["eval_team_set"],
         acting=config["acting"],
         **battle_params(),
     threads: battle_threads()

@@ -71,7 +71,7 @@ rule grow_population:
 
 rule evaluate_best_response:
     """BR_i against σ_{i-1} (opponent sampled per battle) and, from the matrix row, each member; BR_i's start on
-    the same battles (how much BR_i itself gained)."""
+    the same battles (how much BR_i itself gained); against σ_{i-1} again on the held-out eval_team_set."""
     input:
         checkpoint=lambda wc: br_checkpoint(int(wc.i)),
         start=lambda wc: br_job_of(f"iteration_{wc.i}").learner_checkpoint,
@@ -84,6 +84,7 @@ rule evaluate_best_response:
         start_name=lambda wc: br_job_of(f"iteration_{wc.i}").learner_name,
         battles=config["eval_battles"],
         acting=config["acting"],
+        eval_team_set=config["eval_team_set"],
         **battle_params(),
     threads: battle_threads()
     resources:

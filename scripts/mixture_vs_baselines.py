@@ -5,5 +5,6 @@ from pokepsro.workflow.snakemake_job import run_job, server_log
 
 run_job(snakemake, mixture_vs_baselines_stage, torch_threads=1, population=Path(snakemake.input.population),
         strategy=Path(snakemake.input.strategy), baselines=snakemake.params.baselines, out=Path(snakemake.output[0]),
-        battles=snakemake.params.battles, team_set=snakemake.params.team_set, seed=snakemake.params.seed,
+        battles=snakemake.params.battles, team_set=snakemake.params.team_set,
+        eval_team_set=snakemake.params.eval_team_set, seed=snakemake.params.seed,
         battle=snakemake.params.battle, runtime=snakemake.params.runtime, server_log=server_log(snakemake))

@@ -27,6 +27,7 @@ from pokepsro.workflow.snakemake_job import run_job
 NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
 TEAM_SET = "competitive"
+EVAL_TEAM_SET = "heldout"
 OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]
 TRAINED = (0.10, [0.04, 0.16])  # a best response's rise over its start: mean and 95 % interval, above 0
 MIRROR = (0.0, [0.0, 0.0])  # a copy of σ's member playing σ's battles: the same results, no rise
@@ -40,16 +41,21 @@ def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEA
 
 
 def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
-                     team_set: str = TEAM_SET, rise: tuple[float, list[float]] = TRAINED) -> Path:
-    """A br_eval.json / exploiter_eval.json with the fields the analysis reads; its start won `rise` less often."""
+                     team_set: str = TEAM_SET, rise: tuple[float, list[float]] = TRAINED,
+                     eval_team_set: str = EVAL_TEAM_SET) -> Path:
+    """A br_eval.json / exploiter_eval.json with the fields the analysis reads; its start won `rise` less often;
+    held out 0.1 below."""
     mean, rise_ci95 = rise
     start = {"win_rate": win_rate - mean, "ci95": [ci95[0] - mean, ci95[1] - mean], "battles": 100}
+    held_out_ci95 = [ci95[0] - 0.1, ci95[1] - 0.1]
     path.write_text(json.dumps({
         "policy": policy, "against": str(against), "team_set": team_set,
         "vs_previous_nash": {"win_rate": win_rate, "ci95": ci95, "battles": 100},
         "start": {"policy": "bootstrap", "vs_previous_nash": start},
         "rise_over_start": {"mean": mean, "ci95": rise_ci95, "battles": 100},
-        "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5]}))
+        "gain_vs_previous_nash": win_rate - 0.5, "gain_ci95": [ci95[0] - 0.5, ci95[1] - 0.5],
+        "held_out": {"team_set": eval_team_set,
+                     "vs_previous_nash": {"win_rate": win_rate - 0.1, "ci95": held_out_ci95, "battles": 80}}}))
     return path
 
 
@@ -205,6 +211,22 @@ def test_every_sigma_is_read_alike_and_reported_with_its_gain_and_rise(run):
     assert summary["team_set"] == TEAM_SET
 
 
+def test_summary_shows_held_out_win_rates_beside_in_distribution_ones(run):
+    _, summary = analyse(run, exploiter=(0.55, [0.45, 0.65]))
+    assert summary["eval_team_set"] == EVAL_TEAM_SET
+    for m in summary["exploitability_progress"]:
+        assert m["held_out"] == {"team_set": EVAL_TEAM_SET, "br_winrate": pytest.approx(m["br_winrate"] - 0.1),
+                                 "br_winrate_ci95": pytest.approx([low - 0.1 for low in m["br_winrate_ci95"]]),
+                                 "battles": 80}
+
+
+def test_analysis_refuses_held_out_numbers_from_different_team_sets(run):
+    write_evaluation(run / "iteration_1/br_eval.json", "PSRO_BR1", 0.61, [0.48, 0.72],
+                     run / "iteration_0/meta_strategy.json", eval_team_set="variety")
+    with pytest.raises(UsageError, match="different team sets .*'variety'"):
+        analyse(run)
+
+
 def test_meta_game_analysis_shows_the_gain_beside_the_exploitability(run):
     analysis = json.loads((run / "iteration_0/meta_game_analysis.json").read_text())
     assert analysis["exploitability"] == pytest.approx(0.0)  # in the matrix: an old member attains it
@@ -259,6 +281,8 @@ def test_analysis_refuses_an_exploiter_measured_against_another_sigma(run):
     (lambda path: path.unlink(), "file not found"),
     (lambda path: path.write_text(json.dumps({"policy": "PSRO_BR1", "team_set": TEAM_SET})),
      "missing key 'vs_previous_nash.win_rate'"),
+    (lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "held_out": {"team_set": "heldout"}})),
+     "missing key 'held_out.vs_previous_nash.win_rate'"),
 ])
 def test_a_corrupt_or_missing_input_is_one_line_naming_the_file(run, damage, message):
     br_eval = run / "iteration_1/br_eval.json"

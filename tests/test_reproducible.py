@@ -47,14 +47,16 @@ def evaluate(stage: Path, out_dir: Path, workers: int) -> dict:
         strategy=stage / "meta_strategy.json", matrix=stage / "interaction_matrix.json", out=out_dir / "br_eval.json",
         battles=BATTLES, seed=11, battle={"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300},
         runtime={"concurrency": 6, "backend": "direct", "workers": workers}, server_log=out_dir / "showdown.log",
-        acting={"temperature": 1.0})  # sampled: the neural side draws from its RNG every turn
+        acting={"temperature": 1.0}, eval_team_set="heldout")  # sampled: the neural side draws every turn
     # Everything the job wrote is its one declared output: the battle records live inside it.
     assert sorted(path.name for path in out_dir.iterdir()) == ["br_eval.json"]
     return json.loads((out_dir / "br_eval.json").read_text())
 
 
 def outcomes(result: dict) -> list[dict]:
-    return [{key: value for key, value in record.items() if key not in TIMING} for record in result["records"]]
+    """The battles on the matrix's team set, then those on the held-out one, without their timing."""
+    return [{key: value for key, value in record.items() if key not in TIMING}
+            for record in result["records"] + result["held_out"]["records"]]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def runs(stage, tmp_path_factory) -> dict:
 
 def test_the_same_stage_twice_gives_the_same_battles_with_one_worker_and_with_two(runs):
     first = outcomes(runs[(1, 1)])
-    assert len(first) == BATTLES and [r["index"] for r in first] == list(range(BATTLES))
+    assert len(first) == 2 * BATTLES and [r["index"] for r in first] == 2 * list(range(BATTLES))
     assert len({r["turns"] for r in first}) > 1  # real, varied battles
     for key, result in runs.items():
         assert outcomes(result) == first, key
@@ -93,3 +95,13 @@ def test_the_br_evaluation_plays_and_names_the_team_set_of_its_matrix(stage, run
     assert result["against"] == str(stage / "meta_strategy.json")
     assert result["exploitability"]["gain_ci95"] == pytest.approx(result["gain_ci95"])
     assert set(result["vs_members"]) == set(MEMBERS)  # from the matrix row, played on the same team set
+
+
+def test_the_held_out_measurement_plays_only_held_out_teams_beside_it(runs):
+    result = runs[(1, 1)]
+    held_out = result["held_out"]
+    assert held_out["team_set"] == "heldout" and held_out["vs_previous_nash"]["battles"] == BATTLES
+    assert sorted(r["index"] for r in held_out["records"]) == list(range(BATTLES))
+    played = {r["team_a"] for r in held_out["records"]} | {r["team_b"] for r in held_out["records"]}
+    assert played <= {team.id for team in load_team_set("heldout").teams}
+    assert set(held_out["vs_previous_nash"]["by_member"]) <= set(MEMBERS)

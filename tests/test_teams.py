@@ -48,7 +48,7 @@ def shipped() -> dict[str, TeamSet]:
 
 
 def test_shipped_sets_are_listed(shipped):
-    assert {"competitive", "variety"} <= set(shipped)
+    assert {"competitive", "heldout", "variety"} <= set(shipped)
 
 
 def test_every_shipped_team_passes_the_real_validator(shipped):
@@ -60,13 +60,29 @@ def test_every_shipped_team_passes_the_real_validator(shipped):
 def test_shipped_sets_are_large_distinct_six_species_teams(shipped):
     assert len(shipped["competitive"]) >= 20
     assert len(shipped["variety"]) >= 200
+    assert len(shipped["heldout"]) >= 10
     for team_set in shipped.values():
         assert len({team.packed for team in team_set.teams}) == len(team_set)
         for team in team_set.teams:
             assert len(set(species_of(team))) == 6, team.id
-    competitive = shipped["competitive"]
-    tauros_share = sum("tauros" in species_of(t) for t in competitive.teams) / len(competitive)
-    assert tauros_share > 0.7, "the competitive set should look like the classic Tauros-centred meta"
+    for name in ("competitive", "heldout"):
+        tauros_share = sum("tauros" in species_of(t) for t in shipped[name].teams) / len(shipped[name])
+        assert tauros_share > 0.7, f"the {name} set should look like the classic Tauros-centred meta"
+
+
+def sets_of(team: Team) -> frozenset[str]:
+    """A team's six packed sets, order ignored: two teams that differ only in order are the same team."""
+    return frozenset(team.packed.split("]"))
+
+
+def test_no_held_out_team_is_a_training_team(shipped):
+    """Held-out evaluation means teams no policy trained on, whichever shipped set it trained on."""
+    held_out = shipped["heldout"]
+    for name, team_set in shipped.items():
+        if name != "heldout":
+            assert {sets_of(t) for t in held_out.teams}.isdisjoint(sets_of(t) for t in team_set.teams), name
+    competitive_line_ups = {frozenset(species_of(t)) for t in shipped["competitive"].teams}
+    assert [t.id for t in held_out.teams if frozenset(species_of(t)) in competitive_line_ups] == []
 
 
 def test_teamgen_table_is_broad():
@@ -136,7 +152,7 @@ def test_empty_folder_and_unknown_name_are_usage_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match=r"has no \*\.txt team files"):
         load_team_set(tmp_path / "empty")
-    with pytest.raises(UsageError, match=r"'no_such_set' is neither .*competitive, variety"):
+    with pytest.raises(UsageError, match=r"'no_such_set' is neither .*competitive, heldout, variety"):
         load_team_set("no_such_set")
 
 

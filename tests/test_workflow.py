@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from pokepsro.core.files import read_jsonl
+from pokepsro.gen1.teams import load_team_set
 from pokepsro.metagame.solver import exploitability
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,6 +240,33 @@ def test_the_analysis_is_honest_and_evaluations_keep_their_battles_in_declared_o
     shown = criterion["rise_ci95"][0] > 0 and criterion["gain_ci95"][1] < 0.15
     assert criterion["pass"] == shown == (criterion["verdict"] == "pass")
     assert "nash_value" not in load(results / "iteration_1/meta_game_analysis.json")
+
+
+def played_only_on(records: list[dict], team_set: str) -> bool:
+    """Some battles, every one of them between two teams of `team_set`."""
+    ids = {team.id for team in load_team_set(team_set).teams}
+    return bool(records) and {r["team_a"] for r in records} | {r["team_b"] for r in records} <= ids
+
+
+def test_every_evaluation_reports_held_out_numbers_beside_in_distribution_ones(workflow):
+    """tiny.yaml trains on competitive and holds out heldout: each number comes from battles on its own set."""
+    results = workflow / "results"
+    for name in ["phase0/bootstrap_eval.json", "analysis/mixture_vs_baselines.json"]:
+        evaluation = load(results / name)
+        assert evaluation["team_set"] == "competitive" and evaluation["held_out"]["team_set"] == "heldout"
+        assert set(evaluation["held_out"]["opponents"]) == set(evaluation["opponents"])
+        for opponent, summary in evaluation["opponents"].items():
+            held_out = evaluation["held_out"]["opponents"][opponent]
+            assert summary["battles"] == held_out["battles"] == len(held_out["records"]) and len(held_out["ci95"]) == 2
+            assert played_only_on(summary["records"], "competitive") and played_only_on(held_out["records"], "heldout")
+    for name in ["iteration_0/br_eval.json", "iteration_1/br_eval.json", "analysis/exploiter_eval.json"]:
+        evaluation = load(results / name)
+        held_out = evaluation["held_out"]
+        assert held_out["team_set"] == "heldout" and held_out["vs_previous_nash"]["battles"] == len(held_out["records"])
+        assert played_only_on(evaluation["records"], "competitive") and played_only_on(held_out["records"], "heldout")
+    summary = load(results / "analysis/summary.json")
+    assert summary["team_set"] == "competitive" and summary["eval_team_set"] == "heldout"
+    assert all(m["held_out"]["team_set"] == "heldout" for m in summary["exploitability_progress"])
 
 
 def test_second_run_has_nothing_to_do(workflow):

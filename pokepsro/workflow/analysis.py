@@ -34,9 +34,11 @@ def _check_measured_against(evaluation: dict, path: Path, strategy: Path) -> Non
 
 def _sigma_measurement(sigma_of: str, evaluation: dict, following: dict | None) -> dict:
     """One σ's exploitability as its best response measured it, beside the gain, its interval, the best response's
-    rise over its start, the verdict, and the matrix value."""
+    rise over its start, the verdict, and the matrix value; `held_out`: the best response's win rate against σ on
+    the held-out team set, beside the in-distribution one."""
     vs_nash = evaluation["vs_previous_nash"]
     start = evaluation["start"]
+    held_out = evaluation["held_out"]
     measurement = evaluation["exploitability"]
     verdict = sigma_verdict(measurement)
     return {"sigma_of": sigma_of, "measured_with": evaluation["policy"], "started_from": start["policy"],
@@ -45,14 +47,17 @@ def _sigma_measurement(sigma_of: str, evaluation: dict, following: dict | None) 
             "start_winrate": start["vs_previous_nash"]["win_rate"],
             "start_winrate_ci95": start["vs_previous_nash"]["ci95"],
             "team_set": evaluation["team_set"],
+            "held_out": {"team_set": held_out["team_set"], "br_winrate": held_out["vs_previous_nash"]["win_rate"],
+                         "br_winrate_ci95": held_out["vs_previous_nash"]["ci95"],
+                         "battles": held_out["vs_previous_nash"]["battles"]},
             # max_j (M_{k+1} σ̃_k)_j − 0.5 in the grown matrix, and the policy attaining it (None for the final σ)
             "exploitability_in_matrix": following["exploitability"] if following else None,
             "best_responder": following["exploitability_of_previous"]["best_response"] if following else None}
 
 
-def _one_team_set(evaluations: dict[Path, dict]) -> str:
-    """Every σ is measured on the same team set; a mix would compare numbers from different games."""
-    team_sets = {path: evaluation["team_set"] for path, evaluation in evaluations.items()}
+def _one_team_set(team_sets: dict[Path, str]) -> str:
+    """Every σ is measured on the same team set (in-distribution, and held out); a mix would compare numbers from
+    different games."""
     if len(set(team_sets.values())) > 1:
         listed = ", ".join(f"{path}: {team_set!r}" for path, team_set in team_sets.items())
         raise UsageError(f"the evaluations were played on different team sets ({listed}); rebuild them")
@@ -78,7 +83,9 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
     evaluations = {Path(path): read_evaluation(path) for path in [*br_evals, exploiter_eval]}
     for k, (path, evaluation) in enumerate(evaluations.items()):
         _check_measured_against(evaluation, path, strategies[k])
-    team_set = _one_team_set(evaluations)
+    team_set = _one_team_set({path: evaluation["team_set"] for path, evaluation in evaluations.items()})
+    eval_team_set = _one_team_set({path: evaluation["held_out"]["team_set"]
+                                   for path, evaluation in evaluations.items()})
     labels = [Path(stage).name for stage in stages]
     progress = [_sigma_measurement(labels[k], evaluation, stage_analyses[k + 1] if k + 1 < len(labels) else None)
                 for k, evaluation in enumerate(evaluations.values())]
@@ -96,6 +103,7 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
     final_size = len(Population.load(population))
     summary = {
         "team_set": team_set,
+        "eval_team_set": eval_team_set,
         "stages": [{"stage": label, "population_size": len(s.policy_names),
                     "support_size": a["support_size"], "entropy": a["entropy"],
                     "exploitability_within_population": a["exploitability_within_population"],
@@ -108,7 +116,9 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
                  "exploitability = max(0, gain), a lower bound, None when the gain's interval lies below 0 "
                  "(the best response lost: not informative). rise is the best response's paired gain over its "
                  "start on the same battles; verdict reads both (see success.json). exploitability_in_matrix is "
-                 "the grown matrix's max_j (M σ̃)_j − 0.5."),
+                 "the grown matrix's max_j (M σ̃)_j − 0.5. held_out: the same best response against σ on "
+                 "eval_team_set, teams no policy trained on (a win rate, not an exploitability: σ is a Nash of "
+                 "team_set's game)."),
     }
     success = success_criteria(progress, stage_analyses[-1], initial_size, final_size)
     atomic_write_json(out["summary"], summary)
