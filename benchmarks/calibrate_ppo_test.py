@@ -23,10 +23,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
     parser.add_argument("--broken", action="store_true", help="lr 1e-9: a learner that cannot learn")
+    parser.add_argument("--lr", type=float, help="another learning rate than the test's")
     args = parser.parse_args()
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
-            before, after = tiny_budget_rates(Path(folder), seed, lr=1e-9 if args.broken else None)
+            overrides = {"lr": 1e-9} if args.broken else {"lr": args.lr} if args.lr else {}
+            before, after = tiny_budget_rates(Path(folder), seed, **overrides)
         print(f"seed {seed}{' broken' if args.broken else ''}: before {before:.2f} after {after:.2f} "
               f"rise {after - before:+.2f}", flush=True)
 

@@ -6,7 +6,6 @@ growth, and a SIGKILL in the middle of an iteration.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from pokepsro.core.files import read_jsonl
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.metagame.solver import exploitability
+from pokepsro.workflow.rerun_diff import differing_files
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny.yaml"
@@ -101,39 +100,6 @@ def test_every_artifact_is_built(workflow):
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.partial"))
 
 
-# What may differ between two runs of one seed: wall-clock figures, the worker count, Showdown's room tags.
-RUN_SPECIFIC = {"wall_s", "finished_at", "battle_id", "showdown_battle", "workers", "seconds", "play_s", "update_s",
-                "battles_per_s", "samples_per_s", "update_samples_per_s"}
-JSON_FIELDS = ("metrics_json", "train_config_json", "model_config_json", "rows_json", "records_json")  # in a .pt
-
-
-def without_run_specifics(value):
-    if isinstance(value, dict):
-        return {key: without_run_specifics(json.loads(item) if key in ("meta", *JSON_FIELDS) else item)
-                for key, item in value.items() if key not in RUN_SPECIFIC}
-    if isinstance(value, list | tuple):
-        return [without_run_specifics(item) for item in value]
-    if isinstance(value, torch.Tensor | np.ndarray):
-        return np.asarray(value).tobytes()  # bit for bit (NaN included)
-    return value
-
-
-def artifact_content(path: Path):
-    """A result file's content, run-specific figures left out."""
-    if path.suffix == ".json":
-        return without_run_specifics(load(path))
-    if path.suffix == ".jsonl":
-        return without_run_specifics(read_jsonl(path))
-    if path.suffix == ".csv":
-        with open(path, newline="") as handle:
-            return without_run_specifics(list(csv.DictReader(handle)))
-    if path.suffix == ".npz":
-        with np.load(path) as shard:
-            return without_run_specifics({key: str(shard[key]) if key == "meta" else shard[key]
-                                          for key in shard.files})
-    return without_run_specifics(torch.load(path, weights_only=True))
-
-
 def test_a_rerun_on_one_worker_and_another_cpu_path_reproduces_every_number_and_weight(workflow, tmp_path):
     """Same seed, fresh folder, half the battle workers, and the code path of another CPU forced (torch's kernels
     without SIMD, MKL held to AVX2, one OpenMP thread): every record, matrix, σ, shard and checkpoint is the same
@@ -141,11 +107,8 @@ def test_a_rerun_on_one_worker_and_another_cpu_path_reproduces_every_number_and_
     other_cpu = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1"}
     result = snakemake(tmp_path, config=("workers=1",), env=other_cpu)
     assert result.returncode == 0, result.stderr[-4000:]
-    compared = [path.relative_to(tmp_path) for path in sorted((tmp_path / "results").rglob("*"))
-                if path.suffix in (".json", ".jsonl", ".csv", ".npz", ".pt")]
+    compared, differing = differing_files(tmp_path, workflow)
     assert len([path for path in compared if path.suffix == ".pt"]) > 10
-    differing = [str(path) for path in compared
-                 if artifact_content(tmp_path / path) != artifact_content(workflow / path)]
     assert differing == []
 
 
