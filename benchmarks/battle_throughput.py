@@ -8,6 +8,9 @@ the three schedules with each number of worker processes in `--direct-workers`; 
 its workers. The floor plays the same random-vs-random schedule (same format, teams, seats and battle seeds)
 in one Node process through `BattleStream` with the simulator's own `RandomPlayerAI` (`benchmarks/sim_floor.js`).
 
+The server's start-up (from launch until its websocket answers: what every `run_battles` call without a
+server of its own pays first) is timed and printed too.
+
 Battle length depends on the matchup, so turns/s is reported next to battles/s, and the backends are
 compared on the same pair ("vs server": turns/s over the best server row of the same pair). "CPU cores used"
 is measured, not assumed: CPU seconds of this Python process and every process under it (the server and its
@@ -207,7 +210,9 @@ def run_benchmark(args: argparse.Namespace, checkpoint: Path) -> dict:
         print(f"  done: {row['configuration']} in {row['seconds']:.1f} s", flush=True)
 
     log_path = Path(tempfile.gettempdir()) / f"pokepsro-battle-throughput-{os.getpid()}.log"
+    started = time.perf_counter()
     with ShowdownServer(log_path) as server:
+        server_startup_s = time.perf_counter() - started  # every run_battles without a server pays this
         run_battles(schedule_matchup(STRONG, WEAK, args.warmup_battles, team_set, derive_seed(args.seed, "warm-up")),
                     players, battle_format=args.format, concurrency=max(args.concurrency), server=server,
                     progress=False)
@@ -224,7 +229,8 @@ def run_benchmark(args: argparse.Namespace, checkpoint: Path) -> dict:
     floor = measure_floor(schedules[f"{WEAK} vs {WEAK}"], args.format, args.floor_concurrency)
     rows.append(floor)
     add_rates(rows, floor)
-    return {"team_set": team_set.name, "format": args.format, "checkpoint": str(checkpoint), "rows": rows}
+    return {"team_set": team_set.name, "format": args.format, "checkpoint": str(checkpoint),
+            "server_startup_s": server_startup_s, "rows": rows}
 
 
 def process_tree() -> dict[int, tuple[int, float, float]]:
@@ -375,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{args.format}, team set {result['team_set']!r}; load average at end "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
         print(format_table(result["rows"]))
+        print(f"\nShowdown server start-up (until its websocket answers): {result['server_startup_s']:.2f} s")
     if args.json is not None:
         atomic_write_json(args.json, {"machine": machine, **result})
     return 0

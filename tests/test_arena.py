@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from conftest import processes_in_group, processes_running_in, restore_ctrl_c, team_text
@@ -47,6 +48,16 @@ def seats_seen(collected: dict):
         collected[spec.index] = (battle_a.player_role, battle_b.player_role,
                                  battle_a.player_username, battle_b.player_username)
     return on_battle_end
+
+
+def outcomes_seen(collected: dict):
+    """on_battle_end callback keeping, per battle index, each side's (finished, won) as its battle object saw it."""
+    def on_battle_end(spec, battle_a, battle_b, record):
+        collected[spec.index] = ((battle_a.finished, battle_a.won), (battle_b.finished, battle_b.won))
+    return on_battle_end
+
+
+FORFEITED_BY_A = ((True, False), (True, True))  # the simulator ended the battle on side A's forfeit
 
 
 def assert_exact_accounting(records: list[dict], specs: list[BattleSpec]) -> None:
@@ -146,10 +157,13 @@ def test_turn_limit_ends_every_battle_as_a_tie_with_an_owned_server(team_set, tm
 
 def test_wall_time_limit_records_a_timeout_tie(team_set, showdown_server):
     specs = schedule_matchup("slow", "random", 2, team_set, seed=4)
+    ended: dict = {}
     records = run_battles(specs, {"slow": SlowPlayer, "random": RandomPlayer}, server=showdown_server,
-                          concurrency=2, battle_timeout_s=2.0, progress=False)
+                          concurrency=2, battle_timeout_s=2.0, progress=False, on_battle_end=outcomes_seen(ended))
     assert_exact_accounting(records, specs)
     assert [(r["end"], r["result_a"], r["winner"]) for r in records] == [("timeout", "tie", None)] * 2
+    # Cut by the limit (side A forfeited and the server ended the battle), not played out nor left stuck.
+    assert ended == {spec.index: FORFEITED_BY_A for spec in specs}
     # The lanes' players were stuck or forfeited cleanly; either way the server still serves new battles.
     again = run_battles(schedule_matchup("maxbp", "random", 2, team_set, seed=4), PLAYERS, server=showdown_server,
                         progress=False)
@@ -237,21 +251,25 @@ def test_interrupted_run_stops_its_own_server_and_keeps_whole_records(tmp_path):
     assert 1 <= len(indices) < 2000 and len(set(indices)) == len(indices)
 
 
-def test_refused_team_fails_fast_with_the_servers_reason(showdown_server):
+def test_refused_team_fails_fast_with_the_servers_reason(showdown_server, tmp_path):
     """A team the server's validator refuses is an error quoting the reason, never a silent tie or a hang."""
     banned = team_text([("Mewtwo", "Psychic", "Amnesia", "Recover", "Thunderbolt")])
     team_set = TeamSet("banned", "gen1ou", (Team("mewtwo", banned, pack_team_text(banned)),))
-    start = time.monotonic()
-    with pytest.raises(RuntimeError, match="Mewtwo is tagged Uber"):
+    path = tmp_path / "records.jsonl"
+    # Each attempt fails on the server's popup; a popup missed would fail as "no battle started within 30 s".
+    with pytest.raises(RuntimeError, match=r"failed 3 times; last: server popup to .*Mewtwo is tagged Uber"):
         run_battles(schedule_matchup("maxbp", "random", 1, team_set, seed=1), PLAYERS, server=showdown_server,
-                    progress=False)
-    assert time.monotonic() - start < 20
+                    record_path=path, progress=False)
+    assert not path.exists() or read_jsonl(path) == []
 
 
 class BrokenPlayer(RandomPlayer):
-    """A user Player with a bug: its move choice raises."""
+    """A user Player with a bug: its move choice raises (every call counted in `calls`)."""
+
+    calls: ClassVar[list[str]] = []
 
     def choose_move(self, battle):
+        BrokenPlayer.calls.append(battle.battle_tag)
         raise ValueError("bug in the user's bot")
 
 
@@ -259,8 +277,12 @@ class BrokenPlayer(RandomPlayer):
 def test_a_player_whose_choice_raises_fails_the_run_fast(team_set, backend, tmp_path):
     specs = schedule_matchup("broken", "random", 4, team_set, seed=3)
     players = {"broken": BrokenPlayer, "random": RandomPlayer}
-    start = time.monotonic()
+    BrokenPlayer.calls.clear()
+    path = tmp_path / "records.jsonl"
+    # Unnoticed, the error would stall each battle until its limit, then record it as a timeout tie: no error.
     with pytest.raises(RuntimeError, match="bug in the user's bot"):
-        run_battles(specs, players, concurrency=2, backend=backend, battle_timeout_s=300,
+        run_battles(specs, players, concurrency=2, backend=backend, battle_timeout_s=300, record_path=path,
                     server_log=tmp_path / "server.log", progress=False)
-    assert time.monotonic() - start < 60  # not after the 300 s battle timeout
+    assert not path.exists() or read_jsonl(path) == []
+    # The run stopped at the first failure: no battle beyond the two lanes' first was started.
+    assert 1 <= len(BrokenPlayer.calls) <= 2 and len(set(BrokenPlayer.calls)) == len(BrokenPlayer.calls)

@@ -24,7 +24,9 @@ def test_battle_throughput_smoke(tmp_path):
         capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "| simulator floor c=2 |" in completed.stdout
+    assert "Showdown server start-up (until its websocket answers):" in completed.stdout
     result = json.loads(out.read_text())
+    assert result["server_startup_s"] > 0
     rows = {row["configuration"]: row for row in result["rows"]}
     assert list(rows) == ["server c=1, max_base_power vs random", "server c=2, max_base_power vs random",
                           "server c=2, neural vs max_base_power", "server c=2, random vs random",

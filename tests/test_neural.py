@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import time
 from typing import ClassVar
 
 import numpy as np
@@ -84,21 +83,46 @@ def test_batched_policy_batches_waiting_battles_and_flushes_a_lone_one(checkpoin
         # Two of three live battles ask: they wait for the third or the delay.
         first = [policy.decide(obs[i], masks[i], 1.0, False) for i in range(2)]
         await asyncio.sleep(0)
-        assert not any(future.done() for future in first)
+        assert not any(future.done() for future in first) and not policy.batch_sizes
         third = policy.decide(obs[2], masks[2], 1.0, False)  # everyone waiting -> one batch of 3, at once
+        assert all(future.done() for future in (*first, third)) and dict(policy.batch_sizes) == {3: 1}
         results = [await future for future in (*first, third)]
         policy.battle_finished("z")
-        # One of two live battles asks and the other never does: the delay flushes it alone.
-        started = time.monotonic()
-        lone = await asyncio.wait_for(policy.decide(obs[0], masks[0], 1.0, True), timeout=1.0)
-        return results, lone, time.monotonic() - started
+        # One of two live battles asks and the other never does: it waits, then the delay flushes it alone.
+        lone = policy.decide(obs[0], masks[0], 1.0, True)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert not lone.done() and dict(policy.batch_sizes) == {3: 1}
+        lone = await asyncio.wait_for(lone, timeout=30)  # a hang guard: the delay is 0.05 s
+        return results, lone
 
-    results, lone, waited = asyncio.run(scenario())
-    assert 0.04 <= waited < 1.0
+    results, lone = asyncio.run(scenario())
     assert dict(policy.batch_sizes) == {3: 1, 1: 1}
     for (action, logp), mask in zip(results, masks, strict=True):
         assert mask[action] and logp <= 0.0
     assert masks[0][lone[0]] and lone[1] == 0.0  # greedy: deterministic, log-prob 0
+
+
+def test_a_finished_battle_releases_the_decisions_waiting_for_it(checkpoint):
+    """No delay to wait out (it is an hour here): the last live battle's end flushes the others' decisions."""
+    policy = BatchedPolicy(build_model(TINY_MODEL, OBS_DIM), seed=1, flush_delay_s=3600.0)
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(2, OBS_DIM)).astype(np.float32)
+    masks = random_masks(rng, 2)
+
+    async def scenario():
+        for key in ("x", "y", "z"):
+            policy.battle_started(key)
+        waiting = [policy.decide(obs[i], masks[i], 1.0, False) for i in range(2)]
+        await asyncio.sleep(0)
+        assert not any(future.done() for future in waiting)
+        policy.battle_finished("z")  # the battle they waited for will never ask
+        assert all(future.done() for future in waiting)
+        return [await future for future in waiting]
+
+    results = asyncio.run(scenario())
+    assert dict(policy.batch_sizes) == {2: 1}
+    assert all(mask[action] for (action, _), mask in zip(results, masks, strict=True))
 
 
 def test_a_battle_acts_alike_however_its_decisions_are_batched():

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +140,6 @@ class ClusterRuns:
     replanned: Counter                   # jobs a dry run schedules after the failed run
     kept: dict[str, int]                 # output -> mtime_ns of what the failed run finished
     second: subprocess.CompletedProcess
-    wall_s: dict[str, float] = field(default_factory=dict)
 
 
 def finished_outputs(results: Path) -> dict[str, int]:
@@ -196,9 +195,11 @@ def runs(cluster, tmp_path_factory) -> ClusterRuns:
     second = subprocess.run(snakemake_command(workdir, "--verbose"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=REPO, env=job_environment(), check=False)  # snakemake logs to stderr
     second_wall = time.perf_counter() - started
+    # A report, not a check (each run is bounded by `timeout RUN_LIMIT_S`): shown with `pytest -s`.
+    print(f"SLURM cluster run wall time: first run (cancelled) {first_wall:.0f} s, rerun {second_wall:.0f} s")
     assert second.returncode == 0, second.stdout[-8000:]
     return ClusterRuns(workdir, planned, cancelled_job, recorded_before_rerun, first, published_after_cancel,
-                       replanned, kept, second, {"first run (cancelled)": first_wall, "rerun": second_wall})
+                       replanned, kept, second)
 
 
 def job_start_lines(workdir: Path) -> dict[str, dict[str, str]]:
@@ -287,10 +288,3 @@ def test_results_pass_the_local_checks(runs):
                  "mixture_vs_baselines.json"]:
         assert (results / "analysis" / name).is_file(), name
     assert not list(results.rglob("*.tmp"))
-
-
-def test_wall_time(runs):
-    total = sum(runs.wall_s.values())
-    print("SLURM cluster run wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in runs.wall_s.items())
-          + f", total {total:.0f} s")
-    assert total < 2 * RUN_LIMIT_S

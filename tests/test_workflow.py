@@ -232,12 +232,33 @@ def test_every_evaluation_reports_held_out_numbers_beside_in_distribution_ones(w
     assert all(m["held_out"]["team_set"] == "heldout" for m in summary["exploitability_progress"])
 
 
+def file_stamps(workdir: Path) -> dict[str, int]:
+    """Every file the workflow wrote (results and logs) with its mtime in ns."""
+    return {str(path.relative_to(workdir)): path.stat().st_mtime_ns
+            for folder in ("results", "logs") for path in (workdir / folder).rglob("*") if path.is_file()}
+
+
 def test_second_run_has_nothing_to_do(workflow):
-    start = time.perf_counter()
+    dry = snakemake(workflow, "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr and scheduled_jobs(dry.stdout) == Counter()
+    before = file_stamps(workflow)
+    assert len(before) > 50  # the built workflow, not an empty folder
     result = snakemake(workflow)
-    assert result.returncode == 0
+    assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
-    assert time.perf_counter() - start < 30
+    assert file_stamps(workflow) == before, "a rerun rewrote or added files"
+
+
+def test_noop_benchmark_times_the_built_workflow(workflow):
+    """benchmarks/workflow_noop.py, where the no-op rerun's speed is measured, runs (once) on a built workflow."""
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks/workflow_noop.py"), "--directory", str(workflow),
+                             "--configfile", str(TINY), "--repeats", "1", "--", "--config",
+                             f"oracle_ppo_config={TINY_PPO}"], capture_output=True, text=True, timeout=300,
+                            cwd=REPO, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"snakemake -n on {workflow}: median " in result.stdout
+    assert result.stdout.rstrip().endswith("jobs planned: 0"), result.stdout
 
 
 def test_report_renders_every_plot(workflow):
