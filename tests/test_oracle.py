@@ -236,11 +236,11 @@ def greedy_win_rate(checkpoint: Path, opponent: str, battles: int, seed: int) ->
 TINY_BUDGET_PPO = {"lr": 3e-3, "epochs": 4, "kl_coef": 0.0, "temperature": 1.0, "entropy_coef": 0.01}
 
 
-def tiny_budget_rates(folder: Path, seed: int, **ppo_overrides) -> tuple[float, float]:
+def tiny_budget_rates(folder: Path, seed: int, battles: int = 256, **ppo_overrides) -> tuple[float, float]:
     """Greedy win rates against `random` (the same 100 battles) of untrained weights drawn from `seed`, before and
     after 256 PPO battles seeded by `seed` (benchmarks/calibrate_ppo_test.py runs it over many seeds)."""
     init = write_checkpoint(folder / "init.pt", seed=seed)
-    task = ppo_task(folder, init, battles=256, round_battles=32, opponents=("random",), seed=seed)
+    task = ppo_task(folder, init, battles=battles, round_battles=32, opponents=("random",), seed=seed)
     task.options["ppo_config"].update({**TINY_BUDGET_PPO, **ppo_overrides})
     trained = train_best_response("ppo", task).checkpoint
     return greedy_win_rate(init, "random", 100, 11 + seed), greedy_win_rate(trained, "random", 100, 11 + seed)
