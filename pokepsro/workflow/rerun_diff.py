@@ -20,15 +20,15 @@ import torch
 from pokepsro.core.files import read_jsonl
 
 RUN_SPECIFIC = {"wall_s", "finished_at", "battle_id", "showdown_battle", "workers", "seconds", "play_s", "update_s",
-                "battles_per_s", "samples_per_s", "update_samples_per_s"}
-JSON_FIELDS = ("metrics_json", "train_config_json", "model_config_json", "rows_json", "records_json")  # in a .pt
+                "battles_per_s", "samples_per_s", "update_samples_per_s", "eval_s"}
 COMPARED = (".json", ".jsonl", ".csv", ".npz", ".pt")
 
 
 def without_run_specifics(value):
-    """`value` with every run-specific field dropped, JSON strings inside checkpoints parsed, arrays as bytes."""
+    """`value` with every run-specific field dropped, JSON strings inside checkpoints (`*_json`) and shards (`meta`)
+    parsed, arrays as bytes."""
     if isinstance(value, dict):
-        return {key: without_run_specifics(json.loads(item) if key in ("meta", *JSON_FIELDS) else item)
+        return {key: without_run_specifics(json.loads(item) if key == "meta" or key.endswith("_json") else item)
                 for key, item in value.items() if key not in RUN_SPECIFIC}
     if isinstance(value, list | tuple):
         return [without_run_specifics(item) for item in value]
