@@ -248,8 +248,11 @@ def tiny_budget_rates(folder: Path, seed: int, battles: int = 256, **ppo_overrid
 
 @pytest.mark.slow
 def test_ppo_beats_a_fixed_weak_opponent_more_often_after_a_tiny_budget(tmp_path):
-    """A real run whose result could fail: an untrained policy, 256 battles of PPO against `random`.
-    CALIBRATION"""
-    before, after = tiny_budget_rates(tmp_path, seed=3)
+    """A real run whose result could fail: untrained weights, 512 battles of PPO against `random`, greedy win rate
+    over the same 100 battles before and after. Calibrated (benchmarks/calibrate_ppo_test.py; table in
+    docs/measurements/2026-12-04_cpu_reproducibility.md): the rise over seeds 1, 2, 3, 4, 5 and 8 was +0.50, +0.43,
+    +0.66, +0.43, +0.28, +0.15 on an Intel Xeon (torch 2.11) and SEEDS_AMD on the AMD machine (torch 2.13); a
+    learner that cannot learn (lr 1e-9) rose +0.00 to +0.02. At 256 battles one seed in five did not learn."""
+    before, after = tiny_budget_rates(tmp_path, seed=2, battles=512)
     print(f"greedy win rate against random over 100 battles: {before:.2f} before, {after:.2f} after")
-    assert after >= before + 0.15 and after >= 0.6
+    assert after >= before + 0.08
