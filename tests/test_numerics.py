@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pokepsro.core.numerics import _cpu_has_avx2
+from pokepsro.core.numerics import cpu_has_avx2
 
 SPEC = importlib.util.spec_from_file_location(
     "cpu_reproducibility", Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_reproducibility.py")
@@ -23,7 +23,7 @@ SPEC.loader.exec_module(benchmark)
 # vector width than this CPU's), MKL held to AVX2 (what it runs on AVX2-only CPUs), more threads than cores.
 OTHER_PATH = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
-pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64") or not _cpu_has_avx2(),
+pytestmark = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64") or not cpu_has_avx2(),
                                 reason="the portable path is pinned on x86-64 CPUs with AVX2 only")
 
 

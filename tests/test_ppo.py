@@ -56,6 +56,10 @@ def bandit_rollout(model, rng: np.random.Generator, episodes: int, generator: to
 
 
 def test_ppo_learns_a_bandit_from_its_own_samples():
+    """Calibrated over seeds 0-5 (the same code, every seed in torch, the rollouts and the sampler): the last three
+    rounds won 0.919, 0.927, 0.934, 0.932, 0.931, 0.941 of their battles, the first two 0.25-0.37 (a quarter by
+    chance, plus round 1's update); a learner that cannot learn (lr 1e-9) ended at 0.18-0.29, rising at most 0.04.
+    Seed 0 runs here."""
     torch.manual_seed(0)
     model = build_model(TINY, OBS_DIM)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -68,8 +72,8 @@ def test_ppo_learns_a_bandit_from_its_own_samples():
         metrics = ppo_update(model, optimizer, rollout, config(minibatch_size=64),
                              generator=torch.Generator().manual_seed(round_number))
         assert metrics["samples"] == 256 and metrics["updates"] == 4 * 4
-    assert np.mean(rates[:2]) < 0.35  # 4 legal actions: a quarter by chance
     assert np.mean(rates[-3:]) > 0.8
+    assert np.mean(rates[-3:]) - np.mean(rates[:2]) > 0.4
 
 
 def test_kl_penalty_keeps_the_policy_near_its_start_and_target_kl_stops_early():

@@ -31,7 +31,7 @@ LEARNER_THREADS = 2  # torch threads of every weight update, on any machine (see
 ACTING_THREADS = 1  # small batched forward passes: a second thread only fights the simulator for its core
 
 
-def _cpu_has_avx2() -> bool:
+def cpu_has_avx2() -> bool:
     try:
         return " avx2 " in f" {Path('/proc/cpuinfo').read_text()} ".replace("\t", " ").replace("\n", " ")
     except OSError:
@@ -48,7 +48,7 @@ def pin_cpu_kernels() -> bool:
     if choice not in ("portable", "native"):
         sys.stderr.write(f"error: {KERNELS_ENV}={choice!r}: use portable (the default) or native\n")
         raise SystemExit(2)
-    if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64") or not _cpu_has_avx2():
+    if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64") or not cpu_has_avx2():
         return False
     os.environ.update(PORTABLE_ENV)
     return True
