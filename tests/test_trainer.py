@@ -83,6 +83,9 @@ def read_metrics(out_dir: Path) -> list[dict[str, float]]:
 
 
 def test_advantage_filtering_learns_the_bandit_and_plain_cloning_does_not(bandit_dir, tmp_path):
+    """Calibrated over seeds 0-4 (shards and training seed alike): greedy accuracy 0.709, 0.666, 0.730, 0.684, 0.695
+    with advantage filtering, 0.130, 0.178, 0.252, 0.158, 0.109 with plain cloning of the uniform behaviour (chance
+    ~0.15), gaps 0.48-0.59. Seed 0 runs here."""
     binary_dir, bc_dir = tmp_path / "binary", tmp_path / "bc"
     last = train(out_dir=binary_dir, collected_dirs=[bandit_dir], replay_weight=0.0,
                  model_config=SMALL, train_config=bandit_train_config(), progress=False)
