@@ -251,8 +251,9 @@ def test_ppo_beats_a_fixed_weak_opponent_more_often_after_a_tiny_budget(tmp_path
     """A real run whose result could fail: untrained weights, 512 battles of PPO against `random`, greedy win rate
     over the same 100 battles before and after. Calibrated (benchmarks/calibrate_ppo_test.py; table in
     docs/measurements/2026-12-04_cpu_reproducibility.md): the rise over seeds 1, 2, 3, 4, 5 and 8 was +0.50, +0.43,
-    +0.66, +0.43, +0.28, +0.15 on an Intel Xeon (torch 2.11) and SEEDS_AMD on the AMD machine (torch 2.13); a
-    learner that cannot learn (lr 1e-9) rose +0.00 to +0.02. At 256 battles one seed in five did not learn."""
+    +0.66, +0.43, +0.28, +0.15 on an Intel Xeon (torch 2.11), and over seeds 2, 4, 5 and 8 +0.46, +0.24, +0.22,
+    +0.09 on an AMD EPYC (torch 2.13, the pinned path CI runs); a learner that cannot learn (lr 1e-9) rose +0.00 to
+    +0.02. At 256 battles one seed in five did not learn. Seed 2 runs here."""
     before, after = tiny_budget_rates(tmp_path, seed=2, battles=512)
     print(f"greedy win rate against random over 100 battles: {before:.2f} before, {after:.2f} after")
-    assert after >= before + 0.08
+    assert after >= before + 0.05
