@@ -134,7 +134,7 @@ def checkpoint_vs_workflow(tmp_path: Path, *cli_flags: str) -> tuple[list[tuple]
         team_set="competitive", seed=5, battle={key: config[key] for key in ("battle_format", "max_turns",
                                                                           "battle_timeout_s")},
         runtime={"concurrency": 4, "backend": "direct", "workers": 1}, server_log=tmp_path / "server.log",
-        acting=config["acting"])["opponents"]["random"]["records"]
+        eval_team_set="heldout", acting=config["acting"])["opponents"]["random"]["records"]
     Population((heuristic_entry("random"),)).save(tmp_path / "population.json")
     (tmp_path / "sigma.json").write_text(json.dumps({"policy_names": ["random"], "meta_strategy": [1.0]}))
     out = tmp_path / "cli.jsonl"
