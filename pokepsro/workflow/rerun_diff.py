@@ -28,13 +28,18 @@ def without_run_specifics(value):
     """`value` with every run-specific field dropped, JSON strings inside checkpoints (`*_json`) and shards (`meta`)
     parsed, arrays as bytes."""
     if isinstance(value, dict):
-        return {key: without_run_specifics(json.loads(item) if key == "meta" or key.endswith("_json") else item)
+        return {key: without_run_specifics(json.loads(item) if _holds_json(key) else item)
                 for key, item in value.items() if key not in RUN_SPECIFIC}
     if isinstance(value, list | tuple):
         return [without_run_specifics(item) for item in value]
     if isinstance(value, torch.Tensor | np.ndarray):
         return np.asarray(value).tobytes()  # bit for bit (NaN included)
     return value
+
+
+def _holds_json(key) -> bool:
+    """A field that holds JSON text (optimizer states have integer keys)."""
+    return isinstance(key, str) and (key == "meta" or key.endswith("_json"))
 
 
 def artifact_content(path: Path):
