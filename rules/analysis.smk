@@ -12,12 +12,18 @@ rule analysis:
         population=f"{FINAL}/population.json",
         initial_population=f"{PHASE0}/population.json",
     output:
-        exploitability=report("results/analysis/exploitability.png", category="PSRO progress"),
-        nash_mixture=report("results/analysis/nash_mixture.png", category="PSRO progress"),
-        matrix=report("results/analysis/interaction_matrix.png", category="Final population"),
-        br_winrate=report("results/analysis/br_winrate.png", category="PSRO progress"),
-        summary=report("results/analysis/summary.json", category="Summary"),
-        success=report("results/analysis/success.json", category="Summary"),
+        exploitability=report("results/analysis/exploitability.png",
+                              caption="../report/exploitability.rst", category="PSRO progress"),
+        nash_mixture=report("results/analysis/nash_mixture.png",
+                            caption="../report/nash_mixture.rst", category="PSRO progress"),
+        matrix=report("results/analysis/interaction_matrix.png",
+                      caption="../report/final_interaction_matrix.rst", category="Final population"),
+        br_winrate=report("results/analysis/br_winrate.png",
+                          caption="../report/br_winrate.rst", category="PSRO progress"),
+        summary=report("results/analysis/summary.json",
+                       caption="../report/summary.rst", category="Summary"),
+        success=report("results/analysis/success.json",
+                       caption="../report/success.rst", category="Summary"),
     params:
         stages=STAGES,
     conda: SOFTWARE
@@ -64,7 +70,8 @@ rule mixture_vs_baselines:
         population=f"{FINAL}/population.json",
         strategy=f"{FINAL}/meta_strategy.json",
     output:
-        report("results/analysis/mixture_vs_baselines.json", category="Final population"),
+        report("results/analysis/mixture_vs_baselines.json",
+               caption="../report/mixture_vs_baselines.rst", category="Final population"),
     params:
         battles=config["mixture_eval_battles"],
         baselines=["random", "max_base_power", "simple_heuristics", "gym_leader", "gen1_boss_ai"],

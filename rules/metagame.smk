@@ -51,8 +51,10 @@ rule stage_figures:
         matrix="results/{stage}/interaction_matrix.json",
         strategy="results/{stage}/meta_strategy.json",
     output:
-        matrix=report("results/{stage}/interaction_matrix.png", category="Stages", subcategory="{stage}"),
-        strategy=report("results/{stage}/meta_strategy.png", category="Stages", subcategory="{stage}"),
+        matrix=report("results/{stage}/interaction_matrix.png", caption="../report/stage_interaction_matrix.rst",
+                      category="Stages", subcategory="{stage}"),
+        strategy=report("results/{stage}/meta_strategy.png", caption="../report/stage_meta_strategy.rst",
+                        category="Stages", subcategory="{stage}"),
     conda: SOFTWARE
     log:
         "logs/{stage}/figures.log",

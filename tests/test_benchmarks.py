@@ -54,7 +54,8 @@ def test_soak_of_ten_thousand_battles_keeps_its_pace_and_memory(tmp_path):
     """The issue's soak: 10,000 battles over two workers, each counted once, no slowdown, flat memory.
 
     The pace is judged by CPU seconds per battle (the whole process tree), which other load on the machine
-    does not change; wall-clock throughput is printed by the benchmark and kept in the README.
+    does not change; wall-clock throughput is printed by the benchmark and kept in
+    docs/measurements/2026-11-25_battle_throughput.md.
     """
     out = tmp_path / "soak.json"
     completed = subprocess.run(

@@ -18,7 +18,7 @@ from snakemake.utils import update_config
 from pokepsro.core.files import REPO_ROOT, read_yaml
 from pokepsro.workflow.config import validate_config
 
-sys.path.insert(0, str(REPO_ROOT / "scripts" / "device"))
+sys.path.insert(0, str(REPO_ROOT / "tools" / "device"))
 import gpu_stage_report
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# A short end-to-end check of a device machine after scripts/device/setup.sh (about 1-2 minutes on an H200 node):
+# A short end-to-end check of a device machine after tools/device/setup.sh (about 1-2 minutes on an H200 node):
 # versions, a Snakemake dry run of the default workflow, heuristic battles (direct backend, worker processes),
 # a few battles through a local Showdown server, and battles of an untrained neural checkpoint on the GPU
-# while nvidia-smi is sampled. Writes smoke.log, gpu.csv, gpu_apps.csv and the battle records to $OUT
-# (or SMOKE_OUT).     bash scripts/device/setup.sh && bash scripts/device/smoke.sh
+# while nvidia-smi is sampled. Writes smoke.log, gpu.csv, gpu_apps.csv and the battle records to the output folder
+# (SMOKE_OUT or OUT, default /tmp/pokepsro-smoke).     bash tools/device/setup.sh && bash tools/device/smoke.sh
 # Scale with SMOKE_BATTLES (heuristic, 200), SMOKE_NEURAL_BATTLES (100), SMOKE_WORKERS (4).
 set -uo pipefail
 

@@ -1,6 +1,6 @@
 """Stage times, GPU use per stage and the PSRO results of a finished (or cut short) workflow run, in one report.
 
-    python scripts/device/gpu_stage_report.py [--root .] [--gpu gpu.csv] [--apps gpu_apps.csv] --out DIR
+    python tools/device/gpu_stage_report.py [--root .] [--gpu gpu.csv] [--apps gpu_apps.csv] --out DIR
 
 Reads, under --root:
 - every Snakemake `benchmark:` file (logs/**/*.benchmark.tsv): the job's wall seconds `s`; the file is written when

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Make a bare device machine (no registry, no Node) ready for pokepsro, from the carried .device_kit/
-# (made here by scripts/device/pack.sh). Run at the start of every device command:
-#     bash scripts/device/setup.sh && pokepsro battle ...
+# Make a bare GPU machine (no registry, no Node) ready for pokepsro, from the copied .device_kit/
+# (made by tools/device/pack.sh on a machine with a registry). Run once on the GPU machine, then use pokepsro:
+#     bash tools/device/setup.sh && pokepsro battle ...
 # Idempotent and quick (a machine kept warm between calls is not redone). What it does:
 #   - Node -> /tmp/node (NODE_DIR), linked into a folder on PATH (/usr/local/bin, else python3's bin folder)
 #   - the kit's wheels -> the machine's own python3 environment (pip --no-index: only what is missing or
@@ -22,7 +22,7 @@ untar_xz() {  # tar -xJ, or Python's tarfile where the image has no xz
     else "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="tar")' "$1" "$2"; fi
 }
 
-[[ -d "$KIT/wheels" ]] || die "$KIT is missing: run scripts/device/pack.sh here and name .device_kit in carry"
+[[ -d "$KIT/wheels" ]] || die "$KIT is missing: run tools/device/pack.sh on a machine with a registry and copy .device_kit/ into this checkout"
 PYBIN=$(dirname "$(command -v "$PY")")
 # A folder on PATH to link programs into: /usr/local/bin if on PATH and writable, else python3's bin folder.
 if [[ -z "${LINKDIR:-}" ]]; then

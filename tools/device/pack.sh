@@ -7,8 +7,8 @@
 #   showdown-*.tar.xz    envs/showdown/node_modules as `npm ci --omit=optional` makes it from the lock file,
 #                        runtime files only (no TypeScript sources, source maps, esbuild or @types)
 #   MANIFEST.txt         versions, sizes, sha256 sums
-# Run here, from anywhere:  bash scripts/device/pack.sh [--force]
-# Then every `run` carries `.device_kit` and starts with `bash scripts/device/setup.sh && ...` (see README.md).
+# Run here, from anywhere:  bash tools/device/pack.sh [--force]
+# Then copy .device_kit/ next to a checkout on the GPU machine and run `bash tools/device/setup.sh` there (see README.md).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -156,4 +156,4 @@ fi
     (cd "$KIT" && find . -type f ! -name MANIFEST.txt ! -name .stamp | sort | xargs sha256sum)
 } >"$KIT/MANIFEST.txt"
 du -sh "$KIT"/* >&2
-log "kit: $(du -sh "$KIT" | cut -f1) in $KIT (carry it as \`.device_kit\`)"
+log "kit: $(du -sh "$KIT" | cut -f1) in $KIT (copy it to the GPU machine's checkout as \`.device_kit\`)"

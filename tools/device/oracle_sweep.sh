@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PPO settings compared in parallel on the 16-core GPU machine: the phase-0 imitation bootstrap, then one
 # oracle_strength run per setting against gym_leader (2 rollout workers each).
-# Usage (after setup.sh): B=2048 bash scripts/device/oracle_sweep.sh
+# Usage (after setup.sh): B=2048 bash tools/device/oracle_sweep.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/sweep-out}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The oracle strength benchmark on the 16-core GPU machine with 4x the default budget, both σ at once (7 rollout
 # workers each), from the bootstrap carried along (results/phase0/bootstrap/refined.pt, the one the 2-core run
-# used). Usage (after setup.sh): bash scripts/device/oracle_strength.sh
+# used). Usage (after setup.sh): bash tools/device/oracle_strength.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/oracle-strength-out}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short measurements on the GPU machine (after setup.sh), about 7 minutes; everything lands in $OUT:
+# Short measurements on the GPU machine (after setup.sh), about 7 minutes; everything lands in the output folder (OUT, default /tmp/gpu-measure):
 #   1. trainer throughput of small/base/large on the GPU (benchmarks/trainer_throughput.py, MFU against the
 #      H100/H200 dense bf16 peak, 989 TFLOP/s)
 #   2. neural battles: battle worker processes x inference device (benchmarks/neural_battles.py --workers ...),
@@ -7,7 +7,7 @@
 #   3. the PPO oracle's battles/s per model size: `pokepsro best-response` from an untrained checkpoint of each
 #      size against gym_leader, 7 rollout workers (each with its own CUDA model), GPU sampled
 #   4. a Snakemake dry run of config/gpu.yaml (+ config/gpu_smoke.yaml)
-# Usage: bash scripts/device/setup.sh && bash scripts/device/gpu_measure.sh
+# Usage: bash tools/device/setup.sh && bash tools/device/gpu_measure.sh
 # Knobs: MEASURE_S (total seconds, 540), ORACLE_BATTLES (640), WORKERS ("1 4 8 14").
 set -uo pipefail
 export PYTHONUNBUFFERED=1

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole workflow on the GPU machine through Snakemake, with the GPU config, inside one device command:
-#     bash scripts/device/setup.sh && bash scripts/device/gpu_run.sh
+#     bash tools/device/setup.sh && bash tools/device/gpu_run.sh
 # Default: config/gpu.yaml with the overlay config/gpu_smoke.yaml (phase 0 + 2 PSRO iterations + the exploiter
 # + the analysis, scaled down to fit 10 minutes); GPU_CONFIGS="config/gpu.yaml" runs the full scale.
 # While it runs, nvidia-smi is sampled every second (GPU utilisation and memory, and the processes on the GPU).
-# At the end scripts/device/gpu_stage_report.py turns the benchmark files and the GPU trace into a table of stage
+# At the end tools/device/gpu_stage_report.py turns the benchmark files and the GPU trace into a table of stage
 # times with the GPU use in each stage plus σ per iteration and the best responses' win rates, and everything
-# is packed into $OUT (at most 8 files come back): run.log, report.md, stages.json, gpu.csv, gpu_apps.csv,
+# is packed into the output folder (OUT, default /tmp/gpu-run-out): run.log, report.md, stages.json, gpu.csv, gpu_apps.csv,
 # results.tgz (results/analysis/*.json, every meta_strategy.json, meta_game_analysis.json, br_eval.json,
 # population.json, interaction_matrix.json, metrics.csv and learning curves, the figures, logs/ with the
 # benchmark TSVs).
@@ -39,7 +39,7 @@ WALL=$(python3 -c "import time; print(round(time.time() - $START, 1))")
 echo "=== snakemake exit $RC after ${WALL}s"
 kill "$SMI" "$APPS" 2>/dev/null; wait "$SMI" "$APPS" 2>/dev/null
 
-python3 scripts/device/gpu_stage_report.py --root . --gpu "$OUTDIR/gpu.csv" --apps "$OUTDIR/gpu_apps.csv" \
+python3 tools/device/gpu_stage_report.py --root . --gpu "$OUTDIR/gpu.csv" --apps "$OUTDIR/gpu_apps.csv" \
     --out "$OUTDIR"
 python3 - "$OUTDIR/stages.json" "$WALL" "$RC" "$CMD" <<'PY'
 import json, sys

@@ -6,7 +6,7 @@
 # PLAN=ppo: the default bootstrap and three BC variants, then PPO settings from the default bootstrap.
 # PLAN=bootstrap: longer / gym_leader-only BC, then the default PPO from each.
 # (PLAN=features, on branch `teamset`: the team-set inference block A/B, docs/measurements there.)
-# Usage: PLAN=ppo OUT=... B=4096 EVAL=400 bash scripts/device/strength_sweep.sh
+# Usage: PLAN=ppo OUT=... B=4096 EVAL=400 bash tools/device/strength_sweep.sh
 # Results: $OUT/table.txt (one line per variant), $OUT/curves.txt (per-round training metrics), $OUT/sweep.tgz.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
