@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from pokepsro.battles.api import run_battles
-from pokepsro.battles.direct import DirectSession
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_jsonl
@@ -24,7 +23,6 @@ from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import build_model, load_checkpoint, save_checkpoint
 from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
 from pokepsro.learning.oracle import BestResponseTask, train_best_response
-from pokepsro.learning.oracle.rollouts import LearnerEpisodes
 from pokepsro.learning.recording import make_recording
 from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
@@ -47,7 +45,7 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
     ppo = {"lr": 1e-3, "round_battles": round_battles, "epochs": 2, "minibatch_size": 128, "clip": 0.2,
            "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
            "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0,
-           "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles}
+           "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles, "policy_lag": 1}
     fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
@@ -55,30 +53,44 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
     return BestResponseTask(**{**fields, **overrides})
 
 
-def test_learner_only_decisions_on_one_simulator_kept_between_rounds(tmp_path):
-    """Both sides record, but only the learner's steps are kept, with log-probs its weights reproduce."""
-    model = build_model(TINY_MODEL, OBS_DIM).eval()
-    policy = BatchedPolicy(model, seed=0)
-    episodes = LearnerEpisodes()
-    players = {"learner": functools.partial(make_recording(NeuralPlayer), policy=policy),
-               "max_base_power": player_factory(heuristic_entry("max_base_power"), record=True)}
+def test_workers_keep_the_learners_decisions_with_the_weights_of_each_battles_version(tmp_path):
+    """Two versions of the weights act at once (slots); each battle's learner steps, and only those, come back
+    with behaviour log-probs that its own version reproduces (the opponent, a recording heuristic, has none)."""
+    from tqdm import tqdm
+
+    from pokepsro.learning.oracle.rollouts import RolloutSettings, RolloutWorkers
+
+    versions = {}
+    for version in (0, 1):
+        torch.manual_seed(version)
+        versions[version] = build_model(TINY_MODEL, OBS_DIM).eval()
+    settings = RolloutSettings(learner="learner", temperature=1.0,
+                               opponents={"max_base_power": player_factory(heuristic_entry("max_base_power"),
+                                                                           record=True)},
+                               model_config=TINY_MODEL, obs_dim=OBS_DIM, battle_format="gen1ou", concurrency=4,
+                               max_turns=300, battle_timeout_s=300, slots=2)
     teams = load_team_set("competitive", "gen1ou")
-    with DirectSession(players, battle_format="gen1ou", concurrency=4, max_turns=300, battle_timeout_s=300,
-                       on_battle_end=episodes) as session:
-        first = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=1))
-        simulator = session.arena.simulator.pid
-        second = session.play(schedule_matchup("learner", "max_base_power", 4, teams, seed=2, start_index=4))
-        assert session.arena.simulator.pid == simulator  # the same simulator process served both rounds
-    assert [r["index"] for r in first + second] == list(range(8))
-    by_index = episodes.take()
-    assert sorted(by_index) == list(range(8))
-    kept = list(by_index.values())
-    decisions = sum(size * count for size, count in policy.batch_sizes.items())
-    steps = sum(len(episode["action"]) for episode in kept)
-    assert steps == decisions  # every learner decision, and not one of the opponent's
-    for episode in kept:
+    specs = schedule_matchup("learner", "max_base_power", 8, teams, seed=1)
+    finished = []
+    with RolloutWorkers(settings, 1, tqdm(disable=True)) as workers:
+        for version, model in versions.items():
+            workers.publish(version, model)
+        workers.submit("old", specs[:4], 0)
+        workers.submit("new", specs[4:], 1)
+        workers.submit("greedy", specs[:2], 1, greedy=True)  # the same battles again: tickets keep them apart
+        while len(finished) < 10:
+            finished += workers.collect(5.0)
+    assert sorted((f.job, f.record["index"]) for f in finished) == sorted(
+        [("old", i) for i in range(4)] + [("new", i) for i in range(4, 8)] + [("greedy", 0), ("greedy", 1)])
+    assert {f.record["policy_a"] for f in finished} == {"learner"}
+    assert all(f.episode is None for f in finished if f.job == "greedy")
+    for f in finished:
+        if f.job == "greedy":
+            continue
+        episode = f.episode
         assert episode["done"][-1] and not episode["done"][:-1].any()
         assert episode["potential"].shape == episode["reward"].shape and not episode["reward"][:-1].any()
+        model = versions[0 if f.job == "old" else 1]
         with torch.no_grad():
             logits, _ = model(torch.from_numpy(episode["obs"]), torch.from_numpy(episode["mask"]))
         logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(episode["action"])[:, None]).squeeze(-1)

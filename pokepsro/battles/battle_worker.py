@@ -13,12 +13,14 @@ import collections
 import concurrent.futures
 import logging
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from poke_env.concurrency import POKE_LOOP
 
 from pokepsro.battles.backend import ArenaSettings, progress_bar
-from pokepsro.battles.direct import SHUTDOWN_WAIT_S, DirectArena, host_command
+from pokepsro.battles.direct import SHUTDOWN_WAIT_S, DirectArena, SpecFeed, host_command
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.battles.worker_pool import picklable
 
@@ -55,17 +57,25 @@ class ParentFeed:
 def serve(inbox: Connection, outbox: Connection) -> int:
     settings: ArenaSettings = inbox.recv()
     feed = ParentFeed(outbox, settings.concurrency + PREFETCH)
+    return serve_arena(inbox, outbox, settings, feed, feed.deliver)
+
+
+def serve_arena(inbox: Connection, outbox: Connection, settings: ArenaSettings, feed: SpecFeed,
+                handle: Callable[[DirectArena, Any], None]) -> int:
+    """Run one arena fed by `feed` until the parent closes the pipe; every message from the parent goes to
+    `handle(arena, message)` on poke-env's loop, in the order sent. An error ends the worker and goes to the
+    parent."""
     arena = DirectArena(settings, host_command(), progress_bar(0, 0, shown=False), feed)
     future = asyncio.run_coroutine_threadsafe(arena.run([]), POKE_LOOP)
     while not future.done():
         if not inbox.poll(POLL_S):
             continue
         try:
-            specs = inbox.recv()
+            message = inbox.recv()
         except EOFError:  # the parent is gone or has every record: stop, leaving nothing behind
             future.cancel()
             break
-        POKE_LOOP.call_soon_threadsafe(feed.deliver, arena, specs)
+        POKE_LOOP.call_soon_threadsafe(handle, arena, message)
     try:
         future.result(timeout=SHUTDOWN_WAIT_S)
     except (concurrent.futures.CancelledError, TimeoutError):

@@ -37,6 +37,7 @@ PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "temperature": (float, lambda v: 0 < v <= 2, "in (0, 2]"),
     "greedy_eval_every_rounds": (int, lambda v: v >= 0, ">= 0 (0 = no greedy evaluation)"),
     "greedy_eval_battles": (int, lambda v: v >= 1, ">= 1"),
+    "policy_lag": (int, lambda v: v >= 0, ">= 0 (0 = every round waits for the update before it)"),
 }
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
 VALUE_CHUNK = 8192
@@ -118,7 +119,8 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: R
 
     obs, mask, action, old_logp = to(rollout.obs), to(rollout.mask), to(rollout.action), to(rollout.logp)
     model.eval()
-    _, values = _forward_all(model, obs, mask)
+    logits, values = _forward_all(model, obs, mask)
+    behaviour_kl = _approx_kl(torch.log_softmax(logits / config["temperature"], dim=-1), action, old_logp)
     scale = config["reward_scale"]
     returns = lambda_returns(to(rollout.reward) * scale, to(rollout.potential) * scale, to(rollout.done), values,
                              to(rollout.steps_to_end), config["gamma"], config["lambda"])
@@ -148,7 +150,7 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: R
             break
     means = (totals / max(steps, 1)).tolist()
     return {**dict(zip(METRICS, means)), "updates": steps, "samples": len(rollout), "processed": steps * batch,
-            "explained_variance": _explained_variance(values, returns)}
+            "explained_variance": _explained_variance(values, returns), "behaviour_kl": behaviour_kl}
 
 
 def _minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, config: Mapping[str, Any],
@@ -177,6 +179,13 @@ def _minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, config
         clip_fraction = ((ratio - 1).abs() > clip).float().mean()
     return torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl,
                         kl_to_init.detach(), clip_fraction])
+
+
+def _approx_kl(log_probs: torch.Tensor, action: torch.Tensor, old_logp: torch.Tensor) -> float:
+    """KL(behaviour ‖ π) estimated on the taken actions, (ρ − 1) − log ρ: before the first step, how far the
+    weights that played the round lag behind the learner's."""
+    log_ratio = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1) - old_logp
+    return float(((log_ratio.exp() - 1) - log_ratio).mean())
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:

@@ -1,14 +1,22 @@
-"""The online PPO oracle: rounds of battles against opponents drawn per battle from σ, each followed by a PPO
-update of the learner's weights, on one simulator session that stays up between rounds.
+"""The online PPO oracle: rounds of battles against opponents drawn per battle from σ, each round followed by a PPO
+update of the learner's weights, while rollout workers (`rollouts.RolloutWorkers`) keep playing.
 
-The learner plays side A with its current weights, sampling at the config's temperature (the recorded
-behaviour log-probs are the PPO ratio's denominator); only its own decisions are recorded. After every round the job
-saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer,
-metrics rows, battle records): a killed job resumes from the last committed round, and replays of a round
-reproduce it because every draw of a round is seeded from (seed, learner, round).
+The schedule is fixed, so no result depends on timing: round r is played with the weights after update
+`acting_version(r) = max(0, r − 1 − policy_lag)`, and update r trains on round r's decisions alone (battle
+order). With `policy_lag` 0 the workers wait for every update (play, then learn); with lag K they play up to K
+rounds ahead while the learner updates, and PPO's ratio against the recorded behaviour log-probs corrects for the
+older weights (`behaviour_kl` in metrics.csv measures how far they lag).
 
-Every `greedy_eval_every_rounds` rounds (and at round 0 and the last) the learner also plays greedily, as every
-result measures it, against σ (`GreedyEvaluation`): rows in `greedy_eval.csv`, committed with their round.
+The learner samples at the config's temperature; only its own decisions are recorded. After every update the job
+saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer, metrics rows,
+battle records): a killed job resumes from the last committed round, with the weights each unfinished round is
+scheduled to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is
+seeded from (seed, learner, round).
+
+Greedy evaluation points (`GreedyEvaluation`): after round 0 (the start checkpoint), every
+`greedy_eval_every_rounds` rounds and the last, the learner also plays greedily, as every result measures it,
+against σ, with that round's weights; rows in `greedy_eval.csv`. Point n is played beside the later rounds and
+committed with round n + 1 + policy_lag at the latest (or at the end).
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import copy
 import io
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +34,7 @@ import torch
 
 from pokepsro.battles.backend import progress_bar
 from pokepsro.battles.records import summarize_results
-from pokepsro.battles.spec import learner_key, schedule_against_mixture
+from pokepsro.battles.spec import BattleSpec, learner_key, schedule_against_mixture
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_bytes, write_jsonl
 from pokepsro.core.run_logger import open_run_logger
@@ -34,16 +44,22 @@ from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
 from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
-from pokepsro.learning.oracle.rollouts import LocalRollouts, RolloutPool, RolloutSettings, greedy_key
+from pokepsro.learning.oracle.rollouts import Finished, RolloutSettings, RolloutWorkers, greedy_key
 from pokepsro.learning.trainer import write_metrics_csv
 
 STATE_FILE = "state.pt"
+POLL_S = 0.05
 
 
 def round_sizes(total_battles: int, round_battles: int) -> list[int]:
     """The budget split into rounds; the last one takes the remainder."""
     full, rest = divmod(total_battles, round_battles)
     return [round_battles] * full + ([rest] if rest else [])
+
+
+def acting_version(number: int, lag: int) -> int:
+    """The update whose weights play round `number` (0 = the start checkpoint)."""
+    return max(0, number - 1 - lag)
 
 
 def check_options(options: dict) -> None:
@@ -53,62 +69,179 @@ def check_options(options: dict) -> None:
         raise UsageError(f"oracle_battles must be an integer >= 1, got {budget!r}")
 
 
+@dataclass
+class Job:
+    """Battles played with one version of the weights: a training round, or a greedy point."""
+
+    number: int
+    version: int
+    specs: list[BattleSpec]
+    greedy: bool = False
+    records: dict[int, dict] = field(default_factory=dict)
+    episodes: dict[int, dict] = field(default_factory=dict)
+    released: float = field(default_factory=time.perf_counter)
+    completed: float | None = None
+
+    def add(self, finished: Finished) -> None:
+        index = finished.record["index"]
+        self.records[index] = finished.record
+        if finished.episode is not None:
+            self.episodes[index] = finished.episode
+        if self.complete:
+            self.completed = time.perf_counter()
+
+    @property
+    def complete(self) -> bool:
+        return len(self.records) == len(self.specs)
+
+    def sorted_records(self) -> list[dict]:
+        return [self.records[index] for index in sorted(self.records)]
+
+
 def train(task: BestResponseTask) -> OracleResult:
     """PPO from `task.init_checkpoint` against σ for `options["oracle_battles"]` battles."""
     config = load_ppo_config(task.options.get("ppo_config", "ppo"))
     budget = task.options["oracle_battles"]
     if task.runtime.get("backend", "direct") != "direct":
         raise UsageError("the ppo oracle plays on the direct backend; set backend: direct")
-    sizes = round_sizes(budget, config["round_battles"])
-    device = pick_device()
-    initial = load_checkpoint(task.init_checkpoint, map_location=device, expected_feature_version=FEATURE_VERSION,
-                              expected_obs_dim=OBS_DIM)
-    model = initial.model
-    reference = copy.deepcopy(model).eval() if config["kl_coef"] > 0 else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    work = Path(task.work_dir)
-    done_rounds, rows, records, greedy_done = _resume(work, model, optimizer, device)
-    team_set = load_team_set(task.team_set, task.battle["battle_format"])
-    learner = learner_key(task.learner_name)
-    members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
-    greedy = GreedyEvaluation(task, config, team_set, learner, members, sizes, greedy_done)
-    workers = task.runtime.get("workers", 1)
-    settings = RolloutSettings(learner=learner, temperature=config["temperature"],
-                               opponents={name: task.opponents[name] for name in members},
-                               model_config=initial.model_config, obs_dim=initial.obs_dim,
-                               battle_format=task.battle["battle_format"],
-                               concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
-                               max_turns=task.battle["max_turns"], battle_timeout_s=task.battle["battle_timeout_s"])
-    run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
-                                 tensorboard_dir=work / "tensorboard", purge_step=sum(sizes[:done_rounds]) + 1,
-                                 config={"oracle": "ppo", "oracle_battles": budget, **config})
-    bar = progress_bar(budget + greedy.battles_after(0),
-                       budget - sum(sizes[:done_rounds]) + greedy.battles_after(done_rounds), task.progress)
-    rollouts = RolloutPool(settings, workers, bar) if workers > 1 else LocalRollouts(settings, model, bar)
-    with rollouts, run_logger:
-        if done_rounds == 0:
-            greedy.after_round(0, model, rollouts, run_logger)
-        for number in range(done_rounds + 1, len(sizes) + 1):
-            specs = _schedule_round(task, team_set, learner, number, sizes, members)
-            model.eval()
-            started = time.perf_counter()
-            round_records, episodes = rollouts.play(model, specs)
-            played = time.perf_counter() - started
-            rollout = Rollout.from_episodes([episodes[index] for index in sorted(episodes)])
-            generator = torch.Generator().manual_seed(derive_seed(task.seed, "ppo-update", task.learner_name, number))
-            started = time.perf_counter()
-            update = ppo_update(model, optimizer, rollout, config, generator=generator, reference=reference)
-            updated = time.perf_counter() - started
-            row = _round_row(number, sum(sizes[:number]), round_records, update, played, updated)
-            rows.append(row)
-            records += [{**record, "round": number} for record in round_records]
-            greedy.after_round(number, model, rollouts, run_logger)
-            _commit(work, number, model, optimizer, initial, config, task, rows, records, greedy)
-            run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
-                           step_name="battles")
-            bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
-    bar.close()
-    return OracleResult(checkpoint=checkpoint_path(work, "round", len(sizes)), metrics=rows, greedy_eval=greedy.rows)
+    return PPORun(task, config, budget).run()
+
+
+class PPORun:
+    """One best response: the schedule of rounds and greedy points, the learner, and its commits."""
+
+    def __init__(self, task: BestResponseTask, config: dict, budget: int) -> None:
+        self.task, self.config, self.budget = task, config, budget
+        self.lag = config["policy_lag"]
+        self.sizes = round_sizes(budget, config["round_battles"])
+        device = pick_device()
+        self.initial = load_checkpoint(task.init_checkpoint, map_location=device,
+                                       expected_feature_version=FEATURE_VERSION, expected_obs_dim=OBS_DIM)
+        self.model = self.initial.model
+        self.reference = copy.deepcopy(self.model).eval() if config["kl_coef"] > 0 else None
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["lr"])
+        self.work = Path(task.work_dir)
+        self.committed, self.rows, self.records, greedy_done = _resume(self.work, self.model, self.optimizer, device)
+        self.team_set = load_team_set(task.team_set, task.battle["battle_format"])
+        self.learner = learner_key(task.learner_name)
+        self.members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
+        self.greedy = GreedyEvaluation(task, config, self.team_set, self.learner, self.members, self.sizes,
+                                       greedy_done)
+        self.points_at_commit = len(self.greedy.rows)
+        self.rounds: dict[int, Job] = {}
+        self.points: dict[int, Job] = {}
+        self.last_commit = time.perf_counter()
+        self.learner_idle_s = 0.0
+
+    def run(self) -> OracleResult:
+        task, config = self.task, self.config
+        workers = task.runtime.get("workers", 1)
+        settings = RolloutSettings(learner=self.learner, temperature=config["temperature"],
+                                   opponents={name: task.opponents[name] for name in self.members},
+                                   model_config=self.initial.model_config, obs_dim=self.initial.obs_dim,
+                                   battle_format=task.battle["battle_format"],
+                                   concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
+                                   max_turns=task.battle["max_turns"],
+                                   battle_timeout_s=task.battle["battle_timeout_s"], slots=self.lag + 1)
+        self.run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
+                                          tensorboard_dir=self.work / "tensorboard",
+                                          purge_step=sum(self.sizes[:self.committed]) + 1,
+                                          config={"oracle": "ppo", "oracle_battles": self.budget, **config})
+        greedy_total = sum(map(self.greedy.due, range(len(self.sizes) + 1))) * len(self.greedy.specs)
+        self.bar = progress_bar(self.budget + greedy_total, self.budget - sum(self.sizes[:self.committed])
+                                + self.greedy.battles_left(), task.progress)
+        with RolloutWorkers(settings, workers, self.bar) as self.workers, self.run_logger, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ppo-update") as learner:
+            for version in range(max(0, self.committed - self.lag), self.committed + 1):
+                self._release(version, self._weights_of(version))
+            self._learn(learner)
+            if len(self.greedy.rows) > self.points_at_commit:
+                self._commit(len(self.sizes))  # the last greedy points
+        self.bar.close()
+        return OracleResult(checkpoint=checkpoint_path(self.work, "round", len(self.sizes)), metrics=self.rows,
+                            greedy_eval=self.greedy.rows)
+
+    def _learn(self, learner: ThreadPoolExecutor) -> None:
+        """Update on each round as soon as it is complete, commit it once the greedy point sharing its weights' slot
+        is done, then publish the new weights and release what they play; until every battle is in."""
+        number = self.committed + 1
+        update: Future | None = None
+        idle_since = time.perf_counter()
+        while number <= len(self.sizes) or any(not job.complete for job in self.points.values()):
+            for finished in self.workers.collect(POLL_S):
+                self._file(finished)
+            if update is None and number <= len(self.sizes) and self.rounds[number].complete:
+                self.learner_idle_s += time.perf_counter() - idle_since
+                update = learner.submit(self._update, number)
+            if update is not None and update.done() and self._slot_free(number - self.lag - 1):
+                self._after_update(number, update.result())
+                update, number, idle_since = None, number + 1, time.perf_counter()
+
+    def _update(self, number: int) -> tuple[dict, float]:
+        """PPO on round `number` (on the learner's thread)."""
+        job = self.rounds[number]
+        rollout = Rollout.from_episodes([job.episodes[index] for index in sorted(job.episodes)])
+        generator = torch.Generator().manual_seed(derive_seed(self.task.seed, "ppo-update", self.task.learner_name,
+                                                              number))
+        self.model.eval()
+        started = time.perf_counter()
+        update = ppo_update(self.model, self.optimizer, rollout, self.config, generator=generator,
+                            reference=self.reference)
+        return update, time.perf_counter() - started
+
+    def _slot_free(self, version: int) -> bool:
+        """No greedy point of `version` is still playing (publishing version + lag + 1 replaces its weights)."""
+        point = self.points.get(version)
+        return point is None or point.complete
+
+    def _after_update(self, number: int, result: tuple[dict, float]) -> None:
+        update, updated_s = result
+        job = self.rounds.pop(number)
+        now = time.perf_counter()
+        row = _round_row(number, sum(self.sizes[:number]), job, self.lag, update, updated_s,
+                         now - self.last_commit, self.learner_idle_s)
+        self.last_commit, self.learner_idle_s = now, 0.0
+        self.rows.append(row)
+        self.records += [{**record, "round": number} for record in job.sorted_records()]
+        self._commit(number)
+        self.run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
+                            step_name="battles")
+        self.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
+        self._release(number, self.model)
+
+    def _release(self, version: int, weights) -> None:
+        """Publish `version` and queue what it plays: its greedy point if due and not yet committed, and the round
+        it is scheduled for (all rounds up to 1 + lag for the start checkpoint)."""
+        self.workers.publish(version, weights)
+        if self.greedy.due(version) and not self.greedy.done(version):
+            self.points[version] = Job(version, version, self.greedy.specs, greedy=True)
+            self.workers.submit(self.points[version], self.greedy.specs, version, greedy=True)
+        first = self.committed + 1
+        for number in range(first, len(self.sizes) + 1):
+            if acting_version(number, self.lag) == version and number not in self.rounds:
+                self.rounds[number] = Job(number, version, _schedule_round(self.task, self.team_set, self.learner,
+                                                                         number, self.sizes, self.members))
+                self.workers.submit(self.rounds[number], self.rounds[number].specs, version)
+
+    def _file(self, finished: Finished) -> None:
+        job: Job = finished.job
+        job.add(finished)
+        if job.greedy and job.complete:
+            row = self.greedy.add(job)
+            self.run_logger.log("ppo_greedy", {name: value for name, value in row.items() if name != "round"},
+                                row["battles"], step_name="battles")
+
+    def _weights_of(self, version: int):
+        """The model after update `version`, as committed (the start checkpoint for 0)."""
+        if version == self.committed:
+            return self.model
+        path = self.task.init_checkpoint if version == 0 else checkpoint_path(self.work, "round", version)
+        return load_checkpoint(path, map_location="cpu").model
+
+    def _commit(self, number: int) -> None:
+        self.committed, self.points_at_commit = number, len(self.greedy.rows)
+        _commit(self.work, number, self.model, self.optimizer, self.initial, self.config, self.task, self.rows,
+                self.records, self.greedy)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
@@ -150,38 +283,41 @@ class GreedyEvaluation:
     def due(self, number: int) -> bool:
         return self.every > 0 and (number % self.every == 0 or number == len(self.sizes))
 
-    def battles_after(self, done_rounds: int) -> int:
-        """Greedy battles still to play once `done_rounds` rounds are committed (round 0's point with round 1)."""
-        points = [number for number in range(len(self.sizes) + 1) if self.due(number) and max(number, 1) > done_rounds]
-        return len(points) * len(self.specs)
+    def battles_left(self) -> int:
+        """Greedy battles still to play: every due point without a row."""
+        points = sum(self.due(number) for number in range(len(self.sizes) + 1))
+        return (points - len(self.rows)) * len(self.specs)
 
-    def after_round(self, number: int, model, rollouts, run_logger) -> None:
-        """Round `number`'s point, if one is due: a row and its battle records, committed with the round."""
-        if not self.due(number):
-            return
-        model.eval()
-        started = time.perf_counter()
-        records, _ = rollouts.play(model, self.specs)  # no episodes: the greedy learner does not record
+    def done(self, number: int) -> bool:
+        return any(row["round"] == number for row in self.rows)
+
+    def add(self, job: Job) -> dict[str, Any]:
+        """Point `job.number`'s row and its battle records, kept in round order whatever order points finish in."""
+        records = job.sorted_records()
         summary = summarize_results(records)
-        row = {"round": number, "battles": sum(self.sizes[:number]), "eval_battles": len(records),
+        row = {"round": job.number, "battles": sum(self.sizes[:job.number]), "eval_battles": len(records),
                "win_rate": summary["win_rate"], "win_rate_ci_low": summary["ci95"][0],
-               "win_rate_ci_high": summary["ci95"][1], "eval_s": time.perf_counter() - started}
-        self.rows.append(row)
-        self.records += [{**record, "round": number} for record in records]
-        run_logger.log("ppo_greedy", {name: value for name, value in row.items() if name != "round"}, row["battles"],
-                       step_name="battles")
+               "win_rate_ci_high": summary["ci95"][1], "eval_s": job.completed - job.released}
+        self.rows = sorted([*self.rows, row], key=lambda row: row["round"])
+        self.records = sorted([*self.records, *({**record, "round": job.number} for record in records)],
+                              key=lambda record: (record["round"], record["index"]))
+        return row
 
 
-def _round_row(number: int, battles: int, records: list[dict], update: dict, played_s: float,
-               updated_s: float) -> dict[str, Any]:
+def _round_row(number: int, battles: int, job: Job, lag: int, update: dict, updated_s: float, round_s: float,
+               idle_s: float) -> dict[str, Any]:
+    """Round `number`'s metrics. `round_s`: wall time since the previous commit (its steady battles/s);
+    `learner_idle_s`: how long the learner waited for the round's last battle."""
+    records = job.sorted_records()
     summary = summarize_results(records)
     return {"round": number, "battles": battles, "win_rate": summary["win_rate"],
             "win_rate_ci_low": summary["ci95"][0], "win_rate_ci_high": summary["ci95"][1],
             **{name: update[name] for name in METRICS}, "explained_variance": update["explained_variance"],
-            "samples": update["samples"], "updates": update["updates"],
-            "battles_per_s": len(records) / played_s, "samples_per_s": update["samples"] / played_s,
+            "samples": update["samples"], "updates": update["updates"], "behaviour_kl": update["behaviour_kl"],
+            "acting_version": job.version, "policy_lag": number - 1 - job.version,
+            "battles_per_s": len(records) / round_s, "samples_per_s": update["samples"] / round_s,
             "update_samples_per_s": update["processed"] / updated_s,
-            "play_s": played_s, "update_s": updated_s}
+            "play_s": job.completed - job.released, "update_s": updated_s, "learner_idle_s": idle_s}
 
 
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,

@@ -1,14 +1,23 @@
-"""Where the PPO learner plays its rounds: in this process, or over worker processes that each hold a copy of the
-learner (its weights sent every round) and a simulator that stays up for the whole run.
+"""Where the PPO learner's battles are played: worker processes that play without pause while the learner updates.
 
-Side A of a battle is the learner: `settings.learner` samples and records its decisions, `greedy_key(learner)`
-plays greedily and records nothing (the greedy evaluation points, measured as every result is).
-Either way `play(model, specs)` returns the round's records and the learner's finished decisions by battle index,
-so the round's data does not depend on how battles were spread (each battle's draws come from its own seed).
+Each worker (`python -m pokepsro.learning.oracle.rollouts`) runs one simulator for the whole job and holds
+`slots` copies of the learner, one per version of its weights that may be acting at once: version v lives in
+slot v mod `slots`, so a worker can finish battles of one version while it starts those of the next. The parent
+(`RolloutWorkers`) publishes versions and hands out battles a few at a time as workers have room for them, so no
+worker waits for another's longest battle.
+
+Which version plays which battle is the caller's schedule, never the timing: each battle's draws come from its
+own seed and every forward pass has one size (`BatchedPolicy`), so a battle's outcome and decisions depend on
+its spec and its version only, whichever worker played it and whatever else was in flight.
+
+Side A is the learner: `settings.learner` samples and records its decisions, `greedy_key(learner)` plays
+greedily and records nothing (the greedy evaluation points, measured as every result is).
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import io
 import sys
 from dataclasses import dataclass
@@ -19,10 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from pokepsro.battles.backend import ArenaSettings
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.learning.recording import finished_arrays, make_recording, pop_trajectory
 
-Episodes = dict[int, dict[str, np.ndarray]]
+Episode = dict[str, np.ndarray]
+PREFETCH = 4  # battles queued in a worker beyond its `concurrency`, so a free lane never waits for the parent
 
 
 @dataclass(frozen=True)
@@ -35,9 +46,10 @@ class RolloutSettings:
     model_config: dict
     obs_dim: int
     battle_format: str
-    concurrency: int
+    concurrency: int  # battles in flight per worker
     max_turns: int
     battle_timeout_s: float
+    slots: int = 1  # versions of the learner's weights that may act at once
 
 
 def greedy_key(learner: str) -> str:
@@ -45,66 +57,54 @@ def greedy_key(learner: str) -> str:
     return learner + "#greedy"
 
 
+def slot_key(policy: str, slot: int) -> str:
+    """The worker's player for `policy` with the weights in `slot`."""
+    return f"{policy}~{slot}"
+
+
 class LearnerEpisodes:
     """Battle-end callback keeping side A's finished decisions in memory, by battle index."""
 
-    def __init__(self, tick=None) -> None:
-        self.episodes: Episodes = {}
-        self.tick = tick
+    def __init__(self) -> None:
+        self.episodes: dict[int, Episode] = {}
 
     def __call__(self, spec, battle_a, battle_b, record: dict) -> None:
         trajectory = pop_trajectory(battle_a)
         pop_trajectory(battle_b)  # the opponents do not record, but never let a trajectory linger
         if trajectory is not None and trajectory.actions:
             self.episodes[spec.index] = finished_arrays("a", trajectory, record)
-        if self.tick is not None:
-            self.tick()
 
-    def take(self) -> Episodes:
-        episodes, self.episodes = self.episodes, {}
-        return episodes
+    def pop(self, index: int) -> Episode | None:
+        return self.episodes.pop(index, None)
 
 
-def _session(settings: RolloutSettings, model, on_battle_end, bar=None):
-    from pokepsro.battles.direct import DirectSession
-    from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
+@dataclass
+class Finished:
+    """One battle played for the caller: the job it belongs to, its record and the learner's decisions (None when
+    the learner played greedily)."""
 
-    players = dict(settings.opponents)
-    policy = BatchedPolicy(model)
-    players[settings.learner] = partial(make_recording(NeuralPlayer), policy=policy, temperature=settings.temperature)
-    players[greedy_key(settings.learner)] = partial(NeuralPlayer, policy=policy, greedy=True)
-    return DirectSession(players, battle_format=settings.battle_format, concurrency=settings.concurrency,
-                         max_turns=settings.max_turns, battle_timeout_s=settings.battle_timeout_s,
-                         on_battle_end=on_battle_end, bar=bar)
+    job: Any
+    record: dict
+    episode: Episode | None
 
 
-class LocalRollouts:
-    """One simulator in this process; the learner plays with the very model being trained."""
-
-    def __init__(self, settings: RolloutSettings, model, bar) -> None:
-        self.episodes = LearnerEpisodes()
-        self.session = _session(settings, model, self.episodes, bar)
-
-    def __enter__(self) -> LocalRollouts:
-        self.session.__enter__()
-        return self
-
-    def play(self, model, specs: list[BattleSpec]) -> tuple[list[dict], Episodes]:
-        return self.session.play(specs), self.episodes.take()
-
-    def __exit__(self, *exc_info) -> None:
-        self.session.__exit__(*exc_info)
+@dataclass
+class _Ticket:
+    job: Any
+    spec: BattleSpec
 
 
-def _state_bytes(model) -> bytes:
-    buffer = io.BytesIO()
-    torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, buffer)
-    return buffer.getvalue()
+@dataclass
+class _Worker:
+    number: int
+    link: Any  # worker_pool.Worker
+    held: int = 0
 
 
-class RolloutPool:
-    """`workers` processes (`python -m pokepsro.learning.oracle.rollouts`), battles dealt round-robin by index
-    each round."""
+class RolloutWorkers:
+    """The parent's side: `publish(version, model)`, `submit(job, specs, version)`, then `collect()` finished
+    battles. A version may only be published once no submitted battle of the version it replaces (the same slot)
+    is still unfinished; the caller's schedule guarantees it."""
 
     def __init__(self, settings: RolloutSettings, workers: int, bar) -> None:
         from pokepsro.battles.worker_pool import check_picklable_parts
@@ -114,72 +114,134 @@ class RolloutPool:
         self.settings = settings
         self.count = workers
         self.bar = bar
-        self.workers = []
+        self.workers: dict[Connection, _Worker] = {}
+        self.queue: collections.deque[tuple[int, BattleSpec]] = collections.deque()
+        self.tickets: dict[int, _Ticket] = {}
+        self.next_ticket = 0
 
-    def __enter__(self) -> RolloutPool:
+    def __enter__(self) -> RolloutWorkers:
         from pokepsro.battles.worker_pool import spawn_worker
 
         for number in range(self.count):
-            worker = spawn_worker("pokepsro.learning.oracle.rollouts", number)
-            worker.send(self.settings)
-            self.workers.append(worker)
+            link = spawn_worker("pokepsro.learning.oracle.rollouts", number)
+            link.send(self.settings)
+            self.workers[link.inbox] = _Worker(number, link)
         return self
 
-    def play(self, model, specs: list[BattleSpec]) -> tuple[list[dict], Episodes]:
-        state = _state_bytes(model)
-        shares = {worker.inbox: specs[k::self.count] for k, worker in enumerate(self.workers)}
-        for worker in self.workers:
-            worker.send(("round", state, shares[worker.inbox]))
-        records: list[dict] = []
-        episodes: Episodes = {}
-        waiting = {worker.inbox for worker in self.workers}
-        while waiting:
-            for inbox in wait(list(waiting)):
+    def publish(self, version: int, model) -> None:
+        """Send `model`'s weights to every worker as `version` (into slot version mod slots)."""
+        buffer = io.BytesIO()
+        torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, buffer)
+        message = ("weights", version % self.settings.slots, buffer.getvalue())
+        for worker in self.workers.values():
+            worker.link.send(message)
+
+    def submit(self, job, specs: list[BattleSpec], version: int, *, greedy: bool = False) -> None:
+        """Queue `specs` for the learner (sampling, or greedy) with the weights of `version`. Each is sent under a
+        ticket of its own as its index, so the same battles can be queued twice (greedy points)."""
+        policy = slot_key(greedy_key(self.settings.learner) if greedy else self.settings.learner,
+                          version % self.settings.slots)
+        for spec in specs:
+            ticket = self.next_ticket
+            self.next_ticket += 1
+            self.tickets[ticket] = _Ticket(job, spec)
+            self.queue.append(dataclasses.replace(spec, index=ticket, policy_a=policy))
+        self._hand_out()
+
+    def collect(self, timeout: float) -> list[Finished]:
+        """The battles finished within `timeout` seconds (at least one, unless the time ran out)."""
+        finished: list[Finished] = []
+        for inbox in wait(list(self.workers), timeout=timeout):
+            worker = self.workers[inbox]
+            while inbox.poll():
                 try:
                     kind, *payload = inbox.recv()
                 except (EOFError, OSError):
-                    raise RuntimeError("a rollout worker died mid-round (its log is above); rerun to resume "
-                                       "from the last finished round") from None
-                if kind == "tick":
-                    self.bar.update(1)
-                elif kind == "done":
-                    records += payload[0]
-                    episodes.update(payload[1])
-                    waiting.discard(inbox)
-                elif kind == "failed":
+                    raise RuntimeError(f"rollout worker {worker.number} died (its log is above); rerun to resume "
+                                       "from the last committed round") from None
+                if kind == "failed":
                     raise payload[0]
-        return sorted(records, key=lambda record: record["index"]), episodes
+                worker.held -= 1
+                finished.append(self._finished(*payload))
+        self._hand_out()
+        return finished
+
+    def _finished(self, record: dict, episode: Episode | None) -> Finished:
+        ticket = self.tickets.pop(record["index"])
+        spec = ticket.spec
+        record = {**record, "index": spec.index, "policy_a": spec.policy_a,
+                  "winner": spec.policy_a if record["result_a"] == "win" else record["winner"]}
+        self.bar.update(1)
+        return Finished(ticket.job, record, episode)
+
+    def _hand_out(self) -> None:
+        room = self.settings.concurrency + PREFETCH
+        for worker in sorted(self.workers.values(), key=lambda worker: worker.held):
+            take = min(room - worker.held, len(self.queue))
+            if take > 0:
+                worker.link.send(("battles", [self.queue.popleft() for _ in range(take)]))
+                worker.held += take
 
     def __exit__(self, *exc_info) -> None:
         from pokepsro.battles.worker_pool import reap
 
-        for worker in self.workers:
-            worker.close()  # the worker reads EOF and stops its simulator
-        for worker in self.workers:
-            reap(worker.process)
+        for worker in self.workers.values():
+            worker.link.close()  # the worker reads EOF and stops its simulator
+        for worker in self.workers.values():
+            reap(worker.link.process)
+
+
+class _StreamFeed:
+    """The worker's arena feed: battles are pushed by the parent; each record goes back with its episode."""
+
+    exhausted = False
+
+    def __init__(self, outbox: Connection, episodes: LearnerEpisodes) -> None:
+        self.outbox = outbox
+        self.episodes = episodes
+
+    def top_up(self, held: int) -> None:
+        """The parent pushes battles as this worker has room; it never asks."""
+
+    def recorded(self, record: dict) -> None:
+        self.outbox.send(("battle", record, self.episodes.pop(record["index"])))
+
+
+def _players(settings: RolloutSettings, models: list) -> dict:
+    """The opponents, and per slot the learner sampling (recorded) and greedy (unrecorded)."""
+    from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
+
+    players = dict(settings.opponents)
+    for slot, model in enumerate(models):
+        policy = BatchedPolicy(model)
+        players[slot_key(settings.learner, slot)] = partial(make_recording(NeuralPlayer), policy=policy,
+                                                            temperature=settings.temperature)
+        players[slot_key(greedy_key(settings.learner), slot)] = partial(NeuralPlayer, policy=policy, greedy=True)
+    return players
 
 
 def serve(inbox: Connection, outbox: Connection) -> int:
-    """A rollout worker: rebuild the learner, then play each round with the weights that come with it."""
-    from pokepsro.battles.worker_pool import picklable
+    """A rollout worker: the learner in every slot, then battles and weights as the parent sends them."""
+    from pokepsro.battles.battle_worker import serve_arena
     from pokepsro.learning.model import build_model, pick_device
 
     settings: RolloutSettings = inbox.recv()
-    model = build_model(settings.model_config, settings.obs_dim).to(pick_device()).eval()
-    episodes = LearnerEpisodes(tick=lambda: outbox.send(("tick",)))
-    with _session(settings, model, episodes) as session:
-        while True:
-            try:
-                _, state, specs = inbox.recv()
-            except EOFError:
-                return 0
-            try:
-                model.load_state_dict(torch.load(io.BytesIO(state), map_location=pick_device(), weights_only=True))
-                records = session.play(specs)
-            except Exception as error:  # noqa: BLE001 - the parent raises it for the whole run
-                outbox.send(("failed", picklable(error)))
-                return 1
-            outbox.send(("done", records, episodes.take()))
+    device = pick_device()
+    models = [build_model(settings.model_config, settings.obs_dim).to(device).eval() for _ in range(settings.slots)]
+    episodes = LearnerEpisodes()
+    arena_settings = ArenaSettings(players=_players(settings, models), battle_format=settings.battle_format,
+                                   concurrency=settings.concurrency, record_path=None, max_turns=settings.max_turns,
+                                   battle_timeout_s=settings.battle_timeout_s, on_battle_end=episodes)
+
+    def handle(arena, message) -> None:
+        kind, *payload = message
+        if kind == "weights":
+            slot, state = payload
+            models[slot].load_state_dict(torch.load(io.BytesIO(state), map_location=device, weights_only=True))
+        else:
+            arena.receive(payload[0])
+
+    return serve_arena(inbox, outbox, arena_settings, _StreamFeed(outbox, episodes), handle)
 
 
 if __name__ == "__main__":
