@@ -12,7 +12,7 @@ _.opponents_stage
 # Called through a protocol: torch calls Module.forward, poke-env Teambuilder.yield_team; poke-env passes
 # message_2 to send_message; the signal module and the `with` statement pass frame and exc_type.
 _.forward, _.yield_team
-message_2, frame, exc_type
+message_2, frame, exc_type, exc_info
 
 # What a run did, kept for whoever watches it (the tests assert on it): errors a baseline or the simulator
 # survived, shards a recorder wrote or could not, passes a sampler makes over the collected data, the private

@@ -6,7 +6,8 @@
 For each σ (default: pure gym_leader, and gym_leader/simple_heuristics 50/50) the PPO oracle trains for the
 default budget (config/config.yaml oracle_battles, or --battles), then the initial policy and the best response
 play σ (opponent drawn per battle) for --eval-battles battles each, acting greedily and sampling at T = 1.
-Prints the win rates with their 95 % intervals, the wall time, battles/s and samples/s, and writes a learning
+Evaluations use --eval-team-set (default: config.yaml's eval_team_set, teams no policy trains on).
+Prints the win rates with their 95 % intervals, the wall time, the job's battles/s and samples/s, and writes a learning
 curve PNG per σ and all figures as JSON under --out. `--ppo KEY=VALUE` overrides a PPO hyper-parameter.
 """
 
@@ -47,11 +48,11 @@ def sigma_population(text: str) -> tuple[Population, np.ndarray]:
 
 
 def evaluate(checkpoint: Path, name: str, sigma_text: str, acting: dict, battles: int, seed: int,
-             runtime: dict) -> dict:
+             runtime: dict, team_set: str) -> dict:
     population, sigma = sigma_population(sigma_text)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=acting)
     summary = evaluate_against_mixture(policy, population, sigma, battles,
-                                       team_set=load_team_set("competitive", "gen1ou"),
+                                       team_set=load_team_set(team_set, "gen1ou"),
                                        seed=derive_seed(seed, "oracle_strength_eval", sigma_text), backend="direct",
                                        concurrency=runtime["concurrency"], workers=runtime["workers"], progress=False)
     return {"win_rate": summary["win_rate"], "ci95": summary["ci95"], "battles": summary["battles"],
@@ -74,7 +75,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     wall = time.perf_counter() - started
     rows = result.metrics
     curve = plot_learning_curve(rows, args.out / f"learning_curve_{sigma_text.replace('+', '_and_')}.png",
-                                title=f"PPO best response vs σ = {sigma_text}")
+                                title=f"PPO best response vs σ = {sigma_text}", greedy_rows=result.greedy_eval)
     eval_runtime = {**runtime, "workers": args.eval_workers}
     measured = {}
     for label, acting in ACTING.items():
@@ -82,26 +83,26 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
             continue
         if not args.skip_init_eval:
             measured[f"init {label}"] = evaluate(args.init, "init", sigma_text, acting, args.eval_battles, args.seed,
-                                                 eval_runtime)
+                                                 eval_runtime, args.eval_team_set)
         measured[f"br {label}"] = evaluate(result.checkpoint, "br", sigma_text, acting, args.eval_battles,
-                                           args.seed, eval_runtime)
-    played = sum(row["play_s"] for row in rows)
+                                           args.seed, eval_runtime, args.eval_team_set)
     return {"sigma": sigma_text, "training_battles": args.battles, "ppo": ppo, "wall_s": wall,
-            "battles_per_s": args.battles / played, "samples_per_s": sum(row["samples"] for row in rows) / played,
+            "eval_team_set": args.eval_team_set, "battles_per_s": args.battles / wall,
+            "samples_per_s": sum(row["samples"] for row in rows) / wall, "greedy_eval": result.greedy_eval,
             "final_training_win_rate": rows[-1]["win_rate"], "learning_curve": str(curve), "eval": measured,
             "checkpoint": str(result.checkpoint)}
 
 
 def print_table(results: list[dict]) -> None:
-    print("| σ | training battles | wall | battles/s | samples/s | policy | acting | win rate vs σ (95 % CI) |")
-    print("|---|---:|---:|---:|---:|---|---|---|")
+    print("| σ | training battles | wall | battles/s | samples/s | policy | acting | eval teams | win rate vs σ (95 % CI) |")
+    print("|---|---:|---:|---:|---:|---|---|---|---|")
     for result in results:
         for key, value in result["eval"].items():
             who, acting = key.split(" ", 1)
             low, high = value["ci95"]
             print(f"| {result['sigma']} | {result['training_battles']} | {result['wall_s'] / 60:.1f} min "
                   f"| {result['battles_per_s']:.1f} | {result['samples_per_s']:.0f} | "
-                  f"{'bootstrap' if who == 'init' else 'PPO best response'} | {acting} | "
+                  f"{'bootstrap' if who == 'init' else 'PPO best response'} | {acting} | {result['eval_team_set']} | "
                   f"{value['win_rate']:.3f} ({low:.3f}–{high:.3f}), n={value['battles']} |")
 
 
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--battles", type=int, default=config["oracle_battles"], help="training budget per σ")
     parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
     parser.add_argument("--eval-battles", type=int, default=400)
+    parser.add_argument("--eval-team-set", default=config["eval_team_set"],
+                        help="teams of the final evaluation (the training battles use `competitive`)")
     parser.add_argument("--workers", type=int, default=config["oracle_workers"], help="rollout worker processes")
     parser.add_argument("--eval-workers", type=int, default=config["workers"])
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import csv
 import os
 import signal
 import subprocess
@@ -21,9 +21,7 @@ from pokepsro.core.files import read_jsonl
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import build_model, load_checkpoint, save_checkpoint
-from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer
 from pokepsro.learning.oracle import BestResponseTask, train_best_response
-from pokepsro.learning.recording import make_recording
 from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
@@ -141,8 +139,10 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
     records = read_jsonl(tmp_path / "work" / "battles.jsonl")
     assert sorted(r["index"] for r in records) == list(range(24))  # each battle once, killed round replayed
     assert [r["round"] for r in sorted(records, key=lambda r: r["index"])] == [1] * 8 + [2] * 8 + [3] * 8
-    rows = (tmp_path / "work" / "metrics.csv").read_text().splitlines()
-    assert len(rows) == 1 + 3 and rows[0].startswith("round,battles,win_rate")
+    rows = list(csv.DictReader((tmp_path / "work" / "metrics.csv").open()))
+    assert [row["round"] for row in rows] == ["1", "2", "3"]
+    # The schedule: round r is played by the weights of update r - 1 - policy_lag (lag 1), whenever it ran.
+    assert [(row["acting_version"], row["policy_lag"]) for row in rows] == [("0", "0"), ("0", "1"), ("1", "1")]
     final = load_checkpoint(tmp_path / "work" / "ckpts" / "round_3.pt")
     assert final.epoch == 3 and final.metrics["battles"] == 24
     # Every draw of a round is seeded from (seed, learner, round, battle): the resumed run is the unbroken one.

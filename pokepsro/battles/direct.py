@@ -12,7 +12,8 @@ One Player per side and policy plays all its battles concurrently (its battles a
 seeded with their spec's seed. Records, callbacks and limits are those of every backend (`battles.backend`): a
 battle past the turn limit or the wall-time limit is forfeited and recorded as a tie; a battle cut by a dying
 simulator is replayed on a fresh one; each battle is recorded exactly once. One such arena runs in the calling
-process (`workers: 1`) or in each worker process of `pokepsro.battles.worker_pool`.
+process (`workers: 1`), in each worker process of `pokepsro.battles.worker_pool`, or in each rollout worker of
+the PPO oracle (`pokepsro.learning.oracle.rollouts`).
 """
 
 from __future__ import annotations
@@ -464,86 +465,3 @@ def quiet_known_gen1_gaps(record: logging.LogRecord) -> bool:
     """Drop poke-env's warning for Gen 1 partial trapping ("[from] Wrap"), logged on every such turn of every
     battle (a known tracking gap, poke-env #753); every other warning stays."""
     return not record.getMessage().startswith("Unmanaged move message format")
-
-
-class RoundFeed:
-    """Battles pushed by the caller one round at a time; the round's future resolves with its records."""
-
-    def __init__(self) -> None:
-        self.exhausted = False
-        self.waiting: set[int] = set()
-        self.round_records: dict[int, dict] = {}
-        self.round_done: asyncio.Future | None = None
-
-    def start_round(self, specs: list[BattleSpec]) -> asyncio.Future:
-        self.waiting = {spec.index for spec in specs}
-        self.round_records = {}
-        self.round_done = asyncio.get_running_loop().create_future()
-        return self.round_done
-
-    def top_up(self, held: int) -> None:
-        """Rounds are pushed, never pulled."""
-
-    def recorded(self, record: dict) -> None:
-        if record["index"] not in self.waiting:
-            return
-        self.waiting.discard(record["index"])
-        self.round_records[record["index"]] = record
-        if not self.waiting and not self.round_done.done():
-            self.round_done.set_result([self.round_records[i] for i in sorted(self.round_records)])
-
-
-class DirectSession:
-    """One simulator kept running over many rounds of battles: `play(specs)` blocks until they are recorded.
-
-    Online learners change their players' weights between rounds; restarting the simulator (and the players)
-    for every round would cost seconds each time. Records are returned, not written: the caller saves them
-    together with the state they belong to. Use as a context manager.
-    """
-
-    def __init__(self, players: dict, *, battle_format: str, concurrency: int, max_turns: int,
-                 battle_timeout_s: float, on_battle_end=None, bar=None) -> None:
-        settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
-                                 record_path=None, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
-                                 on_battle_end=on_battle_end)
-        self.bar = bar if bar is not None else progress_bar(0, 0, shown=False)
-        self.feed = RoundFeed()
-        self.arena = DirectArena(settings, host_command(), self.bar, self.feed)
-        self._run: concurrent.futures.Future | None = None
-
-    def __enter__(self) -> DirectSession:
-        self._run = asyncio.run_coroutine_threadsafe(self.arena.run([]), POKE_LOOP)
-        return self
-
-    def play(self, specs: list[BattleSpec]) -> list[dict]:
-        """Play one round; its records sorted by index. A failure of the run is raised here."""
-        if not specs:
-            return []
-        return asyncio.run_coroutine_threadsafe(self._play(list(specs)), POKE_LOOP).result()
-
-    async def _play(self, specs: list[BattleSpec]) -> list[dict]:
-        while self.arena.done is None:  # run() has not started yet
-            await asyncio.sleep(0.01)
-        round_done = self.feed.start_round(specs)
-        self.arena.receive(specs)
-        stopped = asyncio.ensure_future(self.arena.done.wait())
-        await asyncio.wait([round_done, stopped], return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if self.arena.failure is not None:
-            raise self.arena.failure
-        if not round_done.done():
-            raise RuntimeError("the battle session stopped before the round was recorded")
-        return round_done.result()
-
-    def __exit__(self, *exc_info) -> None:
-        def close() -> None:
-            self.feed.exhausted = True
-            if self.arena.done is not None:
-                self.arena.launch_more()
-
-        POKE_LOOP.call_soon_threadsafe(close)
-        try:
-            self._run.result(timeout=SHUTDOWN_WAIT_S + HOST_READY_TIMEOUT_S)
-        except BaseException:
-            if exc_info[0] is None:
-                raise
