@@ -49,8 +49,8 @@ def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEA
 
 def records(side_a: str, opponent: str, wins: int, battles: int = 100) -> list[dict]:
     """`battles` battle records of `side_a` (as an evaluation names it) against `opponent`, the first `wins` won."""
-    return [{"index": k, "policy_a": f"{side_a}@learner", "policy_b": opponent, "result_a": "win" if k < wins else "loss"}
-            for k in range(battles)]
+    return [{"index": k, "policy_a": f"{side_a}@learner", "policy_b": opponent,
+             "result_a": "win" if k < wins else "loss"} for k in range(battles)]
 
 
 def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
@@ -389,3 +389,32 @@ def test_make_run_prints_the_honest_criteria(run, capsys):
     (run / "analysis/success.json").write_text("{}")
     assert main(["criteria", str(run / "analysis/success.json")]) == 2
     assert "rerun the analysis" in capsys.readouterr().err
+
+
+def test_summary_rates_every_member_over_every_battle_between_members_once(run):
+    _, summary = analyse(run)
+    ratings = summary["ratings"]
+    members = ratings["members"]
+    assert list(members) == NAMES + ["PSRO_BR0", "PSRO_BR1"]
+    # The matrix's 10 cells of 100, each best response's 100 against A, the mixture's 40 (A against PSRO_BR1);
+    # nothing from the bootstrap (no member here), the exploiter, the starts or the held-out blocks.
+    assert ratings["battles_by_file"] == {
+        str(run / "iteration_1/interaction_matrix.json"): 1000, str(run / "iteration_0/br_eval.json"): 100,
+        str(run / "iteration_1/br_eval.json"): 100, str(run / "phase0/bootstrap_eval.json"): 0,
+        str(run / "analysis/mixture_vs_baselines.json"): 40}
+    assert members["A"]["battles"] == 400 + 200 + 40 and members["PSRO_BR1"]["battles"] == 400 + 100 + 40
+    assert members["PSRO_BR1"]["ci95"][0] > max(members[name]["ci95"][1] for name in NAMES)  # it beats everyone
+    assert members["PSRO_BR0"]["ci95"][1] < min(members[name]["ci95"][0] for name in NAMES)  # it loses to everyone
+    assert members["PSRO_BR0"]["gxe"] < 0.35 < 0.6 < members["PSRO_BR1"]["gxe"]
+    assert ratings == analyse(run)[1]["ratings"]  # seeded from the run's seed
+
+
+def test_ratings_refuse_a_battle_counted_twice_or_played_by_another_checkpoint(run):
+    path = run / "iteration_1/br_eval.json"
+    evaluation = json.loads(path.read_text())
+    path.write_text(json.dumps({**evaluation, "records": evaluation["records"] + evaluation["records"][:1]}))
+    with pytest.raises(UsageError, match="br_eval.json: battle index 0 appears twice"):
+        analyse(run)
+    path.write_text(json.dumps({**evaluation, "checkpoint": "elsewhere.pt"}))
+    with pytest.raises(UsageError, match="PSRO_BR1 played as checkpoint elsewhere.pt .*, but the population.s member is checkpoint PSRO_BR1.pt"):
+        analyse(run)

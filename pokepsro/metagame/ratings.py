@@ -25,7 +25,9 @@ played by the very player the population names (same checkpoint and acting optio
   stages are counted in one stage only);
 - evaluations by a member against members (`evaluation_block`): each best response against σ (`br_eval.json`,
   opponent named per battle in `policy_b`), the bootstrap against baselines (`bootstrap_eval.json`), baselines against
-  the final σ (`mixture_vs_baselines.json`). A battle is its (file, block, index): an index seen twice is refused.
+  the final σ (`mixture_vs_baselines.json`); their battles against a non-member (a baseline outside the population)
+  or against itself (σ drew the baseline) are left out. A battle is its (file, block, index): an index seen twice is
+  refused, and so is a file listed twice.
 Not counted: the exploiter's battles (not a member), the learner's training battles (not a member yet, and a policy
 that changed while it played), the `start` blocks of evaluations (their records carry the best response's name
 but were played by its start checkpoint), and the `held_out` blocks (another team set: another game).
@@ -42,6 +44,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_expit
 
+from pokepsro.battles.records import SCORES
 from pokepsro.battles.spec import learner_key
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.matrix import InteractionMatrix
@@ -51,7 +54,6 @@ ELO_PER_UNIT = 400.0 / math.log(10.0)  # Elo points per unit of log-odds
 MEAN_RATING = 1500.0  # the members' mean rating: the Showdown ladder's starting rating
 RIDGE = 0.01  # precision of the normal prior on each r (sd 10): keeps perfect records finite, moves nothing else
 RESAMPLES = 500
-SCORES = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # side A's score; side B scores 1 − it
 NEWTON_STEPS = 100
 NEWTON_TOLERANCE = 1e-9
 
@@ -70,19 +72,20 @@ class BattleBlock:
 
 def tournament_blocks(matrix: InteractionMatrix, source: str) -> list[BattleBlock]:
     """One block per cell of the matrix: its battles, each counted once when the matrix was built."""
-    return [BattleBlock(f"{source} ({row}, {col})",
-                        {key: count for key, count in {(row, col, "win"): counts.wins, (row, col, "loss"): counts.losses,
-                                                       (row, col, "tie"): counts.ties}.items() if count})
-            for (row, col), counts in matrix.pair_counts.items()]
+    blocks = []
+    for (row, col), counts in matrix.pair_counts.items():
+        outcomes = {(row, col, "win"): counts.wins, (row, col, "loss"): counts.losses, (row, col, "tie"): counts.ties}
+        blocks.append(BattleBlock(f"{source} ({row}, {col})", {key: n for key, n in outcomes.items() if n}))
+    return blocks
 
 
 def evaluation_block(records: Iterable[dict], player: PolicyEntry, population: Population,
                      source: str) -> BattleBlock | None:
-    """An evaluation's battles of `player` (side A, recorded as its learner key) against members (`policy_b`).
+    """An evaluation's battles of `player` (side A, recorded as its learner key) against other members (`policy_b`).
 
-    None when `player` is no member: its battles are not between members. A member played by another checkpoint or
-    with other acting options than the population's is refused, as is a battle index seen twice or an opponent
-    outside the population.
+    None when no battle is between members: `player` is no member, or no opponent is one (their battles are left
+    out, e.g. the bootstrap against a baseline outside the population). A member played by another checkpoint or
+    with other acting options than the population's is refused, as is a battle index seen twice.
     """
     if player.name not in population.names:
         return None
@@ -101,8 +104,7 @@ def evaluation_block(records: Iterable[dict], player: PolicyEntry, population: P
             raise UsageError(f"{source}: battle index {index} appears twice; each battle must be counted exactly once")
         seen.add(index)
         if opponent not in population.names or opponent == player.name:
-            raise UsageError(f"{source}: battle {index} names opponent {opponent!r}, not another member of the "
-                             "population; rebuild it")
+            continue
         if result not in SCORES:
             raise UsageError(f"{source}: battle {index} has result_a {result!r}; expected one of {', '.join(SCORES)}")
         outcomes[(player.name, opponent, result)] += 1
