@@ -11,6 +11,9 @@ rule analysis:
         matrix=f"{FINAL}/interaction_matrix.json",
         population=f"{FINAL}/population.json",
         initial_population=f"{PHASE0}/population.json",
+        # More battles between members, for the ratings (on the matrix's team set; held-out blocks left out).
+        bootstrap_eval=f"{PHASE0}/bootstrap_eval.json",
+        mixture_vs_baselines="results/analysis/mixture_vs_baselines.json",
     output:
         exploitability=report("results/analysis/exploitability.png",
                               caption="../report/exploitability.rst", category="PSRO progress"),
@@ -20,12 +23,15 @@ rule analysis:
                       caption="../report/final_interaction_matrix.rst", category="Final population"),
         br_winrate=report("results/analysis/br_winrate.png",
                           caption="../report/br_winrate.rst", category="PSRO progress"),
+        ratings=report("results/analysis/ratings.png",
+                       caption="../report/ratings.rst", category="Final population"),
         summary=report("results/analysis/summary.json",
                        caption="../report/summary.rst", category="Summary"),
         success=report("results/analysis/success.json",
                        caption="../report/success.rst", category="Summary"),
     params:
         stages=STAGES,
+        seed=config["seed"],
     conda: SOFTWARE
     log:
         "logs/analysis/analysis.log",

@@ -105,6 +105,6 @@ def final_targets():
 
 
 def analysis_targets():
-    names = ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png",
+    names = ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png", "ratings.png",
              "summary.json", "success.json", "mixture_vs_baselines.json"]
     return [f"results/analysis/{name}" for name in names]

@@ -9,6 +9,8 @@ run_job(snakemake, analysis_stage, stages=snakemake.params.stages,
         br_evals=[Path(p) for p in snakemake.input.br_evals], exploiter_eval=Path(snakemake.input.exploiter_eval),
         matrix=Path(snakemake.input.matrix),
         population=Path(snakemake.input.population), initial_population=Path(snakemake.input.initial_population),
+        bootstrap_eval=Path(snakemake.input.bootstrap_eval),
+        mixture_vs_baselines=Path(snakemake.input.mixture_vs_baselines), seed=snakemake.params.seed,
         out={key: Path(getattr(snakemake.output, key)) for key in
-             ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]},
+             ["exploitability", "nash_mixture", "matrix", "br_winrate", "ratings", "summary", "success"]},
         logger=workflow_logger(snakemake.config))

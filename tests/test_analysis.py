@@ -28,28 +28,42 @@ NAMES = ["A", "B", "C"]
 CYCLE = {("A", "B"): PairCounts(70, 30), ("B", "C"): PairCounts(70, 30), ("A", "C"): PairCounts(30, 70)}
 TEAM_SET = "competitive"
 EVAL_TEAM_SET = "heldout"
-OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "summary", "success"]
+OUT_KEYS = ["exploitability", "nash_mixture", "matrix", "br_winrate", "ratings", "summary", "success"]
+ACTING = {"greedy": True}
 TRAINED = (0.10, [0.04, 0.16])  # a best response's rise over its start: mean and 95 % interval, above 0
 MIRROR = (0.0, [0.0, 0.0])  # a copy of σ's member playing σ's battles: the same results, no rise
 
 
+def member(name: str) -> PolicyEntry:
+    """A best response is a checkpoint (never opened here) acting greedily; the others heuristics named as such."""
+    if name.startswith("PSRO_BR"):
+        return PolicyEntry(name=name, kind="checkpoint", spec=f"{name}.pt", options=dict(ACTING))
+    return PolicyEntry(name=name, kind="heuristic", spec=name)
+
+
 def write_stage(stage: Path, names: list[str], counts: dict, team_set: str = TEAM_SET) -> None:
     stage.mkdir(parents=True, exist_ok=True)
-    Population(tuple(PolicyEntry(name=n, kind="heuristic", spec="random") for n in names)).save(
-        stage / "population.json")
+    Population(tuple(member(n) for n in names)).save(stage / "population.json")
     InteractionMatrix(names, counts, {"team_set": team_set}).save(stage / "interaction_matrix.json")
+
+
+def records(side_a: str, opponent: str, wins: int, battles: int = 100) -> list[dict]:
+    """`battles` battle records of `side_a` (as an evaluation names it) against `opponent`, the first `wins` won."""
+    return [{"index": k, "policy_a": f"{side_a}@learner", "policy_b": opponent,
+             "result_a": "win" if k < wins else "loss"} for k in range(battles)]
 
 
 def write_evaluation(path: Path, policy: str, win_rate: float, ci95: list[float], against: Path,
                      team_set: str = TEAM_SET, rise: tuple[float, list[float]] = TRAINED,
                      eval_team_set: str = EVAL_TEAM_SET) -> Path:
     """A br_eval.json / exploiter_eval.json with the fields the analysis reads; its start won `rise` less often;
-    held out 0.1 below."""
+    held out 0.1 below. Its 100 battles are all against A (a member of every σ's population)."""
     mean, rise_ci95 = rise
     start = {"win_rate": win_rate - mean, "ci95": [ci95[0] - mean, ci95[1] - mean], "battles": 100}
     held_out_ci95 = [ci95[0] - 0.1, ci95[1] - 0.1]
     path.write_text(json.dumps({
-        "policy": policy, "against": str(against), "team_set": team_set,
+        "policy": policy, "checkpoint": f"{policy}.pt", "acting": ACTING, "against": str(against),
+        "team_set": team_set, "records": records(policy, "A", round(100 * win_rate)),
         "vs_previous_nash": {"win_rate": win_rate, "ci95": ci95, "battles": 100},
         "start": {"policy": "bootstrap", "vs_previous_nash": start},
         "rise_over_start": {"mean": mean, "ci95": rise_ci95, "battles": 100},
@@ -96,6 +110,28 @@ def write_run(results: Path) -> Path:
     return results
 
 
+SEED = 11
+
+
+def write_member_evaluations(results: Path) -> tuple[Path, Path]:
+    """bootstrap_eval.json (the bootstrap is no member here: not rated) and mixture_vs_baselines.json (baseline A
+    against PSRO_BR1, drawn from the final σ: 40 battles between members), with held-out blocks the ratings skip."""
+    bootstrap_eval = results / "phase0/bootstrap_eval.json"
+    if not bootstrap_eval.exists():
+        bootstrap_eval.write_text(json.dumps({
+            "policy": "bootstrap", "checkpoint": "bootstrap.pt", "acting": ACTING, "team_set": TEAM_SET,
+            "opponents": {"A": {"records": records("bootstrap", "A", 50)}},
+            "held_out": {"team_set": EVAL_TEAM_SET, "opponents": {"A": {"records": records("bootstrap", "A", 50)}}}}))
+    mixture = results / "analysis/mixture_vs_baselines.json"
+    if not mixture.exists():
+        mixture.parent.mkdir(parents=True, exist_ok=True)
+        mixture.write_text(json.dumps({
+            "team_set": TEAM_SET, "opponents": {"A": {"records": records("A", "PSRO_BR1", 10, battles=40)}},
+            "held_out": {"team_set": EVAL_TEAM_SET,
+                         "opponents": {"A": {"records": records("A", "PSRO_BR1", 10, battles=40)}}}}))
+    return bootstrap_eval, mixture
+
+
 def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 0.40]),
             rise: tuple[float, list[float]] = TRAINED, **options) -> tuple[dict, dict]:
     stages = [results / "phase0", results / "iteration_0", results / "iteration_1"]
@@ -103,12 +139,14 @@ def analyse(results: Path, exploiter: tuple[float, list[float]] = (0.30, [0.22, 
                                       stages[-1] / "meta_strategy.json", rise=rise)
     out = {key: results / "analysis" / f"{key}.{'json' if key in ('summary', 'success') else 'png'}"
            for key in OUT_KEYS}
+    bootstrap_eval, mixture_vs_baselines = write_member_evaluations(results)
     success = analysis_stage(stages=[str(s) for s in stages],
                              analyses=[s / "meta_game_analysis.json" for s in stages],
                              strategies=[s / "meta_strategy.json" for s in stages],
                              br_evals=[s / "br_eval.json" for s in stages[1:]], exploiter_eval=exploiter_eval,
                              matrix=stages[-1] / "interaction_matrix.json", population=stages[-1] / "population.json",
-                             initial_population=stages[0] / "population.json", out=out, **options)
+                             initial_population=stages[0] / "population.json", bootstrap_eval=bootstrap_eval,
+                             mixture_vs_baselines=mixture_vs_baselines, seed=SEED, out=out, **options)
     assert success == json.loads(out["success"].read_text())
     return success, json.loads(out["summary"].read_text())
 
@@ -351,3 +389,32 @@ def test_make_run_prints_the_honest_criteria(run, capsys):
     (run / "analysis/success.json").write_text("{}")
     assert main(["criteria", str(run / "analysis/success.json")]) == 2
     assert "rerun the analysis" in capsys.readouterr().err
+
+
+def test_summary_rates_every_member_over_every_battle_between_members_once(run):
+    _, summary = analyse(run)
+    ratings = summary["ratings"]
+    members = ratings["members"]
+    assert list(members) == NAMES + ["PSRO_BR0", "PSRO_BR1"]
+    # The matrix's 10 cells of 100, each best response's 100 against A, the mixture's 40 (A against PSRO_BR1);
+    # nothing from the bootstrap (no member here), the exploiter, the starts or the held-out blocks.
+    assert ratings["battles_by_file"] == {
+        str(run / "iteration_1/interaction_matrix.json"): 1000, str(run / "iteration_0/br_eval.json"): 100,
+        str(run / "iteration_1/br_eval.json"): 100, str(run / "phase0/bootstrap_eval.json"): 0,
+        str(run / "analysis/mixture_vs_baselines.json"): 40}
+    assert members["A"]["battles"] == 400 + 200 + 40 and members["PSRO_BR1"]["battles"] == 400 + 100 + 40
+    assert members["PSRO_BR1"]["ci95"][0] > max(members[name]["ci95"][1] for name in NAMES)  # it beats everyone
+    assert members["PSRO_BR0"]["ci95"][1] < min(members[name]["ci95"][0] for name in NAMES)  # it loses to everyone
+    assert members["PSRO_BR0"]["gxe"] < 0.35 < 0.6 < members["PSRO_BR1"]["gxe"]
+    assert ratings == analyse(run)[1]["ratings"]  # seeded from the run's seed
+
+
+def test_ratings_refuse_a_battle_counted_twice_or_played_by_another_checkpoint(run):
+    path = run / "iteration_1/br_eval.json"
+    evaluation = json.loads(path.read_text())
+    path.write_text(json.dumps({**evaluation, "records": evaluation["records"] + evaluation["records"][:1]}))
+    with pytest.raises(UsageError, match="br_eval.json: battle index 0 appears twice"):
+        analyse(run)
+    path.write_text(json.dumps({**evaluation, "checkpoint": "elsewhere.pt"}))
+    with pytest.raises(UsageError, match="PSRO_BR1 played as checkpoint elsewhere.pt .*, but the population.s member is checkpoint PSRO_BR1.pt"):
+        analyse(run)

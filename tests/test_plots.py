@@ -8,6 +8,7 @@ import pytest
 
 from pokepsro.core.errors import UsageError
 from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.ratings import BattleBlock, fit_ratings
 from pokepsro.workflow.plots import (
     plot_br_winrate,
     plot_exploitability,
@@ -15,6 +16,7 @@ from pokepsro.workflow.plots import (
     plot_learning_curve,
     plot_meta_strategy,
     plot_nash_mixture_history,
+    plot_ratings,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -49,6 +51,9 @@ def assert_single_png(folder: Path, name: str) -> None:
         [("iter 0", NAMES[:3], [1.0, 0.0, 0.0]), ("iter 1", NAMES, [0.5, 0.0, 0.0, 0.5])], path)),
     ("br_winrate.png", lambda path: plot_br_winrate(
         ["BR_0", "BR_1"], [0.7, 0.55], [[0.6, 0.78], [0.45, 0.64]], path)),
+    ("ratings.png", lambda path: plot_ratings(fit_ratings(NAMES, [
+        BattleBlock("a", {("Random", "MaxBP", "loss"): 9, ("MaxBP", "Heuristic", "win"): 4,
+                          ("Heuristic", "BR_0", "tie"): 3, ("BR_0", "Random", "win"): 5})], seed=0), path)),
 ])
 def test_each_plot_writes_a_png_atomically(tmp_path: Path, name: str, draw) -> None:
     out = tmp_path / "plots"

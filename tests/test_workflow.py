@@ -89,7 +89,7 @@ def test_every_artifact_is_built(workflow):
     for i in range(2):
         assert (results / f"iteration_{i}/br_eval.json").is_file()
     assert (results / "analysis/exploiter_eval.json").is_file()
-    for name in ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png",
+    for name in ["exploitability.png", "nash_mixture.png", "interaction_matrix.png", "br_winrate.png", "ratings.png",
                  "summary.json", "success.json", "mixture_vs_baselines.json"]:
         assert (results / "analysis" / name).is_file(), name
     assert (results / "phase0/bootstrap/ckpts/epoch_2.pt").is_file()  # imitation, then PPO refinement:
@@ -203,6 +203,32 @@ def test_the_analysis_is_honest_and_evaluations_keep_their_battles_in_declared_o
     shown = criterion["rise_ci95"][0] > 0 and criterion["gain_ci95"][1] < 0.15
     assert criterion["pass"] == shown == (criterion["verdict"] == "pass")
     assert "nash_value" not in load(results / "iteration_1/meta_game_analysis.json")
+    # Ratings over every battle between two final members on the training team set, each once.
+    ratings = summary["ratings"]
+    members = [policy["name"] for policy in load(results / "iteration_1/population.json")["policies"]]
+    assert list(ratings["members"]) == members
+    by_file = ratings["battles_by_file"]
+    bootstrap_eval = load(results / "phase0/bootstrap_eval.json")["opponents"]
+    mixture = load(results / "analysis/mixture_vs_baselines.json")["opponents"]  # side A: the baseline
+    assert by_file == {
+        "results/iteration_1/interaction_matrix.json": sum(pair["battles"] for pair in final_matrix["pairs"]),
+        "results/iteration_0/br_eval.json": tiny["eval_battles"],
+        "results/iteration_1/br_eval.json": tiny["eval_battles"],
+        "results/phase0/bootstrap_eval.json": sum(between_members(o["records"], "bootstrap", members)
+                                                  for o in bootstrap_eval.values()),
+        "results/analysis/mixture_vs_baselines.json": sum(between_members(o["records"], baseline, members)
+                                                          for baseline, o in mixture.items())}
+    assert 0 < by_file["results/analysis/mixture_vs_baselines.json"] < sum(o["battles"] for o in mixture.values())
+    assert sum(m["battles"] for m in ratings["members"].values()) == 2 * ratings["battles"] == 2 * sum(by_file.values())
+    assert np.mean([m["rating"] for m in ratings["members"].values()]) == pytest.approx(1500)
+    for m in ratings["members"].values():
+        assert m["battles"] == m["wins"] + m["losses"] + m["ties"] > 0
+        assert m["ci95"][0] < m["ci95"][1] and 0 <= m["gxe_ci95"][0] <= m["gxe"] <= m["gxe_ci95"][1] <= 1
+
+
+def between_members(records: list[dict], side_a: str, members: list[str]) -> int:
+    """How many of an evaluation's battles were between two different members (the ones the ratings count)."""
+    return sum(side_a in members and r["policy_b"] in members and r["policy_b"] != side_a for r in records)
 
 
 def played_only_on(records: list[dict], team_set: str) -> bool:
@@ -265,7 +291,7 @@ def test_report_renders_every_plot(workflow):
     result = snakemake(workflow, "--report", str(workflow / "results/report.html"))
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workflow / "results/report.html").read_text(errors="replace")
-    for name in ["exploitability.png", "nash_mixture.png", "br_winrate.png", "success.json"]:
+    for name in ["exploitability.png", "nash_mixture.png", "br_winrate.png", "ratings.png", "success.json"]:
         assert name in html
 
 

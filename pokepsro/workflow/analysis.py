@@ -8,17 +8,20 @@ from pathlib import Path
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_json, read_json
 from pokepsro.core.run_logger import LoggerSettings, open_run_logger
+from pokepsro.core.seeding import derive_seed
 from pokepsro.metagame.matrix import InteractionMatrix
-from pokepsro.metagame.population import Population
+from pokepsro.metagame.population import PolicyEntry, Population
+from pokepsro.metagame.ratings import RESAMPLES, BattleBlock, evaluation_block, fit_ratings, tournament_blocks
 from pokepsro.metagame.solver import load_meta_strategy
 from pokepsro.workflow.criteria import sigma_verdict, success_criteria
-from pokepsro.workflow.evaluations import read_evaluation
+from pokepsro.workflow.evaluations import matrix_team_set, read_evaluation
 from pokepsro.workflow.layout import stage_number
 from pokepsro.workflow.plots import (
     plot_br_winrate,
     plot_exploitability,
     plot_interaction_matrix,
     plot_nash_mixture_history,
+    plot_ratings,
 )
 
 STAGE_ANALYSIS_KEYS = ("support_size", "entropy", "exploitability_within_population", "dominant_policies")
@@ -64,10 +67,74 @@ def _one_team_set(team_sets: dict[Path, str]) -> str:
     return next(iter(team_sets.values()))
 
 
+def _member_battles(matrix_path: Path, population: Population, br_evals: list[Path], bootstrap_eval: Path,
+                    mixture_vs_baselines: Path) -> tuple[list[BattleBlock], dict[str, int]]:
+    """Every battle between two members on the matrix's team set, each once (`pokepsro.metagame.ratings` says which
+    and why), as bootstrap blocks; and how many each file gave."""
+    files = [Path(path).resolve() for path in (matrix_path, *br_evals, bootstrap_eval, mixture_vs_baselines)]
+    if len(set(files)) != len(files):
+        raise UsageError("a battle file is listed twice for the ratings; each battle must be counted exactly once")
+    matrix = InteractionMatrix.load(matrix_path)
+    team_set = matrix_team_set(matrix, matrix_path)
+    by_file = {matrix_path: tournament_blocks(matrix, str(matrix_path))}
+    sides: list[tuple[Path, str, PolicyEntry, list[dict]]] = []  # (file, block, side A's player, its records)
+    for path in br_evals:
+        evaluation = read_json(path, "policy", "checkpoint", "acting", "team_set", "records")
+        sides.append((path, "", PolicyEntry(evaluation["policy"], "checkpoint", evaluation["checkpoint"],
+                                            options=evaluation["acting"]), evaluation["records"]))
+        _check_team_set(evaluation, path, team_set, matrix_path)
+    bootstrap = read_json(bootstrap_eval, "policy", "checkpoint", "acting", "team_set", "opponents")
+    _check_team_set(bootstrap, bootstrap_eval, team_set, matrix_path)
+    player = PolicyEntry(bootstrap["policy"], "checkpoint", bootstrap["checkpoint"], options=bootstrap["acting"])
+    sides += [(bootstrap_eval, opponent, player, _records_of(measured, bootstrap_eval, opponent))
+              for opponent, measured in bootstrap["opponents"].items()]
+    mixture = read_json(mixture_vs_baselines, "team_set", "opponents")
+    _check_team_set(mixture, mixture_vs_baselines, team_set, matrix_path)
+    # Side A: the baseline as `heuristic_entry` makes it (its spec is its name).
+    sides += [(mixture_vs_baselines, baseline, PolicyEntry(baseline, "heuristic", baseline),
+               _records_of(measured, mixture_vs_baselines, baseline))
+              for baseline, measured in mixture["opponents"].items()]
+    for path, label, player, records in sides:
+        block = evaluation_block(records, player, population, f"{path}{f' ({label})' if label else ''}")
+        by_file.setdefault(path, []).extend([block] if block else [])
+    return ([block for blocks in by_file.values() for block in blocks],
+            {str(path): sum(block.battles for block in blocks) for path, blocks in by_file.items()})
+
+
+def _records_of(measured: dict, path: Path, opponent: str) -> list[dict]:
+    if not isinstance(measured, dict) or not isinstance(measured.get("records"), list):
+        raise UsageError(f"{path}: opponents.{opponent} has no list of battle records; delete the file and rerun")
+    return measured["records"]
+
+
+def _check_team_set(evaluation: dict, path: Path, team_set: str, matrix_path: Path) -> None:
+    if evaluation["team_set"] != team_set:
+        raise UsageError(f"{path} was played on team set {evaluation['team_set']!r} but {matrix_path} on "
+                         f"{team_set!r}; rebuild {path}")
+
+
+def population_ratings(*, matrix: Path, population: Path, br_evals: list[Path], bootstrap_eval: Path,
+                       mixture_vs_baselines: Path, seed: int) -> dict:
+    """The `ratings` block of summary.json: Bradley–Terry ratings (Elo scale) and GXE of every member, with 95 %
+    bootstrap intervals seeded from the run's seed, over every battle between members."""
+    members = Population.load(population)
+    blocks, counted = _member_battles(matrix, members, br_evals, bootstrap_eval, mixture_vs_baselines)
+    return {"members": fit_ratings(members.names, blocks, derive_seed(seed, "ratings")),
+            "battles": sum(counted.values()), "battles_by_file": counted, "resamples": RESAMPLES,
+            "note": ("Bradley–Terry over every battle between two members on team_set (tournament, each best "
+                     "response against σ, bootstrap_eval, mixture_vs_baselines; held-out, start and exploiter "
+                     "battles excluded), each once; ties ½. rating: Elo scale (400·log10 odds), the members' mean "
+                     "is 1500; within this run only. gxe: expected win rate against another member drawn "
+                     "uniformly. ci95: 2.5–97.5 percentiles over resamples of the battles. A member that won or "
+                     "lost every battle has a rating set by a tiny prior: a bound.")}
+
+
 def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[Path], br_evals: list[Path],
                    exploiter_eval: Path, matrix: Path, population: Path, initial_population: Path,
+                   bootstrap_eval: Path, mixture_vs_baselines: Path, seed: int,
                    out: dict[str, Path], logger: LoggerSettings | None = None) -> dict:
-    """Progress curves and the guide's four success criteria, each with its measured value.
+    """Progress curves, the population's ratings, and the guide's four success criteria, each with its measured
+    value.
 
     σ of stage k is measured by BR_{k+1} (its br_eval.json); the final σ by the exploiter (exploiter_eval.json,
     same schema). Each measurement is classified by `measured_exploitability` and judged by `sigma_verdict`
@@ -99,6 +166,9 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
     plot_interaction_matrix(InteractionMatrix.load(matrix), out["matrix"])
     plot_br_winrate([m["measured_with"] for m in iterations], [m["br_winrate"] for m in iterations],
                     [m["br_winrate_ci95"] for m in iterations], out["br_winrate"])
+    ratings = population_ratings(matrix=matrix, population=population, br_evals=br_evals,
+                                 bootstrap_eval=bootstrap_eval, mixture_vs_baselines=mixture_vs_baselines, seed=seed)
+    plot_ratings(ratings["members"], out["ratings"])
     initial_size = len(Population.load(initial_population))
     final_size = len(Population.load(population))
     summary = {
@@ -112,6 +182,7 @@ def analysis_stage(*, stages: list[str], analyses: list[Path], strategies: list[
         "exploitability_progress": progress,
         "final_sigma": progress[-1],
         "final_stage": labels[-1],
+        "ratings": ratings,
         "note": ("σ of each stage is measured by the next best response, the final σ by the exploiter; "
                  "exploitability = max(0, gain), a lower bound, None when the gain's interval lies below 0 "
                  "(the best response lost: not informative). rise is the best response's paired gain over its "

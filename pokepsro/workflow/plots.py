@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_bytes
 from pokepsro.metagame.matrix import InteractionMatrix
+from pokepsro.metagame.ratings import MEAN_RATING
 from pokepsro.workflow.criteria import SUCCESS_BR_WINRATE, SUCCESS_EXPLOITABILITY
 
 DPI = 120
@@ -148,6 +149,28 @@ def plot_br_winrate(labels: Sequence[str], rates: Sequence[float], cis: Sequence
     ax.set_ylabel("win rate")
     ax.set_title("Best responses against the previous Nash mixture")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_ratings(members: dict[str, dict], path: str | os.PathLike) -> Path:
+    """Each member's Bradley–Terry rating (Elo scale) with its 95 % interval, strongest on top, and its GXE."""
+    ranked = sorted(members.items(), key=lambda item: -item[1]["rating"])
+    names = [name for name, _ in ranked]
+    ratings = np.array([m["rating"] for _, m in ranked])
+    lows, highs = _interval_bounds(names, [m["ci95"] for _, m in ranked], "ci95")
+    fig = Figure(figsize=(7.5, max(2.5, 0.4 * len(names) + 1.5)))
+    ax = fig.add_subplot()
+    ax.errorbar(ratings, range(len(names)), xerr=_error_bars(ratings, lows, highs), fmt="o", capsize=4)
+    for row, (_, member) in enumerate(ranked):
+        low, high = member["gxe_ci95"]
+        ax.annotate(f"GXE {100 * member['gxe']:.0f} % ({100 * low:.0f}–{100 * high:.0f})", (highs[row], row),
+                    textcoords="offset points", xytext=(6, 0), va="center", fontsize=7)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.axvline(MEAN_RATING, color="grey", linewidth=0.8)
+    ax.margins(x=0.25)
+    ax.set_xlabel(f"Bradley–Terry rating, Elo scale (400·log10 odds; grey: the members' mean, {MEAN_RATING:.0f})")
+    ax.set_title("Ratings of the members (95 % CI) and GXE, over every battle between members", fontsize=10)
     return _save(fig, path)
 
 
