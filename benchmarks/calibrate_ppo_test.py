@@ -25,12 +25,16 @@ def main() -> None:
     parser.add_argument("--broken", action="store_true", help="lr 1e-9: a learner that cannot learn")
     parser.add_argument("--lr", type=float, help="another learning rate than the test's")
     parser.add_argument("--battles", type=int, default=256, help="PPO battles (the test's budget: 256)")
+    parser.add_argument("--lag", type=int, help="another policy_lag than the test's (rounds played ahead of the learner)")
     args = parser.parse_args()
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
             overrides = {"lr": 1e-9} if args.broken else {"lr": args.lr} if args.lr else {}
+            if args.lag is not None:
+                overrides["policy_lag"] = args.lag
             before, after = tiny_budget_rates(Path(folder), seed, args.battles, **overrides)
-        print(f"seed {seed}{' broken' if args.broken else ''} ({args.battles} battles): before {before:.2f} after {after:.2f} "
+        lag = "" if args.lag is None else f" policy_lag {args.lag}"
+        print(f"seed {seed}{' broken' if args.broken else ''}{lag} ({args.battles} battles): before {before:.2f} after {after:.2f} "
               f"rise {after - before:+.2f}", flush=True)
 
 

@@ -5,8 +5,8 @@
 
 For each worker count the oracle trains from the same start checkpoint (--init, else untrained `small` weights
 seeded from --seed) against one heuristic, for `battles-per-worker × workers` battles (at least 4 rounds), greedy
-points off. It prints, per count: the steady battles/s (median over rounds after the first two of the round's
-battles over the wall time between commits), the whole job's battles/s (start-up included), the learner's idle
+points off. It prints, per count: the steady battles/s (the battles of the rounds after the first two over the wall
+time from the second commit to the last), the whole job's battles/s (start-up included), the learner's idle
 share, and the fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
 """
 
@@ -54,11 +54,11 @@ def measure(init: Path, workers: int, args: argparse.Namespace, ppo: dict, work:
     started = time.perf_counter()
     result = train_best_response("ppo", task)
     job_s = time.perf_counter() - started
-    steady = result.metrics[STEADY_AFTER_ROUNDS:]
+    steady = [{**row, "round_s": row["samples"] / row["samples_per_s"]} for row in result.metrics[STEADY_AFTER_ROUNDS:]]
     return {"workers": workers, "battles": battles, "job_s": job_s, "job_battles_per_s": battles / job_s,
-            "steady_battles_per_s": statistics.median(row["battles_per_s"] for row in steady),
-            "learner_idle_share": sum(row["learner_idle_s"] for row in steady)
-            / sum(ppo["round_battles"] / row["battles_per_s"] for row in steady),
+            "steady_battles_per_s": sum(row["battles_per_s"] * row["round_s"] for row in steady)
+            / sum(row["round_s"] for row in steady),
+            "learner_idle_share": sum(row["learner_idle_s"] for row in steady) / sum(row["round_s"] for row in steady),
             "update_s": statistics.median(row["update_s"] for row in steady),
             "win_rate_last_round": result.metrics[-1]["win_rate"]}
 
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--init", type=Path)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 14])
     parser.add_argument("--battles-per-worker", type=int, default=256)
-    parser.add_argument("--concurrency-per-worker", type=int, default=16)
+    parser.add_argument("--concurrency-per-worker", type=int, default=8)
     parser.add_argument("--opponent", default="gym_leader")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE")
