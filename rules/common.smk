@@ -36,18 +36,25 @@ def br_job(wildcards):
 
 
 def br_job_of(brdir):
-    """The best response of folder results/{brdir} ("iteration_i" or EXPLOITER); its evaluation also plays its
-    start (learner_checkpoint, learner_name) on the same battles."""
-    return best_response_job(brdir, NUM_ITERATIONS, BOOTSTRAP)
+    """The best response of folder results/{brdir} ("iteration_i" or EXPLOITER), started as config `br_init` says;
+    its evaluation also plays its start (learner_checkpoint, learner_name) on the same battles."""
+    return best_response_job(brdir, NUM_ITERATIONS, BOOTSTRAP, config["br_init"])
 
 
 def best_response_inputs(wildcards):
     job = br_job(wildcards)
     inputs = {"init": job.learner_checkpoint, "population": f"{job.opponents_stage}/population.json",
-              "strategy": f"{job.opponents_stage}/meta_strategy.json"}
+              "mixture": f"results/{wildcards.brdir}/training_mixture.json"}
     if config["oracle"] == "offline":
         inputs.update(collected=f"results/{wildcards.brdir}/br_trajectories", replay=replay_dirs())
     return inputs
+
+
+def opponent_selection():
+    """Config `opponent_selection` and, for pfsp only, its parameters: a changed pfsp_mix reruns only PFSP runs."""
+    if config["opponent_selection"] == "pfsp":
+        return {"kind": "pfsp", "mix": config["pfsp_mix"], "power": config["pfsp_power"]}
+    return {"kind": config["opponent_selection"]}
 
 
 def oracle_options():

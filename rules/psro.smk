@@ -1,14 +1,34 @@
-# PSRO iteration i: the oracle trains BR_i against σ_{i-1} (the offline oracle collects first) -> grow the
-# population -> play BR_i's row -> evaluate BR_i against σ_{i-1} -> re-solve σ_i (rule solve_meta_game in
-# metagame.smk). The same two rules train the exploiter of the final σ (results/analysis/exploiter).
+# PSRO iteration i: the oracle trains BR_i against σ_{i-1}, or σ_{i-1} mixed with PFSP weights (config
+# opponent_selection; the offline oracle collects first) -> grow the population -> play BR_i's row -> evaluate BR_i
+# against σ_{i-1} itself -> re-solve σ_i (rule solve_meta_game in metagame.smk). The same rules train the exploiter
+# of the final σ (results/analysis/exploiter).
+
+
+rule training_mixture:
+    """Whom the oracle draws opponents from: σ, or σ mixed with PFSP weights from the start policy's matrix row."""
+    input:
+        population=lambda wc: f"{br_job(wc).opponents_stage}/population.json",
+        strategy=lambda wc: f"{br_job(wc).opponents_stage}/meta_strategy.json",
+        matrix=lambda wc: f"{br_job(wc).opponents_stage}/interaction_matrix.json",
+    output:
+        "results/{brdir}/training_mixture.json",
+    params:
+        start_name=lambda wc: br_job(wc).learner_name,
+        selection=opponent_selection(),
+    conda: SOFTWARE
+    log:
+        "logs/{brdir}/training_mixture.log",
+    script:
+        "../scripts/training_mixture.py"
 
 
 rule collect:
-    """Offline oracle only: the initial policy against opponents drawn per battle from σ; its decisions recorded."""
+    """Offline oracle only: the initial policy against opponents drawn per battle from the training mixture (σ
+    unless PFSP); its decisions recorded."""
     input:
         learner=lambda wc: br_job(wc).learner_checkpoint,
         population=lambda wc: f"{br_job(wc).opponents_stage}/population.json",
-        strategy=lambda wc: f"{br_job(wc).opponents_stage}/meta_strategy.json",
+        mixture="results/{brdir}/training_mixture.json",
     output:
         trajectories=directory("results/{brdir}/br_trajectories"),
     params:
@@ -29,7 +49,8 @@ rule collect:
 
 
 rule best_response:
-    """The oracle (config `oracle`) trains a best response to σ from the initial policy; resumes when rerun."""
+    """The oracle (config `oracle`) trains a best response to the training mixture (σ unless PFSP) from the start
+    policy (config `br_init`); resumes when rerun."""
     input:
         unpack(best_response_inputs),
     output:

@@ -9,7 +9,7 @@ if snakemake.params.oracle == "offline":  # the offline oracle trains on what ru
     options.update(collected=[snakemake.input.collected], replay=list(snakemake.input.replay))
 run_job(snakemake, best_response_stage, oracle=snakemake.params.oracle, learner_name=snakemake.params.learner_name,
         init=Path(snakemake.input.init), population=Path(snakemake.input.population),
-        strategy=Path(snakemake.input.strategy), out_checkpoint=Path(snakemake.output.checkpoint),
+        mixture=Path(snakemake.input.mixture), out_checkpoint=Path(snakemake.output.checkpoint),
         training_out=Path(snakemake.output.training), seed=snakemake.params.seed, team_set=snakemake.params.team_set,
         battle=snakemake.params.battle, runtime=snakemake.params.runtime, options=options,
         logger=workflow_logger(snakemake.config))

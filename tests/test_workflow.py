@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -293,6 +294,38 @@ def test_report_renders_every_plot(workflow):
     html = (workflow / "results/report.html").read_text(errors="replace")
     for name in ["exploitability.png", "nash_mixture.png", "br_winrate.png", "ratings.png", "success.json"]:
         assert name in html
+
+
+def test_each_best_response_records_its_training_mixture_which_is_sigma_by_default(workflow):
+    for brdir, stage, start in [("iteration_0", "phase0", "bootstrap"), ("iteration_1", "iteration_0", "PSRO_BR0"),
+                                ("analysis/exploiter", "iteration_1", "bootstrap")]:  # br_init: previous
+        mixture = load(workflow / f"results/{brdir}/training_mixture.json")
+        assert mixture["meta_strategy"] == load(workflow / f"results/{stage}/meta_strategy.json")["meta_strategy"]
+        assert (mixture["metadata"]["opponent_selection"], mixture["metadata"]["start"]) == ("sigma", start)
+
+
+def test_changing_br_init_retrains_from_br1_on_and_keeps_br0(workflow):
+    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("br_init=start",)).stdout)
+    assert jobs["training_mixture"] == 2 and jobs["best_response"] == 2  # BR_1, and the exploiter of the new σ
+    assert jobs["tournament"] == 1 and "bootstrap_refine" not in jobs  # BR_0 and its row are kept
+
+
+def test_pfsp_trains_against_sigma_mixed_with_the_starts_losses(workflow, tmp_path):
+    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("opponent_selection=pfsp",)).stdout)
+    assert jobs["training_mixture"] == 3 and jobs["best_response"] == 3 and "bootstrap_refine" not in jobs
+
+    copy = tmp_path / "workflow"  # the shared workflow stays built with σ
+    shutil.copytree(workflow, copy, symlinks=True)
+    result = snakemake(copy, "results/iteration_0/training_mixture.json",
+                       config=("opponent_selection=pfsp", "pfsp_mix=0.5", "pfsp_power=2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    mixture = load(copy / "results/iteration_0/training_mixture.json")
+    matrix = load(workflow / "results/phase0/interaction_matrix.json")
+    sigma = np.array(load(workflow / "results/phase0/meta_strategy.json")["meta_strategy"])
+    losses = 1 - np.array(matrix["matrix"][matrix["policy_names"].index("bootstrap")])
+    assert mixture["metadata"]["start"] == "bootstrap"
+    assert np.allclose(mixture["meta_strategy"], 0.5 * sigma + 0.5 * losses**2 / (losses**2).sum())
+    assert (np.array(mixture["meta_strategy"])[losses > 0] > 0).all()  # σ's zeros included, unless beaten outright
 
 
 def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follows(workflow):

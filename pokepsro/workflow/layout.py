@@ -2,15 +2,16 @@
 response starts from, in one place so a rule's path and a job's name never disagree.
 
 Stages extend each other: results/phase0/baselines <- results/phase0 <- results/iteration_0 <- iteration_1 ...
-Iteration i trains PSRO_BR{i} against σ of the stage before it; the exploiter (results/analysis/exploiter) is one
-more best response, against the final σ, started from the bootstrap: outside σ's support, so it cannot pass by
-playing a mirror match.
+Iteration i trains PSRO_BR{i} against σ of the stage before it, from the bootstrap (config `br_init: start`) or
+from BR_{i-1} (`previous`); the exploiter (results/analysis/exploiter) is one more best response, against the final
+σ, started from the bootstrap either way: outside σ's support, so it cannot pass by playing a mirror match.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from pokepsro.core.errors import UsageError
 from pokepsro.learning.model import checkpoint_path
 
 PHASE0 = "results/phase0"
@@ -19,6 +20,7 @@ BOOTSTRAP_DIR = f"{PHASE0}/bootstrap"
 EXPLOITER = "analysis/exploiter"  # the exploiter's best-response folder, under results/
 BOOTSTRAP_NAME = "bootstrap"
 EXPLOITER_NAME = "exploiter"
+BR_INITS = ("start", "previous")  # config `br_init`: each BR starts from the bootstrap, or from the BR before it
 
 
 def iteration_dir(i: int) -> str:
@@ -79,13 +81,16 @@ class BestResponseJob(NamedTuple):
     opponents_stage: str
 
 
-def best_response_job(brdir: str, num_iterations: int, bootstrap: str) -> BestResponseJob:
-    """The job of best-response folder `brdir` ("iteration_i" or the exploiter's); iteration i starts from BR_{i-1},
-    iteration 0 from the bootstrap (checkpoint `bootstrap`). The exploiter starts from the bootstrap too: the last BR
-    is often σ's only member, and a copy of σ's support gains nothing on σ whether or not σ is exploitable."""
+def best_response_job(brdir: str, num_iterations: int, bootstrap: str, br_init: str) -> BestResponseJob:
+    """The job of best-response folder `brdir` ("iteration_i" or the exploiter's). Iteration 0 starts from the
+    bootstrap (checkpoint `bootstrap`), iteration i from the bootstrap too with `br_init` "start" (the guide: every
+    BR from one fixed start), from BR_{i-1} with "previous". The exploiter starts from the bootstrap under both: the
+    last BR is often σ's only member, and a copy of σ's support gains nothing on σ whether or not σ is exploitable."""
+    if br_init not in BR_INITS:
+        raise UsageError(f"br_init {br_init!r}: choose one of {', '.join(BR_INITS)}")
     if brdir == EXPLOITER:
         return BestResponseJob(EXPLOITER_NAME, BOOTSTRAP_NAME, bootstrap, previous_dir(num_iterations))
     i = int(brdir.removeprefix("iteration_"))
-    if i == 0:
+    if i == 0 or br_init == "start":
         return BestResponseJob(br_name(i), BOOTSTRAP_NAME, bootstrap, previous_dir(i))
     return BestResponseJob(br_name(i), br_name(i - 1), br_checkpoint(i - 1), previous_dir(i))

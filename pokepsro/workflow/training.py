@@ -1,5 +1,5 @@
-"""Training jobs: the bootstrap's imitation and refinement, each best response (by the configured oracle), and
-the battles the offline oracle collects first.
+"""Training jobs: the bootstrap's imitation and refinement, each best response (by the configured oracle), the
+mixture it trains against, and the battles the offline oracle collects first.
 
 Each works in a hidden `.partial` folder beside its output (a rerun after a kill resumes there) and publishes it
 when done.
@@ -29,8 +29,10 @@ from pokepsro.learning.oracle import BestResponseTask, check_oracle, train_best_
 from pokepsro.learning.recording import TrajectoryWriter
 from pokepsro.learning.trainer import load_train_config, train
 from pokepsro.metagame.evaluation import evaluate_against_mixture
+from pokepsro.metagame.matrix import InteractionMatrix
 from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories
-from pokepsro.metagame.solver import load_meta_strategy
+from pokepsro.metagame.selection import OPPONENT_SELECTIONS, pfsp_weights, training_mixture
+from pokepsro.metagame.solver import load_meta_strategy, write_meta_strategy
 from pokepsro.workflow.layout import BOOTSTRAP_NAME
 from pokepsro.workflow.plots import plot_learning_curve
 from pokepsro.workflow.snakemake_job import run_options
@@ -54,13 +56,43 @@ def train_stage(*, out_checkpoint: Path, collected: list[Path], replay: list[Pat
     return last
 
 
-def best_response_stage(*, oracle: str, learner_name: str, init: Path, population: Path, strategy: Path,
-                        out_checkpoint: Path, training_out: Path, seed: int, team_set: str, battle: dict,
-                        runtime: dict, options: dict, logger: LoggerSettings | None = None) -> Path:
-    """Train a best response to the σ of `population` with `oracle`; see `run_oracle`."""
+def training_mixture_stage(*, population: Path, strategy: Path, matrix: Path, start_name: str, selection: dict,
+                           out: Path) -> Path:
+    """The mixture a best response trains against over the members of `population`: σ (`selection` {"kind":
+    "sigma"}), or σ mixed with PFSP weights from its start policy's matrix row ({"kind": "pfsp", "mix", "power"}).
+    Written in meta_strategy.json's format, the mixture under `meta_strategy` and σ, the start's win rates and the
+    PFSP weights under `metadata`, so a user sees what the BR was trained against; evaluations stay against σ."""
+    if selection["kind"] not in OPPONENT_SELECTIONS:
+        raise UsageError(f"opponent_selection {selection['kind']!r}: choose one of {', '.join(OPPONENT_SELECTIONS)}")
     opponents = Population.load(population)
     sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
-    return run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=sigma,
+    interaction = InteractionMatrix.load(matrix)
+    if interaction.policy_names != opponents.names:
+        raise UsageError(f"{matrix}: its policies {interaction.policy_names} are not those of {population} "
+                         f"{opponents.names}; rebuild the stage's matrix")
+    if start_name not in opponents.names:  # the workflow's starts (bootstrap, BR_{i-1}) are always members
+        raise UsageError(f"{matrix}: the start policy {start_name!r} has no row, so its win rates against the "
+                         f"members, which PFSP weighs by, are unknown; start from a member of {population}")
+    win_rates = interaction.M[opponents.names.index(start_name)]
+    metadata = {"opponent_selection": selection["kind"], "start": start_name,
+                "start_win_rates": dict(zip(opponents.names, win_rates.tolist())), "sigma": sigma.tolist(),
+                "strategy_file": str(strategy), "matrix_file": str(matrix)}
+    mixture = sigma
+    if selection["kind"] == "pfsp":
+        mixture = training_mixture(sigma, win_rates, selection["mix"], selection["power"])
+        metadata.update(pfsp_mix=selection["mix"], pfsp_power=selection["power"],
+                        pfsp_weights=pfsp_weights(win_rates, selection["power"]).tolist())
+    return write_meta_strategy(out, opponents.names, mixture, metadata)
+
+
+def best_response_stage(*, oracle: str, learner_name: str, init: Path, population: Path, mixture: Path,
+                        out_checkpoint: Path, training_out: Path, seed: int, team_set: str, battle: dict,
+                        runtime: dict, options: dict, logger: LoggerSettings | None = None) -> Path:
+    """Train a best response to the training mixture `mixture` (σ unless PFSP; training_mixture_stage) over the
+    members of `population` with `oracle`; see `run_oracle`."""
+    opponents = Population.load(population)
+    weights = load_meta_strategy(mixture, expected_names=opponents.names).sigma
+    return run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=weights,
                       out_checkpoint=out_checkpoint, training_out=training_out, seed=seed, team_set=team_set,
                       battle=battle, runtime=runtime, options=options, logger=logger)
 
@@ -96,17 +128,18 @@ def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Populat
     return out_checkpoint
 
 
-def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Path, strategy: Path, out: Path,
+def collect_stage(*, learner_checkpoint: Path, learner_name: str, population: Path, mixture: Path, out: Path,
                   battles: int, team_set: str, seed: int, battle: dict, runtime: dict, server_log: Path) -> dict:
-    """The learner against opponents drawn per battle from σ; the learner's decisions become trajectories."""
+    """The learner against opponents drawn per battle from the training mixture (σ unless PFSP); the learner's
+    decisions become trajectories."""
     opponents = Population.load(population)
-    sigma = load_meta_strategy(strategy, expected_names=opponents.names).sigma
+    weights = load_meta_strategy(mixture, expected_names=opponents.names).sigma
     learner = PolicyEntry(name=learner_name, kind="checkpoint", spec=str(learner_checkpoint))
     if not learner_checkpoint.is_file():
         raise UsageError(f"checkpoint not found: {learner_checkpoint}")
     work = resumable_dir(out)
     writer = TrajectoryWriter(work, sides="a", format=battle["battle_format"])
-    summary = evaluate_against_mixture(learner, opponents, sigma, battles,
+    summary = evaluate_against_mixture(learner, opponents, weights, battles,
                                        team_set=load_team_set(team_set, battle["battle_format"]),
                                        seed=derive_seed(seed, "collect", learner_name),
                                        record_path=partial_records(out), server_log=server_log, record=True,

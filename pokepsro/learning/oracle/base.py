@@ -18,7 +18,9 @@ from pokepsro.core.run_logger import LoggerSettings
 class BestResponseTask:
     """What every oracle is given. `work_dir` keeps its state between a killed run and its rerun.
 
-    The opponents are picklable player factories by name (a population's members, or any Players), weighted by σ.
+    The opponents are picklable player factories by name (a population's members, or any Players), drawn per battle
+    with the weights `sigma`: the training mixture, which the workflow makes σ itself, or σ mixed with PFSP weights
+    (config opponent_selection); the oracle only draws from it, and "against σ" in its metrics means against it.
     """
 
     learner_name: str
