@@ -6,14 +6,15 @@
 For each worker count the oracle trains from the same start checkpoint (--init, else untrained `small` weights
 seeded from --seed) against one heuristic, for `battles-per-worker × workers` battles (at least 4 rounds), greedy
 points off. It prints, per count: the steady battles/s (the battles of the rounds after the first two over the wall
-time from the second commit to the last), the whole job's battles/s (start-up included), the learner's idle
-share, and the fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
+time from the second commit to the last), the whole job's battles/s (start-up included), how many cores the job
+kept busy (CPU seconds of the job and its processes over its wall time), the learner's idle share, and the fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,13 @@ def untrained_checkpoint(folder: Path, seed: int) -> Path:
                            feature_version=FEATURE_VERSION, train_config={}, epoch=0, metrics={})
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the rollout workers and, through them, their
+    simulators)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def measure(init: Path, workers: int, args: argparse.Namespace, ppo: dict, work: Path) -> dict:
     population = Population((heuristic_entry(args.opponent),))
     battles = max(args.battles_per_worker * workers, 4 * ppo["round_battles"])
@@ -51,11 +59,14 @@ def measure(init: Path, workers: int, args: argparse.Namespace, ppo: dict, work:
                             runtime={"concurrency": args.concurrency_per_worker * workers, "backend": "direct",
                                      "workers": workers},
                             options={"oracle_battles": battles, "ppo_config": ppo}, progress=False)
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     result = train_best_response("ppo", task)
     job_s = time.perf_counter() - started
+    cores_busy = (cpu_seconds() - cpu_before) / job_s
     steady = [{**row, "round_s": row["samples"] / row["samples_per_s"]} for row in result.metrics[STEADY_AFTER_ROUNDS:]]
     return {"workers": workers, "battles": battles, "job_s": job_s, "job_battles_per_s": battles / job_s,
+            "cores_busy": cores_busy,
             "steady_battles_per_s": sum(row["battles_per_s"] * row["round_s"] for row in steady)
             / sum(row["round_s"] for row in steady),
             "learner_idle_share": sum(row["learner_idle_s"] for row in steady) / sum(row["round_s"] for row in steady),
@@ -89,12 +100,13 @@ def main() -> None:
     base = rows[0]["steady_battles_per_s"] / rows[0]["workers"]
     print(f"\nPPO oracle against {args.opponent}, policy_lag {ppo['policy_lag']}, rounds of {ppo['round_battles']}, "
           f"{args.concurrency_per_worker} battles in flight per worker, init {args.init or 'untrained small'}")
-    print("| rollout workers | steady battles/s | of linear | whole job battles/s | learner idle | update s |")
-    print("|---|---|---|---|---|---|")
+    print("| rollout workers | steady battles/s | of linear | whole job battles/s | cores busy | learner idle | update s |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         row["of_linear"] = row["steady_battles_per_s"] / (row["workers"] * base)
         print(f"| {row['workers']} | {row['steady_battles_per_s']:.1f} | {row['of_linear']:.2f} | "
-              f"{row['job_battles_per_s']:.1f} | {row['learner_idle_share']:.0%} | {row['update_s']:.2f} |")
+              f"{row['job_battles_per_s']:.1f} | {row['cores_busy']:.2f} | {row['learner_idle_share']:.0%} | "
+              f"{row['update_s']:.2f} |")
     atomic_write_json(args.out / "scaling.json", {"ppo": ppo, "opponent": args.opponent, "rows": rows})
 
 
