@@ -1,13 +1,14 @@
 """Oracle scaling: the PPO oracle's battles/s against the number of rollout workers, in one run.
 
     python benchmarks/oracle_scaling.py [--init CKPT] [--workers 1 2 4 8 14] [--battles-per-worker 256]
-        [--opponent gym_leader] [--concurrency-per-worker 16] [--ppo KEY=VALUE ...] [--out DIR]
+        [--opponent gym_leader] [--concurrency-per-worker 8] [--ppo KEY=VALUE ...] [--out DIR]
 
 For each worker count the oracle trains from the same start checkpoint (--init, else untrained `small` weights
 seeded from --seed) against one heuristic, for `battles-per-worker × workers` battles (at least 4 rounds), greedy
 points off. It prints, per count: the steady battles/s (the battles of the rounds after the first two over the wall
 time from the second commit to the last), the whole job's battles/s (start-up included), how many cores the job
-kept busy (CPU seconds of the job and its processes over its wall time), the learner's idle share, and the fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
+kept busy (CPU seconds of the job and its processes over its wall time), the learner's idle share, and the
+fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
 """
 
 from __future__ import annotations
