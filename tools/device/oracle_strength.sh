@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
-# The oracle strength benchmark on the 16-core GPU machine with 4x the default budget, both σ at once (7 rollout
-# workers each), from the bootstrap carried along (results/phase0/bootstrap/refined.pt, the one the 2-core run
-# used). Usage (after setup.sh): bash tools/device/oracle_strength.sh
+# The oracle strength benchmark on the 16-core GPU machine: one best response from the bootstrap carried along
+# (results/phase0/bootstrap/refined.pt) against gym_leader, with 14 rollout workers, then 400 greedy battles on the
+# held-out teams (bootstrap and best response). Usage (after setup.sh):
+#     B=32768 bash tools/device/oracle_strength.sh     (B: training battles; LAG: policy_lag; OUT: where results go)
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/oracle-strength-out}
-budget=$(( 4 * $(python3 -c "import yaml; print(yaml.safe_load(open('config/config.yaml'))['oracle_battles'])") ))
 mkdir -p "$out"
-nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 5 > "$out/gpu.csv" &
-monitor=$!
-timeout "${RUN_S:-480}" python3 benchmarks/oracle_strength.py --init results/phase0/bootstrap/refined.pt --battles "$budget" \
-  --workers 7 --eval-workers 7 --parallel --out benchmarks/out/oracle_strength_gpu 2>&1 | tee "$out/oracle_strength.log" \
-  | grep -v WARNING
-kill "$monitor"
+timeout "${RUN_S:-560}" python3 benchmarks/oracle_strength.py --init results/phase0/bootstrap/refined.pt \
+  --battles "${B:-32768}" --sigma gym_leader --acting greedy --eval-battles 400 --workers "${WORKERS:-14}" \
+  --eval-workers "${WORKERS:-14}" --concurrency "$(( 8 * ${WORKERS:-14} ))" --ppo "policy_lag=${LAG:-2}" \
+  --out benchmarks/out/oracle_strength_gpu 2>&1 | grep -v WARNING | tee "$out/oracle_strength.log"
 cp benchmarks/out/oracle_strength_gpu/results.json benchmarks/out/oracle_strength_gpu/*.png "$out/" 2>/dev/null
-for sigma in benchmarks/out/oracle_strength_gpu/*/; do  # the learning curves, also when the run was cut short
-  cp "$sigma/training/metrics.csv" "$out/metrics_$(basename "$sigma").csv" 2>/dev/null
-done
+cp benchmarks/out/oracle_strength_gpu/gym_leader/training/metrics.csv "$out/metrics.csv" 2>/dev/null
+cp benchmarks/out/oracle_strength_gpu/gym_leader/training/greedy_eval.csv "$out/greedy_eval.csv" 2>/dev/null
