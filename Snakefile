@@ -17,6 +17,7 @@ except UsageError as error:
     sys.stderr.write(f"error: {error}\n")
     sys.exit(2)
 config["workers"] = resolve_workers(config["workers"], config["backend"], sys.stderr)  # `auto`: half the cores
+config["oracle_workers"] = resolve_workers(config["oracle_workers"], "direct", sys.stderr, "oracle_workers")
 
 
 include: "rules/common.smk"

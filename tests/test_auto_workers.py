@@ -1,4 +1,4 @@
-"""`workers: auto` (the default, config and CLI): half the CPU cores, at least 1, printed and recorded."""
+"""`workers: auto` and `oracle_workers: auto`, the defaults: half the CPU cores, at least 1, printed and recorded."""
 
 from __future__ import annotations
 
@@ -35,13 +35,14 @@ def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_auto_is_the_default_and_other_words_are_refused():
+@pytest.mark.parametrize("key", ["workers", "oracle_workers"])
+def test_auto_is_the_default_and_other_words_are_refused(key):
     config = read_yaml(REPO / "config" / "config.yaml")
-    assert config["workers"] == "auto"
+    assert config[key] == "auto"
     validate_config(config)
     for bad in ("many", 0, "2"):
-        with pytest.raises(UsageError, match="config key workers"):
-            validate_config({**config, "workers": bad})
+        with pytest.raises(UsageError, match=f"config key {key}"):
+            validate_config({**config, key: bad})
 
 
 def test_cli_tournament_records_the_worker_count_auto_chose(tmp_path, capsys):
@@ -59,6 +60,8 @@ def test_the_workflow_resolves_auto_once_and_battle_jobs_reserve_two_threads_per
                              cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert dry_run.returncode == 0, dry_run.stderr[-3000:]
     output = dry_run.stdout + dry_run.stderr
-    assert dry_run.stderr.count(f"workers: auto -> {HALF_OF_MINE} (half of") == 1  # stderr: --dag stays clean
+    lines = dry_run.stderr.splitlines()  # stderr: --dag stays clean
+    for key in ("workers", "oracle_workers"):  # the default config leaves both to auto
+        assert sum(line.startswith(f"{key}: auto -> {HALF_OF_MINE} (half of") for line in lines) == 1, key
     tournament = output[output.index("rule tournament:"):]
     assert re.search(r"threads: (\d+)", tournament).group(1) == str(2 * HALF_OF_MINE)

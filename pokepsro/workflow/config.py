@@ -77,7 +77,8 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None) -> int:
+def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None,
+                    key: str = "workers") -> int:
     """`auto` is half the CPU cores, at least 1: each battle worker keeps two busy, its Python process and its
     simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream` (stdout;
     the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
@@ -86,5 +87,5 @@ def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | 
     cores = cpu_cores()
     workers = max(1, cores // 2) if backend == "direct" else 1
     reason = f"half of {cores} CPU cores" if backend == "direct" else "the server backend plays in one process"
-    print(f"workers: auto -> {workers} ({reason})", file=stream or sys.stdout)
+    print(f"{key}: auto -> {workers} ({reason})", file=stream or sys.stdout)
     return workers
