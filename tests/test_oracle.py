@@ -154,6 +154,21 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
         assert torch.equal(tensor, reference.model.state_dict()[name]), name  # bit for bit
 
 
+def test_records_appended_past_the_last_commit_are_cut_off_on_resume(tmp_path):
+    """A kill after a round's records were appended but before its state was committed leaves records no state
+    counts (here a whole one and a torn one): the resumed job cuts them off, so each battle is counted once."""
+    init = write_checkpoint(tmp_path / "init.pt")
+    task = ppo_task(tmp_path, init, battles=16, round_battles=8)
+    train_best_response("ppo", task)
+    battles = tmp_path / "work" / "battles.jsonl"
+    committed = battles.read_bytes()
+    with battles.open("a") as handle:
+        handle.write('{"index": 16, "round": 3}\n{"index": 17, "ro')
+    train_best_response("ppo", task)  # resumes after the last committed round: nothing left to play
+    assert battles.read_bytes() == committed
+    assert sorted(record["index"] for record in read_jsonl(battles)) == list(range(16))
+
+
 def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
     init = write_checkpoint(tmp_path / "init.pt")
     with pytest.raises(UsageError, match="unknown oracle 'dqn'"):
@@ -217,8 +232,13 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
 
 @pytest.mark.slow
 def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch):
-    """Weights travel to the workers every round; each battle's draws are its own, so the spread does not matter,
+    """Weights travel to the workers every round (as files in shared memory); each battle's draws are its own, so the spread does not matter,
     nor does the code path of another CPU forced on the worker processes."""
+    from pokepsro.learning.oracle import rollouts
+
+    shared_memory = tmp_path / "shm"
+    shared_memory.mkdir()
+    monkeypatch.setattr(rollouts, "SHARED_MEMORY", shared_memory)
     init = write_checkpoint(tmp_path / "init.pt")
     runs = {}
     for workers in (1, 2):
@@ -228,6 +248,7 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypat
         task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8, greedy_every=1,
                         greedy_battles=4, runtime={**RUNTIME, "workers": workers})
         runs[workers] = train_best_response("ppo", task)
+    assert not list(shared_memory.iterdir())  # every weight file and folder removed
     assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
     assert greedy_points(tmp_path / "workers1" / "work") == greedy_points(tmp_path / "workers2" / "work")
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))

@@ -8,8 +8,10 @@ rounds ahead while the learner updates, and PPO's ratio against the recorded beh
 older weights (`behaviour_kl` in metrics.csv measures how far they lag).
 
 The learner samples at the config's temperature; only its own decisions are recorded. After every update the job
-saves the policy (`ckpts/round_K.pt`) and then, as its one commit point, `state.pt` (round, optimizer, metrics rows,
-battle records): a killed job resumes from the last committed round, with the weights each unfinished round is
+saves the policy (`ckpts/round_K.pt`), appends the round's battle records to `battles.jsonl`, and then, as its one
+commit point, `state.pt` (round, optimizer, metrics rows, how long `battles.jsonl` is): a commit costs one round's
+records, however long the run. A killed job resumes from the last committed round (records appended past the
+commit are cut off), with the weights each unfinished round is
 scheduled to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is
 seeded from (seed, learner, round).
 
@@ -36,7 +38,7 @@ from pokepsro.battles.backend import progress_bar
 from pokepsro.battles.records import summarize_results
 from pokepsro.battles.spec import BattleSpec, learner_key, schedule_against_mixture
 from pokepsro.core.errors import UsageError
-from pokepsro.core.files import atomic_write_bytes, write_jsonl
+from pokepsro.core.files import append_jsonl, atomic_write_bytes, write_jsonl
 from pokepsro.core.run_logger import open_run_logger
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
@@ -48,6 +50,7 @@ from pokepsro.learning.oracle.rollouts import Finished, RolloutSettings, Rollout
 from pokepsro.learning.trainer import write_metrics_csv
 
 STATE_FILE = "state.pt"
+BATTLES_FILE = "battles.jsonl"  # every training battle once, appended round by round
 POLL_S = 0.05
 
 
@@ -121,7 +124,7 @@ class PPORun:
         self.reference = copy.deepcopy(self.model).eval() if config["kl_coef"] > 0 else None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["lr"])
         self.work = Path(task.work_dir)
-        self.committed, self.rows, self.records, greedy_done = _resume(self.work, self.model, self.optimizer, device)
+        self.committed, self.rows, greedy_done = _resume(self.work, self.model, self.optimizer, device)
         self.team_set = load_team_set(task.team_set, task.battle["battle_format"])
         self.learner = learner_key(task.learner_name)
         self.members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
@@ -202,8 +205,7 @@ class PPORun:
                          now - self.last_commit, self.learner_idle_s)
         self.last_commit, self.learner_idle_s = now, 0.0
         self.rows.append(row)
-        self.records += [{**record, "round": number} for record in job.sorted_records()]
-        self._commit(number)
+        self._commit(number, [{**record, "round": number} for record in job.sorted_records()])
         self.run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
                             step_name="battles")
         self.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
@@ -238,10 +240,11 @@ class PPORun:
         path = self.task.init_checkpoint if version == 0 else checkpoint_path(self.work, "round", version)
         return load_checkpoint(path, map_location="cpu").model
 
-    def _commit(self, number: int) -> None:
+    def _commit(self, number: int, records: list[dict] = ()) -> None:
+        """Commit round `number` with its battle `records` (none when re-committing it for late greedy points)."""
         self.committed, self.points_at_commit = number, len(self.greedy.rows)
         _commit(self.work, number, self.model, self.optimizer, self.initial, self.config, self.task, self.rows,
-                self.records, self.greedy)
+                records, self.greedy)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
@@ -322,42 +325,43 @@ def _round_row(number: int, battles: int, job: Job, lag: int, update: dict, upda
 
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
             rows: list[dict], records: list[dict], greedy: GreedyEvaluation) -> None:
-    """The round's policy first, then the state that points at it: a kill in between replays the round."""
+    """The round's policy and battle records first, then the state that points at them: a kill in between
+    replays the round."""
     save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config,
                     obs_dim=initial.obs_dim, feature_version=initial.feature_version,
                     train_config={"oracle": "ppo", **config},
                     epoch=number, metrics={**rows[-1], "init_from_checkpoint": str(task.init_checkpoint),
                                            "learner": task.learner_name})
+    battles = work / BATTLES_FILE
+    append_jsonl(battles, records)
     state = {"round": number, "optimizer": optimizer.state_dict(), "rows_json": json.dumps(rows),
-             "records_json": json.dumps(records), "greedy_rows_json": json.dumps(greedy.rows),
+             "battles_bytes": battles.stat().st_size, "greedy_rows_json": json.dumps(greedy.rows),
              "greedy_records_json": json.dumps(greedy.records)}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(work / STATE_FILE, buffer.getvalue())
-    _write_outputs(work, rows, records)
-    _write_outputs(work, greedy.rows, greedy.records, table="greedy_eval.csv", battles="greedy_eval.jsonl")
+    write_metrics_csv(work / "metrics.csv", rows)
+    if greedy.rows:
+        write_metrics_csv(work / "greedy_eval.csv", greedy.rows)
+        write_jsonl(work / "greedy_eval.jsonl", greedy.records)
 
 
-def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], list[dict], tuple[list, list]]:
-    """(rounds done, metrics rows, records, greedy evaluation rows and records) of the last committed round;
-    weights and optimizer restored."""
+def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], tuple[list, list]]:
+    """(rounds done, metrics rows, greedy evaluation rows and records) of the last committed round; weights and
+    optimizer restored, battle records appended after it cut off."""
     path = work / STATE_FILE
     if not path.is_file():
-        return 0, [], [], ([], [])
+        (work / BATTLES_FILE).unlink(missing_ok=True)  # records of a round killed before the first commit
+        return 0, [], ([], [])
     state = torch.load(path, map_location=device, weights_only=True)
+    if "battles_bytes" not in state:
+        raise UsageError(f"{path} was written by an older pokepsro: delete {work} to restart this best response")
     number = int(state["round"])
+    with open(work / BATTLES_FILE, "r+b") as battles:
+        battles.truncate(state["battles_bytes"])
     weights = torch.load(checkpoint_path(work, "round", number), map_location=device, weights_only=True)["state_dict"]
     model.load_state_dict(weights)
     optimizer.load_state_dict(state["optimizer"])
     print(f"resuming PPO after round {number} ({path})")
     greedy = (json.loads(state.get("greedy_rows_json", "[]")), json.loads(state.get("greedy_records_json", "[]")))
-    return number, json.loads(state["rows_json"]), json.loads(state["records_json"]), greedy
-
-
-def _write_outputs(work: Path, rows: list[dict], records: list[dict], *, table: str = "metrics.csv",
-                   battles: str = "battles.jsonl") -> None:
-    """A table (one row per round, or per greedy point) and its battle records (each battle once), derived from
-    the state."""
-    if rows:
-        write_metrics_csv(work / table, rows)
-        write_jsonl(work / battles, records)
+    return number, json.loads(state["rows_json"]), greedy

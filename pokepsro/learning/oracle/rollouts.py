@@ -5,7 +5,9 @@ the CPU, `slots` copies of the learner (its forward passes of a few rows are as 
 14 workers need no 14 CUDA contexts), one per version of its weights that may be acting at once: version v lives in
 slot v mod `slots`, so a worker can finish battles of one version while it starts those of the next. The parent
 (`RolloutWorkers`) publishes versions and hands out battles a few at a time as workers have room for them, so no
-worker waits for another's longest battle.
+worker waits for another's longest battle. Weights travel as a file in shared memory (/dev/shm where there is one)
+that each worker reads itself and acknowledges: the parent writes a version once, whatever the number of workers,
+and never blocks on a busy worker draining megabytes from its pipe.
 
 Which version plays which battle is the caller's schedule, never the timing: each battle's draws come from its
 own seed and every forward pass has one size (`BatchedPolicy`), so a battle's outcome and decisions depend on
@@ -20,10 +22,13 @@ from __future__ import annotations
 import collections
 import dataclasses
 import io
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,10 +36,12 @@ import torch
 
 from pokepsro.battles.backend import ArenaSettings
 from pokepsro.battles.spec import BattleSpec
+from pokepsro.core.files import atomic_write_bytes
 from pokepsro.learning.recording import finished_arrays, make_recording, pop_trajectory
 
 Episode = dict[str, np.ndarray]
 PREFETCH = 4  # battles queued in a worker beyond its `concurrency`, so a free lane never waits for the parent
+SHARED_MEMORY = Path("/dev/shm")  # where weight files go when the machine has it (a RAM file system)
 
 
 @dataclass(frozen=True)
@@ -119,10 +126,13 @@ class RolloutWorkers:
         self.queue: collections.deque[tuple[int, BattleSpec]] = collections.deque()
         self.tickets: dict[int, _Ticket] = {}
         self.next_ticket = 0
+        self.unread: dict[Path, int] = {}  # weight file -> workers yet to read it
 
     def __enter__(self) -> RolloutWorkers:
         from pokepsro.battles.worker_pool import spawn_worker
 
+        self.weights_dir = Path(tempfile.mkdtemp(prefix="pokepsro-weights-",
+                                                 dir=SHARED_MEMORY if SHARED_MEMORY.is_dir() else None))
         for number in range(self.count):
             link = spawn_worker("pokepsro.learning.oracle.rollouts", number)
             link.send(self.settings)
@@ -130,12 +140,14 @@ class RolloutWorkers:
         return self
 
     def publish(self, version: int, model) -> None:
-        """Send `model`'s weights to every worker as `version` (into slot version mod slots)."""
+        """Give every worker `model`'s weights as `version` (into slot version mod slots)."""
+        path = self.weights_dir / f"version_{version}.pt"
         buffer = io.BytesIO()
         torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, buffer)
-        message = ("weights", version % self.settings.slots, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue())
+        self.unread[path] = len(self.workers)
         for worker in self.workers.values():
-            worker.link.send(message)
+            worker.link.send(("weights", version % self.settings.slots, str(path)))
 
     def submit(self, job, specs: list[BattleSpec], version: int, *, greedy: bool = False) -> None:
         """Queue `specs` for the learner (sampling, or greedy) with the weights of `version`. Each is sent under a
@@ -162,6 +174,9 @@ class RolloutWorkers:
                                        "from the last committed round") from None
                 if kind == "failed":
                     raise payload[0]
+                if kind == "read":
+                    self._read(Path(payload[0]))
+                    continue
                 worker.held -= 1
                 finished.append(self._finished(*payload))
         self._hand_out()
@@ -174,6 +189,13 @@ class RolloutWorkers:
                   "winner": spec.policy_a if record["result_a"] == "win" else record["winner"]}
         self.bar.update(1)
         return Finished(ticket.job, record, episode)
+
+    def _read(self, path: Path) -> None:
+        """One more worker has loaded the weight file; the last one lets it go."""
+        self.unread[path] -= 1
+        if not self.unread[path]:
+            del self.unread[path]
+            path.unlink()
 
     def _hand_out(self) -> None:
         room = self.settings.concurrency + PREFETCH
@@ -190,6 +212,7 @@ class RolloutWorkers:
             worker.link.close()  # the worker reads EOF and stops its simulator
         for worker in self.workers.values():
             reap(worker.link.process)
+        shutil.rmtree(self.weights_dir, ignore_errors=True)
 
 
 class _StreamFeed:
@@ -236,8 +259,9 @@ def serve(inbox: Connection, outbox: Connection) -> int:
     def handle(arena, message) -> None:
         kind, *payload = message
         if kind == "weights":
-            slot, state = payload
-            models[slot].load_state_dict(torch.load(io.BytesIO(state), map_location="cpu", weights_only=True))
+            slot, path = payload
+            models[slot].load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            outbox.send(("read", path))
         else:
             arena.receive(payload[0])
 
