@@ -158,7 +158,7 @@ class PPORun:
         self.run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
                                           tensorboard_dir=self.work / "tensorboard",
                                           purge_step=sum(self.sizes[:self.committed]) + 1,
-                                          config={"oracle": "ppo", "oracle_battles": self.budget, **config})
+                                          config={"oracle": "ppo", "battles": self.budget, **config})
         greedy_total = sum(map(self.greedy.due, range(len(self.sizes) + 1))) * len(self.greedy.specs)
         self.bar = progress_bar(self.budget + greedy_total, self.budget - sum(self.sizes[:self.committed])
                                 + self.greedy.battles_left(), task.progress)
