@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-team-set", default=config["eval_team_set"],
                         help="teams of the final evaluation (the training battles use `competitive`)")
     parser.add_argument("--workers", default=oracle["workers"], help="rollout worker processes (auto: half the cores)")
-    parser.add_argument("--eval-workers", default=config["workers"], help="battle worker processes (auto: half the cores)")
+    parser.add_argument("--eval-workers", default=config["workers"],
+                        help="battle worker processes (auto: half the cores)")
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
     parser.add_argument("--skip-init-eval", action="store_true", help="measure only the best response")
     parser.add_argument("--concurrency", type=int, default=32)

@@ -1,4 +1,5 @@
-"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1, printed and recorded."""
+"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1, printed and
+recorded."""
 
 from __future__ import annotations
 
