@@ -336,6 +336,23 @@ def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follo
     assert "baseline_population" not in jobs and "bootstrap_train" in jobs  # trained on the tournament's battles
 
 
+def test_workers_rerun_nothing_and_the_oracles_budget_or_hyper_parameters_retrain(workflow, tmp_path):
+    """How fast (workers, concurrency, rollout workers) is read by the jobs, no param: a change reruns nothing. The
+    PPO budget and hyper-parameter values are params: a change retrains what they train (the hyper-parameters
+    also refine the bootstrap)."""
+    faster = tmp_path / "faster.yaml"
+    faster.write_text("workers: 1\nconcurrency: 4\noracle: {ppo: {workers: 2}}\n")
+    dry = snakemake(workflow, "-n", "--configfile", str(TINY), str(faster))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert scheduled_jobs(dry.stdout) == Counter()
+    longer = tmp_path / "longer.yaml"
+    longer.write_text("oracle: {ppo: {battles: 36}}\n")
+    jobs = scheduled_jobs(snakemake(workflow, "-n", "--configfile", str(TINY), str(longer)).stdout)
+    assert jobs["best_response"] == 3 and "bootstrap_refine" not in jobs  # BR_0, BR_1 and the exploiter
+    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("oracle={ppo: {hyper: ppo}}",)).stdout)
+    assert jobs["bootstrap_refine"] == 1 and jobs["best_response"] == 3
+
+
 def test_config_error_names_the_bad_key(workflow):
     result = snakemake(workflow, "-n", config=("num_iterations=0",))
     assert result.returncode != 0
