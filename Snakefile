@@ -12,12 +12,13 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 try:
-    validate_config(config)
+    ORACLES = validate_config(config)  # the oracles' options, checked once: rules/common.smk passes them to the jobs
 except UsageError as error:
     sys.stderr.write(f"error: {error}\n")
     sys.exit(2)
 config["workers"] = resolve_workers(config["workers"], config["backend"], sys.stderr)  # `auto`: half the cores
-config["oracle_workers"] = resolve_workers(config["oracle_workers"], "direct", sys.stderr, "oracle_workers")
+config["oracle"]["ppo"]["workers"] = resolve_workers(config["oracle"]["ppo"]["workers"], "direct", sys.stderr,
+                                                     key="oracle.ppo.workers")
 
 
 include: "rules/common.smk"

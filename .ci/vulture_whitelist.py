@@ -6,7 +6,7 @@ _ = object()
 
 # Snakemake: the Snakefile validates the config, rules/common.smk builds paths from the artifact layout.
 validate_config
-previous_stage, final_stage, bootstrap_checkpoint, best_response_job
+previous_stage, final_stage, bootstrap_checkpoint, best_response_job, oracle_inputs
 _.opponents_stage
 
 # Called through a protocol: torch calls Module.forward, poke-env Teambuilder.yield_team; poke-env passes

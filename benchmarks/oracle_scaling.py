@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pokepsro.core.files import atomic_write_json  # noqa: E402
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM  # noqa: E402
 from pokepsro.learning.model import build_model, load_model_config, save_checkpoint  # noqa: E402
-from pokepsro.learning.oracle import BestResponseTask, train_best_response  # noqa: E402
+from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_response  # noqa: E402
 from pokepsro.learning.oracle.ppo import load_ppo_config  # noqa: E402
 from pokepsro.metagame.population import Population, heuristic_entry, player_factories  # noqa: E402
 
@@ -59,7 +59,7 @@ def measure(init: Path, workers: int, args: argparse.Namespace, ppo: dict, work:
                             battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
                             runtime={"concurrency": args.concurrency_per_worker * workers, "backend": "direct",
                                      "workers": workers},
-                            options={"oracle_battles": battles, "ppo_config": ppo}, progress=False)
+                            options=ppo_oracle.Options(battles=battles, hyper=ppo), progress=False)
     cpu_before = cpu_seconds()
     started = time.perf_counter()
     result = train_best_response("ppo", task)

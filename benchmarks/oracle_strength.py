@@ -4,7 +4,7 @@
         [--sigma gym_leader | gym_leader+simple_heuristics ...] [--eval-battles 400] [--parallel]
 
 For each σ (default: pure gym_leader, and gym_leader/simple_heuristics 50/50) the PPO oracle trains for the
-default budget (config/config.yaml oracle_battles, or --battles), then the initial policy and the best response
+default budget (config/config.yaml oracle.ppo.battles, or --battles), then the initial policy and the best response
 play σ (opponent drawn per battle) for --eval-battles battles each, acting greedily and sampling at T = 1.
 Evaluations use --eval-team-set (default: config.yaml's eval_team_set, teams no policy trains on).
 Prints the win rates with their 95 % intervals, the wall time, the job's battles/s and samples/s, and writes a learning
@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pokepsro.core.seeding import derive_seed  # noqa: E402
 from pokepsro.gen1.teams import load_team_set  # noqa: E402
-from pokepsro.learning.oracle import BestResponseTask, train_best_response  # noqa: E402
+from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_response  # noqa: E402
 from pokepsro.learning.oracle.ppo import load_ppo_config  # noqa: E402
 from pokepsro.metagame.evaluation import evaluate_against_mixture  # noqa: E402
 from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories  # noqa: E402
+from pokepsro.workflow.config import resolve_workers  # noqa: E402
 from pokepsro.workflow.plots import plot_learning_curve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=player_factories(population),
                             sigma=sigma, work_dir=out / "training", seed=args.seed, team_set="competitive",
                             battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
-                            runtime=runtime, options={"oracle_battles": args.battles, "ppo_config": ppo},
+                            runtime=runtime, options=ppo_oracle.Options(battles=args.battles, hyper=ppo),
                             progress=not args.parallel)
     started = time.perf_counter()
     result = train_best_response("ppo", task)
@@ -119,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--init", type=Path, default=REPO / "results/phase0/bootstrap/refined.pt",
                         help="initial policy (default: the workflow's refined bootstrap)")
-    parser.add_argument("--battles", type=int, default=config["oracle_battles"], help="training budget per σ")
+    oracle = config["oracle"]["ppo"]
+    parser.add_argument("--battles", type=int, default=oracle["battles"], help="training budget per σ")
     parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
     parser.add_argument("--eval-battles", type=int, default=400)
     parser.add_argument("--eval-team-set", default=config["eval_team_set"],
                         help="teams of the final evaluation (the training battles use `competitive`)")
-    parser.add_argument("--workers", type=int, default=config["oracle_workers"], help="rollout worker processes")
-    parser.add_argument("--eval-workers", type=int, default=config["workers"])
+    parser.add_argument("--workers", default=oracle["workers"], help="rollout worker processes (auto: half the cores)")
+    parser.add_argument("--eval-workers", default=config["workers"],
+                        help="battle worker processes (auto: half the cores)")
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
     parser.add_argument("--skip-init-eval", action="store_true", help="measure only the best response")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -137,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.init.is_file():
         parser.error(f"initial policy {args.init} not found: build it with "
                      "`snakemake --cores all results/phase0/population.json` or pass --init")
-    ppo = load_ppo_config({**load_ppo_config(config["oracle_ppo_config"]), **parse_overrides(args.ppo)})
+    args.workers = resolve_workers(args.workers, key="--workers")
+    args.eval_workers = resolve_workers(args.eval_workers, key="--eval-workers")
+    ppo = load_ppo_config({**load_ppo_config(oracle["hyper"]), **parse_overrides(args.ppo)})
     print(f"oracle strength: budget {args.battles} battles per σ, {args.workers} rollout workers, init {args.init}, "
           f"cores {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}", flush=True)

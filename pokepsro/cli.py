@@ -220,6 +220,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_best_response(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from pokepsro.learning.oracle import ppo_oracle
+    from pokepsro.learning.oracle.ppo import load_ppo_config
     from pokepsro.metagame.mixture import load_mixture
     from pokepsro.metagame.population import Population, entry_from_argument
     from pokepsro.workflow.config import resolve_workers
@@ -235,7 +237,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     _team_set(args.team_set, args.format)
     logger = _logger_settings(args, out, args.seed)
     workers = resolve_workers(args.workers, "direct")
-    options = {"oracle_battles": args.battles, "ppo_config": args.ppo_config}
+    options = ppo_oracle.Options(battles=args.battles, hyper=load_ppo_config(args.ppo_config))
     start = time.perf_counter()
     checkpoint = run_oracle("ppo", learner_name=args.name, init=args.init, opponents=opponents, sigma=sigma,
                             out_checkpoint=out / "best_response.pt", training_out=out / "br_training", seed=args.seed,

@@ -1,6 +1,8 @@
 # Helpers shared by the rules: the artifact layout (pokepsro.workflow.layout), the config that triggers reruns,
 # and the block every battling rule shares.
-from pokepsro.learning.oracle.ppo import load_ppo_config
+from dataclasses import asdict
+
+from pokepsro.learning.oracle import oracle_module
 from pokepsro.workflow.layout import (
     BASELINES,
     EXPLOITER,
@@ -8,9 +10,11 @@ from pokepsro.workflow.layout import (
     best_response_job,
     bootstrap_checkpoint,
     br_checkpoint,
+    collected_dir,
     final_stage,
     imitation_checkpoint,
     iteration_dir,
+    oracle_inputs,
     previous_dir,
     previous_stage,
 )
@@ -21,6 +25,7 @@ STAGES = [PHASE0] + [iteration_dir(i) for i in range(NUM_ITERATIONS)]
 FINAL = final_stage(NUM_ITERATIONS)  # the last stage's σ, answered by the exploiter
 IMITATION = imitation_checkpoint(config["phase0"]["bootstrap_epochs"])
 BOOTSTRAP = bootstrap_checkpoint(config["phase0"]["bootstrap_epochs"], config["phase0"]["bootstrap_refine_battles"])
+ROLLOUT_WORKERS = config["oracle"]["ppo"]["workers"]  # the PPO oracle's rollout processes, beside its learner
 SOFTWARE = "../envs/pokepsro.yaml"  # every rule's software, for --sdm conda (`make setup` builds the same in .venv)
 
 
@@ -42,12 +47,11 @@ def br_job_of(brdir):
 
 
 def best_response_inputs(wildcards):
+    """The start, whom it trains against, and the datasets its oracle trains on (the module's INPUTS)."""
     job = br_job(wildcards)
     inputs = {"init": job.learner_checkpoint, "population": f"{job.opponents_stage}/population.json",
               "mixture": f"results/{wildcards.brdir}/training_mixture.json"}
-    if config["oracle"] == "offline":
-        inputs.update(collected=f"results/{wildcards.brdir}/br_trajectories", replay=replay_dirs())
-    return inputs
+    return {**inputs, **oracle_inputs(wildcards.brdir, oracle_module(ORACLES.kind).INPUTS)}
 
 
 def opponent_selection():
@@ -57,39 +61,19 @@ def opponent_selection():
     return {"kind": config["opponent_selection"]}
 
 
-def oracle_options():
-    """The oracle's settings that change its result (so a change retrains): budget and hyper-parameters."""
-    if config["oracle"] == "ppo":
-        return ppo_options(config["oracle_battles"])
-    return {"replay_weight": config["custom_replay_sample_weight"], "model_config": config["oracle_model_config"],
-            "train_config": config["oracle_train_config"], "epochs": config["oracle_epochs"],
-            "batch_size": config["oracle_batch_size"]}
-
-
-def ppo_options(battles):
-    """The PPO oracle's budget and its validated hyper-parameters (so a changed value retrains)."""
-    return {"oracle_battles": battles, "ppo_config": load_ppo_config(config["oracle_ppo_config"])}
-
-
-def replay_dirs():
-    """The "replay" dataset: every battle of the phase-0 tournaments, recorded from both seats."""
-    return [f"{BASELINES}/trajectories", f"{PHASE0}/trajectories"]
-
-
-def battle_params(workers_key="workers"):
-    """The params of every battling rule: the seed and the config that changes battle outcomes (`battle`, so a
-    change reruns the battles), and how fast they are played (`runtime`, no rerun when it changes)."""
-    runtime = {key: config[key] for key in ("concurrency", "parallel_matchups", "backend")}
+def battle_params():
+    """The params of every battling rule: the seed and the config that changes battle outcomes (`battle`), so a
+    change reruns the battles. How fast they are played (concurrency, workers, ...) is no param: the job reads it
+    from the config (pokepsro.workflow.snakemake_job.job_runtime), so a change of it reruns nothing."""
     return {
         "seed": config["seed"],
         "battle": {key: config[key] for key in ("battle_format", "max_turns", "battle_timeout_s")},
-        "runtime": {**runtime, "workers": config[workers_key]},
     }
 
 
-def battle_threads(workers_key="workers"):
+def battle_threads(workers=config["workers"]):
     """Cores a battling job keeps busy: one for each worker's Python process and one for its simulator."""
-    return 2 * config[workers_key]
+    return 2 * workers
 
 
 def job_resources(runtime, mem_mb=4000, gpu=1):

@@ -50,10 +50,10 @@ rule bootstrap_refine:
         training=directory(f"{PHASE0}/bootstrap/refine_training"),
     params:
         opponents=config["phase0"]["bootstrap_refine_opponents"],
-        options=ppo_options(config["phase0"]["bootstrap_refine_battles"]),
+        options=asdict(ORACLES.refine),  # the PPO oracle's: a changed budget or hyper-parameter value retrains
         team_set=config["team_set"],
-        **battle_params("oracle_workers"),
-    threads: battle_threads("oracle_workers")
+        **battle_params(),
+    threads: battle_threads(ROLLOUT_WORKERS)
     resources:
         **job_resources(runtime=240, mem_mb=8000),
     conda: SOFTWARE

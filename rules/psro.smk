@@ -30,10 +30,10 @@ rule collect:
         population=lambda wc: f"{br_job(wc).opponents_stage}/population.json",
         mixture="results/{brdir}/training_mixture.json",
     output:
-        trajectories=directory("results/{brdir}/br_trajectories"),
+        trajectories=directory(collected_dir("{brdir}")),
     params:
         learner_name=lambda wc: br_job(wc).learner_name,
-        battles=config["collection_battles"],
+        battles=lambda wc: config["oracle"]["offline"]["collection_battles"],  # set where its oracle asks for them
         team_set=config["team_set"],
         **battle_params(),
     threads: battle_threads()
@@ -49,20 +49,20 @@ rule collect:
 
 
 rule best_response:
-    """The oracle (config `oracle`) trains a best response to the training mixture (σ unless PFSP) from the start
-    policy (config `br_init`); resumes when rerun."""
+    """The oracle (config `oracle.kind`) trains a best response to the training mixture (σ unless PFSP) from the
+    start policy (config `br_init`); resumes when rerun."""
     input:
         unpack(best_response_inputs),
     output:
         checkpoint="results/{brdir}/best_response.pt",
         training=directory("results/{brdir}/br_training"),
     params:
-        oracle=config["oracle"],
-        options=oracle_options(),
+        oracle=ORACLES.kind,
+        options=asdict(ORACLES.options),  # a changed budget or hyper-parameter value retrains
         learner_name=lambda wc: br_job(wc).name,
         team_set=config["team_set"],
-        **battle_params("oracle_workers"),
-    threads: battle_threads("oracle_workers")
+        **battle_params(),
+    threads: battle_threads(ROLLOUT_WORKERS)
     resources:
         **job_resources(runtime=240, mem_mb=8000),
     conda: SOFTWARE

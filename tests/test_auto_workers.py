@@ -1,7 +1,10 @@
-"""`workers: auto` and `oracle_workers: auto`, the defaults: half the CPU cores, at least 1, printed and recorded."""
+"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1, printed and
+recorded."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -35,14 +38,17 @@ def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("key", ["workers", "oracle_workers"])
+@pytest.mark.parametrize("key", ["workers", "oracle.ppo.workers"])
 def test_auto_is_the_default_and_other_words_are_refused(key):
     config = read_yaml(REPO / "config" / "config.yaml")
-    assert config[key] == "auto"
-    validate_config(config)
+    *path, name = key.split(".")
+    block = functools.reduce(dict.__getitem__, path, config)
+    assert block[name] == "auto"
+    validate_config(copy.deepcopy(config))
     for bad in ("many", 0, "2"):
-        with pytest.raises(UsageError, match=f"config key {key}"):
-            validate_config({**config, key: bad})
+        block[name] = bad
+        with pytest.raises(UsageError, match=f"config key {re.escape(key)}"):
+            validate_config(copy.deepcopy(config))
 
 
 def test_cli_tournament_records_the_worker_count_auto_chose(tmp_path, capsys):
@@ -61,7 +67,7 @@ def test_the_workflow_resolves_auto_once_and_battle_jobs_reserve_two_threads_per
     assert dry_run.returncode == 0, dry_run.stderr[-3000:]
     output = dry_run.stdout + dry_run.stderr
     lines = dry_run.stderr.splitlines()  # stderr: --dag stays clean
-    for key in ("workers", "oracle_workers"):  # the default config leaves both to auto
+    for key in ("workers", "oracle.ppo.workers"):  # the default config leaves both to auto
         assert sum(line.startswith(f"{key}: auto -> {HALF_OF_MINE} (half of") for line in lines) == 1, key
     tournament = output[output.index("rule tournament:"):]
     assert re.search(r"threads: (\d+)", tournament).group(1) == str(2 * HALF_OF_MINE)

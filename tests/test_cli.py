@@ -127,7 +127,8 @@ def checkpoint_vs_workflow(tmp_path: Path, *cli_flags: str) -> tuple[list[tuple]
     from pokepsro.workflow.config import validate_config
     from pokepsro.workflow.evaluations import bootstrap_eval_stage
 
-    config = validate_config(read_yaml(REPO_ROOT / "config" / "config.yaml"))
+    config = read_yaml(REPO_ROOT / "config" / "config.yaml")
+    validate_config(config)
     checkpoint = write_checkpoint(tmp_path / "bootstrap.pt")
     workflow = bootstrap_eval_stage(
         checkpoint=checkpoint, opponents=["random"], out=tmp_path / "bootstrap_eval.json", battles=6,

@@ -23,7 +23,13 @@ def test_shipped_configs_are_valid(path):
 
 @pytest.mark.parametrize("change, key", [
     ({"num_iterations": 0}, "num_iterations"),
-    ({"custom_replay_sample_weight": 1.5}, "custom_replay_sample_weight"),
+    ({"oracle": {"kind": "ppo", "ppo": {"battles": 0, "workers": 1, "hyper": "ppo"}}}, r"oracle\.ppo\.battles"),
+    ({"oracle": {"kind": "dqn", "ppo": {"battles": 8, "workers": 1, "hyper": "ppo"}}},
+     r"oracle\.kind: unknown oracle 'dqn'; choose one of ppo, offline"),
+    ({"oracle": {"kind": "offline", "ppo": {"battles": 8, "workers": 1, "hyper": "ppo"}}},
+     r"oracle\.offline is missing"),
+    ({"oracle": {"kind": "ppo", "ppo": {"battles": 8, "workers": 1, "hyper": "nosuchppo"}}},
+     r"oracle\.ppo\.hyper: unknown ppo config 'nosuchppo'"),
     ({"battles_per_matchup": "many"}, "battles_per_matchup"),
     ({"backend": "websocket"}, "backend"),
     ({"batles_per_matchup": 10}, "batles_per_matchup"),
@@ -40,21 +46,76 @@ def test_nested_key_is_named_by_its_path():
     config["phase0"]["baselines"] = ["random", "deep_blue"]
     with pytest.raises(UsageError, match=r"phase0\.baselines\.1"):
         validate_config(config)
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
+    config["oracle"]["offline"]["replay_weight"] = 1.5
+    with pytest.raises(UsageError, match=r"oracle\.offline\.replay_weight"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize("key, value, place", [
+    ("oracle_battles", 4096, "oracle.ppo.battles"), ("oracle_workers", "auto", "oracle.ppo.workers"),
+    ("oracle_ppo_config", "ppo", "oracle.ppo.hyper"), ("oracle_epochs", 3, "oracle.offline.epochs"),
+    ("oracle_batch_size", 256, "oracle.offline.batch_size"),
+    ("oracle_train_config", "psro_oracle", "oracle.offline.train_config"),
+    ("custom_replay_sample_weight", 0.5, "oracle.offline.replay_weight"),
+    ("collection_battles", 200, "oracle.offline.collection_battles"),
+    ("oracle", "ppo", "oracle.kind: ppo"),
+])
+def test_a_key_of_the_flat_oracle_layout_is_refused_naming_its_place_now(key, value, place):
+    config = {**read_yaml(REPO_ROOT / "config/config.yaml"), key: value}
+    with pytest.raises(UsageError) as refused:
+        validate_config(config)
+    assert str(refused.value).startswith(f"config key {key}") and str(refused.value).endswith(f"moved: use {place}")
+
+
+def test_snakemake_refuses_a_flat_oracle_key_in_one_line_with_exit_2(tmp_path):
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    result = subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+                             "-n", "--config", "oracle_battles=10"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if "error" in line] == [
+        "error: config key oracle_battles moved: use oracle.ppo.battles"]
+
+
+def test_the_oracles_are_checked_once_into_plain_params_that_retrain_exactly_on_a_changed_value():
+    """The rules pass `asdict` of the checked options: battles and hyper-parameter values are in it, the rollout
+    workers (how fast, read by the job) are not; the bootstrap refinement gets the PPO options with its budget."""
+    from dataclasses import asdict
+
+    from pokepsro.learning.oracle.ppo import load_ppo_config
+
+    config = read_yaml(REPO_ROOT / "config/config.yaml")
+    oracles = validate_config(copy.deepcopy(config))
+    assert asdict(oracles.options) == {"battles": 4096, "hyper": load_ppo_config("ppo")}
+    assert asdict(oracles.refine) == {"battles": config["phase0"]["bootstrap_refine_battles"],
+                                      "hyper": load_ppo_config("ppo")}
+    config["oracle"]["ppo"]["workers"] = 7
+    assert validate_config(copy.deepcopy(config)) == oracles
+    config["oracle"]["kind"] = "offline"
+    offline = validate_config(config).options
+    assert asdict(offline)["train_config"]["epochs"] == config["oracle"]["offline"]["epochs"]
+    assert asdict(offline)["replay_weight"] == config["oracle"]["offline"]["replay_weight"]
 
 
 def test_every_schema_key_is_documented():
     schema = read_yaml(REPO_ROOT / "config/schema.yaml")
     properties = dict(schema["properties"])
     properties.update({f"phase0.{k}": v for k, v in schema["properties"]["phase0"]["properties"].items()})
+    oracle = schema["properties"]["oracle"]["properties"]
+    properties.update({f"oracle.{k}": v for k, v in oracle.items()})
+    for kind in ("ppo", "offline"):
+        properties.update({f"oracle.{kind}.{k}": v for k, v in oracle[kind]["properties"].items()})
     undocumented = [key for key, spec in properties.items() if not spec.get("description")]
     assert not undocumented
 
 
 def test_seed_scale_carries_the_guides_numbers():
     config = read_yaml(REPO_ROOT / "config/seed_scale.yaml")
-    assert (config["battles_per_matchup"], config["collection_battles"], config["oracle_epochs"],
-            config["oracle_batch_size"], config["num_iterations"], config["parallel_matchups"]) == (200, 500, 3, 16, 5, 4)
-    assert config["custom_replay_sample_weight"] == 0.5
+    offline = config["oracle"]["offline"]
+    assert (config["battles_per_matchup"], offline["collection_battles"], offline["epochs"], offline["batch_size"],
+            config["num_iterations"], config["parallel_matchups"]) == (200, 500, 3, 16, 5, 4)
+    assert offline["replay_weight"] == 0.5
 
 
 @pytest.mark.parametrize("key", ["team_set", "eval_team_set"])

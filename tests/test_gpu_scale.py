@@ -40,10 +40,11 @@ def test_gpu_configs_are_valid(paths):
 
 def test_gpu_config_keeps_sixteen_cores_busy_and_the_smoke_run_is_smaller():
     full, smoke = merged("config/gpu.yaml"), merged("config/gpu.yaml", "config/gpu_smoke.yaml")
-    assert 2 * full["workers"] <= 16 and 2 * full["oracle_workers"] <= 16
+    assert 2 * full["workers"] <= 16 and 2 * full["oracle"]["ppo"]["workers"] <= 16
     assert full["concurrency"] >= 8 * full["workers"]
     assert smoke["num_iterations"] >= 2
-    assert smoke["oracle_battles"] < full["oracle_battles"]
+    assert smoke["oracle"]["ppo"]["battles"] < full["oracle"]["ppo"]["battles"]
+    assert smoke["oracle"]["ppo"]["hyper"] == full["oracle"]["ppo"]["hyper"]  # merged key by key
     assert smoke["workers"] == full["workers"] and smoke["oracle_model_config"] == full["oracle_model_config"]
 
 

@@ -77,6 +77,8 @@ def test_the_dag_trains_br1_from_the_checkpoint_br_init_names(tmp_path, br_init,
 
 
 def test_the_offline_oracle_collects_against_the_training_mixture_from_the_same_start(tmp_path):
-    jobs = dry_run_inputs(tmp_path, "oracle=offline", "br_init=start")
+    jobs = dry_run_inputs(tmp_path, "oracle={kind: offline}", "br_init=start")
     assert jobs[("collect", "brdir=iteration_1")] == [BOOTSTRAP, "results/iteration_0/population.json",
                                                       "results/iteration_1/training_mixture.json"]
+    assert jobs[("best_response", "brdir=iteration_1")][3:] == [  # the datasets of the offline oracle's INPUTS
+        "results/iteration_1/br_trajectories", "results/phase0/baselines/trajectories", "results/phase0/trajectories"]

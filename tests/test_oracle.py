@@ -21,7 +21,8 @@ from pokepsro.core.files import read_jsonl
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import build_model, load_checkpoint, save_checkpoint
-from pokepsro.learning.oracle import BestResponseTask, train_best_response
+from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_response
+from pokepsro.learning.oracle.ppo import load_ppo_config
 from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
 TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
@@ -47,7 +48,7 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
     fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
-                  options={"oracle_battles": battles, "ppo_config": ppo}, progress=False)
+                  options=ppo_oracle.Options(battles=battles, hyper=load_ppo_config(ppo)), progress=False)
     return BestResponseTask(**{**fields, **overrides})
 
 
@@ -173,8 +174,6 @@ def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
     init = write_checkpoint(tmp_path / "init.pt")
     with pytest.raises(UsageError, match="unknown oracle 'dqn'"):
         train_best_response("dqn", ppo_task(tmp_path, init, battles=8, round_battles=8))
-    with pytest.raises(UsageError, match="oracle_battles must be an integer >= 1, got 0"):
-        train_best_response("ppo", ppo_task(tmp_path, init, battles=0, round_battles=8))
     with pytest.raises(UsageError, match="σ has 1 entries but the population has 2 members"):
         ppo_task(tmp_path, init, battles=8, round_battles=8, opponents=("random", "max_base_power"),
                  sigma=np.ones(1))
@@ -198,7 +197,6 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
     """Points at round 0 (the start checkpoint), every 2nd round and the last, each on the same battles past the
     training budget; round 0's are the start checkpoint's greedy battles; the training battles and weights are
     those of a run without the points."""
-    from pokepsro.learning.oracle.ppo import load_ppo_config
     from pokepsro.learning.oracle.ppo_oracle import GreedyEvaluation
     from pokepsro.battles.spec import learner_key
     from pokepsro.learning.oracle.rollouts import greedy_key
@@ -216,7 +214,7 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
     assert sorted(points) == [0, 2, 3]
     assert {tuple(b[:4] for b in battles) for battles in points.values()} == {
         tuple((24 + k, *points[0][k][1:4]) for k in range(6))}  # one schedule, indices past the budget
-    specs = GreedyEvaluation(task, load_ppo_config(task.options["ppo_config"]), load_team_set("competitive", "gen1ou"),
+    specs = GreedyEvaluation(task, task.options.hyper, load_team_set("competitive", "gen1ou"),
                              learner_key("br"), ["max_base_power"], [8, 8, 8], ([], [])).specs
     greedy_init = PolicyEntry(name="init", kind="checkpoint", spec=str(init), options={"greedy": True})
     replayed = run_battles(specs, {greedy_key(learner_key("br")): player_factory(greedy_init),
@@ -274,7 +272,7 @@ def tiny_budget_rates(folder: Path, seed: int, battles: int = 256, **ppo_overrid
     after 256 PPO battles seeded by `seed` (benchmarks/calibrate_ppo_test.py runs it over many seeds)."""
     init = write_checkpoint(folder / "init.pt", seed=seed)
     task = ppo_task(folder, init, battles=battles, round_battles=32, opponents=("random",), seed=seed)
-    task.options["ppo_config"].update({**TINY_BUDGET_PPO, **ppo_overrides})
+    task.options.hyper.update({**TINY_BUDGET_PPO, **ppo_overrides})
     trained = train_best_response("ppo", task).checkpoint
     return greedy_win_rate(init, "random", 100, 11 + seed), greedy_win_rate(trained, "random", 100, 11 + seed)
 

@@ -94,7 +94,7 @@ def snakemake_command(workdir: Path, *args: str) -> list[str]:
     The offline oracle, so that the cluster also runs its collect-then-train path (the local tests run PPO)."""
     return ["timeout", "-k", "30", str(RUN_LIMIT_S), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
             "--directory", str(workdir), "--configfile", str(TINY), "--workflow-profile", str(PROFILE),
-            "--config", "num_iterations=1", "workers=1", "oracle=offline", *args]
+            "--config", "num_iterations=1", "workers=1", "oracle={kind: offline}", *args]
 
 
 def job_environment() -> dict[str, str]:

@@ -203,3 +203,35 @@ def test_yaml_exponent_without_dot_is_read_as_a_float():
     assert validate_train_config(config)["lr"] == pytest.approx(3e-5)
     with pytest.raises(UsageError, match="train config lr must be float"):
         validate_train_config(dict(config, lr="fast"))
+
+
+def test_the_offline_oracle_trains_from_its_checked_config_block_what_the_trainer_trains(bandit_dir, tmp_path):
+    """`oracle.offline` checked once into Options (train config with epochs and batch size, model config, replay
+    weight), its INPUTS given as task inputs: the same weights as the trainer called with those settings."""
+    import copy
+
+    from pokepsro.core.files import REPO_ROOT, read_yaml
+    from pokepsro.learning.oracle import BestResponseTask, train_best_response
+    from pokepsro.metagame.population import Population, heuristic_entry, player_factories
+    from pokepsro.workflow.config import validate_config
+
+    config = copy.deepcopy(read_yaml(REPO_ROOT / "config/config.yaml"))
+    config["oracle"]["kind"] = "offline"
+    config["oracle"]["offline"].update(epochs=1, batch_size=64)
+    options = validate_config(config).options
+    replay_dir = write_bandit_shards(tmp_path / "replay", episodes=100, seed=1)
+    model_config = load_model_config(config["oracle_model_config"])
+    start = save_checkpoint(tmp_path / "start.pt", build_model(model_config, OBS_DIM), model_config=model_config,
+                            obs_dim=OBS_DIM, feature_version=FEATURE_VERSION, train_config={}, epoch=0, metrics={})
+    task = BestResponseTask(learner_name="br", init_checkpoint=start,
+                            opponents=player_factories(Population((heuristic_entry("random"),))), sigma=[1.0],
+                            work_dir=tmp_path / "oracle", seed=3, team_set="competitive", battle={}, runtime={},
+                            options=options, inputs={"collected": [bandit_dir], "replay": [replay_dir]},
+                            progress=False)
+    oracle_weights = load_checkpoint(train_best_response("offline", task).checkpoint).model.state_dict()
+    trainer_config = {**load_train_config("psro_oracle"), "epochs": 1, "batch_size": 64, "seed": 3}
+    last = train(out_dir=tmp_path / "trainer", collected_dirs=[bandit_dir], replay_dirs=[replay_dir],
+                 replay_weight=config["oracle"]["offline"]["replay_weight"], model_config=SMALL,
+                 train_config=trainer_config, init_from_checkpoint=start, progress=False)
+    for name, tensor in load_checkpoint(last).model.state_dict().items():
+        assert torch.equal(tensor, oracle_weights[name]), name

@@ -32,12 +32,13 @@ pytestmark = pytest.mark.slow
 
 
 TINY_PPO = REPO / "tests" / "data" / "tiny_ppo.yaml"  # two PPO rounds per best response
+TINY_PPO_CONFIG = f"oracle={{ppo: {{hyper: {TINY_PPO}}}}}"  # --config merges it into tiny.yaml's oracle block
 
 
 def snakemake(workdir: Path, *args: str, config: tuple[str, ...] = (), timeout: float = 1200,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY), "--cores", "2", *args, "--config", f"oracle_ppo_config={TINY_PPO}", *config]
+               "--configfile", str(TINY), "--cores", "2", *args, "--config", TINY_PPO_CONFIG, *config]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env={**os.environ, **(env or {})})
 
@@ -161,7 +162,7 @@ def test_oracle_opponents_follow_the_previous_nash(workflow):
         strategy = load(previous / "meta_strategy.json")
         sigma = dict(zip(strategy["policy_names"], strategy["meta_strategy"]))
         records = read_jsonl(workflow / f"results/iteration_{i}/br_training/battles.jsonl")
-        assert sorted(r["index"] for r in records) == list(range(24))  # oracle_battles, each once
+        assert sorted(r["index"] for r in records) == list(range(24))  # oracle.ppo.battles, each once
         assert {r["policy_a"] for r in records} == {f"PSRO_BR{i}@learner"}
         counts = Counter(r["policy_b"] for r in records)
         for name, p in sigma.items():
@@ -281,7 +282,7 @@ def test_noop_benchmark_times_the_built_workflow(workflow):
     """benchmarks/workflow_noop.py, where the no-op rerun's speed is measured, runs (once) on a built workflow."""
     result = subprocess.run([sys.executable, str(REPO / "benchmarks/workflow_noop.py"), "--directory", str(workflow),
                              "--configfile", str(TINY), "--repeats", "1", "--", "--config",
-                             f"oracle_ppo_config={TINY_PPO}"], capture_output=True, text=True, timeout=300,
+                             TINY_PPO_CONFIG], capture_output=True, text=True, timeout=300,
                             cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"snakemake -n on {workflow}: median " in result.stdout
@@ -335,6 +336,23 @@ def test_changing_battles_per_matchup_reruns_only_the_tournaments_and_what_follo
     assert "baseline_population" not in jobs and "bootstrap_train" in jobs  # trained on the tournament's battles
 
 
+def test_workers_rerun_nothing_and_the_oracles_budget_or_hyper_parameters_retrain(workflow, tmp_path):
+    """How fast (workers, concurrency, rollout workers) is read by the jobs, no param: a change reruns nothing. The
+    PPO budget and hyper-parameter values are params: a change retrains what they train (the hyper-parameters
+    also refine the bootstrap)."""
+    faster = tmp_path / "faster.yaml"
+    faster.write_text("workers: 1\nconcurrency: 4\noracle: {ppo: {workers: 2}}\n")
+    dry = snakemake(workflow, "-n", "--configfile", str(TINY), str(faster))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert scheduled_jobs(dry.stdout) == Counter()
+    longer = tmp_path / "longer.yaml"
+    longer.write_text("oracle: {ppo: {battles: 36}}\n")
+    jobs = scheduled_jobs(snakemake(workflow, "-n", "--configfile", str(TINY), str(longer)).stdout)
+    assert jobs["best_response"] == 3 and "bootstrap_refine" not in jobs  # BR_0, BR_1 and the exploiter
+    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("oracle={ppo: {hyper: ppo}}",)).stdout)
+    assert jobs["bootstrap_refine"] == 1 and jobs["best_response"] == 3
+
+
 def test_config_error_names_the_bad_key(workflow):
     result = snakemake(workflow, "-n", config=("num_iterations=0",))
     assert result.returncode != 0
@@ -344,7 +362,7 @@ def test_config_error_names_the_bad_key(workflow):
 def test_slurm_profile_dry_runs(workflow):
     result = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow),
                              "--configfile", str(TINY), "--workflow-profile", str(REPO / "profiles/slurm"),
-                             "-n", "--config", "num_iterations=3", f"oracle_ppo_config={TINY_PPO}"],
+                             "-n", "--config", "num_iterations=3", TINY_PPO_CONFIG],
                             capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert scheduled_jobs(result.stdout)["best_response"] == 2  # BR_2, and the exploiter of the new final σ
@@ -373,7 +391,7 @@ def test_raising_iterations_schedules_only_the_new_ones_and_a_killed_oracle_resu
     assert "bootstrap_train" not in jobs and "baseline_population" not in jobs
 
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workflow), "--configfile",
-               str(TINY), "--cores", "2", "--config", "num_iterations=3", f"oracle_ppo_config={TINY_PPO}"]
+               str(TINY), "--cores", "2", "--config", "num_iterations=3", TINY_PPO_CONFIG]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     training = workflow / "results/iteration_2/br_training"

@@ -94,3 +94,15 @@ def best_response_job(brdir: str, num_iterations: int, bootstrap: str, br_init: 
     if i == 0 or br_init == "start":
         return BestResponseJob(br_name(i), BOOTSTRAP_NAME, bootstrap, previous_dir(i))
     return BestResponseJob(br_name(i), br_name(i - 1), br_checkpoint(i - 1), previous_dir(i))
+
+
+def collected_dir(brdir: str) -> str:
+    """The battles rule collect records for best response results/{brdir} (the offline oracle's data)."""
+    return f"results/{brdir}/br_trajectories"
+
+
+def oracle_inputs(brdir: str, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The datasets `names` (an oracle module's INPUTS) of best response results/{brdir}: `collected`, its start
+    against the training mixture; `replay`, every battle of the phase-0 tournaments, recorded from both seats."""
+    datasets = {"collected": [collected_dir(brdir)], "replay": [f"{BASELINES}/trajectories", f"{PHASE0}/trajectories"]}
+    return {name: datasets[name] for name in names}

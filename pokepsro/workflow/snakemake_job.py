@@ -1,5 +1,5 @@
 """Glue for `script:` wrappers: per-job log file, thread count, one-line errors for bad input, and the rules'
-battle params as run options."""
+battle params and the config's runtime as run options."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def server_log(snakemake) -> Path:
     """The Showdown server of a battling job logs next to the job's own log."""
     log_path = Path(snakemake.log[0])
     return log_path.with_name(log_path.stem + ".showdown.log")
+
+
+def job_runtime(config: dict, *, rollouts: bool = False) -> dict:
+    """How fast a battling job plays, as the Snakefile resolved it: concurrency, parallel matchups, backend and
+    workers (the battle workers, or with `rollouts` the PPO oracle's rollout workers, oracle.ppo.workers). The job
+    reads it from the config rather than from a rule param, so changing it reruns nothing."""
+    runtime = {key: config[key] for key in ("concurrency", "parallel_matchups", "backend")}
+    return {**runtime, "workers": config["oracle"]["ppo"]["workers"] if rollouts else config["workers"]}
 
 
 def run_options(battle: dict, runtime: dict) -> dict:

@@ -7,7 +7,9 @@ when done.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from pokepsro.core.run_logger import LoggerSettings
 from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.model import load_model_config, training_dir_of
-from pokepsro.learning.oracle import BestResponseTask, check_oracle, train_best_response
+from pokepsro.learning.oracle import BestResponseTask, oracle_module
 from pokepsro.learning.recording import TrajectoryWriter
 from pokepsro.learning.trainer import load_train_config, train
 from pokepsro.metagame.evaluation import evaluate_against_mixture
@@ -33,6 +35,7 @@ from pokepsro.metagame.matrix import InteractionMatrix
 from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories
 from pokepsro.metagame.selection import OPPONENT_SELECTIONS, pfsp_weights, training_mixture
 from pokepsro.metagame.solver import load_meta_strategy, write_meta_strategy
+from pokepsro.workflow.config import REFINING_ORACLE
 from pokepsro.workflow.layout import BOOTSTRAP_NAME
 from pokepsro.workflow.plots import plot_learning_curve
 from pokepsro.workflow.snakemake_job import run_options
@@ -87,40 +90,46 @@ def training_mixture_stage(*, population: Path, strategy: Path, matrix: Path, st
 
 def best_response_stage(*, oracle: str, learner_name: str, init: Path, population: Path, mixture: Path,
                         out_checkpoint: Path, training_out: Path, seed: int, team_set: str, battle: dict,
-                        runtime: dict, options: dict, logger: LoggerSettings | None = None) -> Path:
+                        runtime: dict, options: dict, inputs: Mapping[str, Any],
+                        logger: LoggerSettings | None = None) -> Path:
     """Train a best response to the training mixture `mixture` (σ unless PFSP; training_mixture_stage) over the
-    members of `population` with `oracle`; see `run_oracle`."""
+    members of `population` with `oracle`, whose checked `options` come as plain values (a rule param) and whose
+    datasets (its module's INPUTS) are among the rule's `inputs`, each a list of paths; see `run_oracle`."""
     opponents = Population.load(population)
     weights = load_meta_strategy(mixture, expected_names=opponents.names).sigma
+    module = oracle_module(oracle)
     return run_oracle(oracle, learner_name=learner_name, init=init, opponents=opponents, sigma=weights,
                       out_checkpoint=out_checkpoint, training_out=training_out, seed=seed, team_set=team_set,
-                      battle=battle, runtime=runtime, options=options, logger=logger)
+                      battle=battle, runtime=runtime, options=module.Options(**options),
+                      inputs={name: [Path(path) for path in inputs[name]] for name in module.INPUTS}, logger=logger)
 
 
 def refine_bootstrap_stage(*, init: Path, opponents: list[str], out_checkpoint: Path, training_out: Path, seed: int,
                            team_set: str, battle: dict, runtime: dict, options: dict,
                            logger: LoggerSettings | None = None) -> Path:
-    """The imitation bootstrap refined by the PPO oracle against a uniform mix of heuristic baselines."""
+    """The imitation bootstrap refined by the PPO oracle (its checked `options` as plain values, a rule param)
+    against a uniform mix of heuristic baselines."""
     population = Population(tuple(heuristic_entry(name) for name in opponents))
-    return run_oracle("ppo", learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
+    return run_oracle(REFINING_ORACLE, learner_name=BOOTSTRAP_NAME, init=init, opponents=population,
                       sigma=np.full(len(opponents), 1 / len(opponents)), out_checkpoint=out_checkpoint,
                       training_out=training_out, seed=seed, team_set=team_set, battle=battle, runtime=runtime,
-                      options=options, logger=logger)
+                      options=oracle_module(REFINING_ORACLE).Options(**options), logger=logger)
 
 
 def run_oracle(oracle: str, *, learner_name: str, init: Path, opponents: Population, sigma, out_checkpoint: Path,
-               training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: dict,
-               logger: LoggerSettings | None = None) -> Path:
-    """The oracle works in a hidden `.<training_out>.partial` folder (a rerun after a kill resumes there), published
-    when it is done; the policy itself is copied to `out_checkpoint`, whatever oracle made it."""
+               training_out: Path, seed: int, team_set: str, battle: dict, runtime: dict, options: Any,
+               inputs: Mapping[str, list[Path]] | None = None, logger: LoggerSettings | None = None) -> Path:
+    """The oracle (its module's `options`, and its `inputs`) works in a hidden `.<training_out>.partial` folder (a
+    rerun after a kill resumes there), published when it is done; the policy itself is copied to `out_checkpoint`,
+    whatever oracle made it."""
+    module = oracle_module(oracle)  # an unknown oracle is refused before anything is written
     task = BestResponseTask(learner_name=learner_name, init_checkpoint=Path(init),
                             opponents=player_factories(opponents), sigma=np.asarray(sigma, dtype=float),
                             work_dir=partial_dir(training_out), seed=derive_seed(seed, "oracle", learner_name),
-                            team_set=team_set, battle=battle, runtime=runtime, options=options,
+                            team_set=team_set, battle=battle, runtime=runtime, options=options, inputs=inputs or {},
                             logger=logger or LoggerSettings())
-    check_oracle(oracle, options)
     work = resumable_dir(training_out)
-    result = train_best_response(oracle, task)
+    result = module.train(task)
     plot_learning_curve(result.metrics, work / "learning_curve.png", title=f"{learner_name} ({oracle} oracle)",
                         greedy_rows=result.greedy_eval)
     atomic_write_bytes(out_checkpoint, Path(result.checkpoint).read_bytes())

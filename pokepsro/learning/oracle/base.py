@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ class BestResponseTask:
     team_set: str
     battle: dict          # battle_format, max_turns, battle_timeout_s
     runtime: dict         # concurrency, backend, workers, parallel_matchups
-    options: dict = field(default_factory=dict)  # the oracle's own settings (budget, hyper-parameters)
+    options: Any          # the oracle's own settings, its module's `Options` (budget, hyper-parameters)
+    inputs: Mapping[str, list[Path]] = field(default_factory=dict)  # the datasets its module's INPUTS names
     progress: bool = True
     logger: LoggerSettings = field(default_factory=LoggerSettings)  # where the curves go: tensorboard, wandb, none
 
@@ -45,6 +46,14 @@ class BestResponseTask:
             raise UsageError(f"σ must be a probability vector, got {sigma.tolist()}")
         if not Path(self.init_checkpoint).is_file():
             raise UsageError(f"checkpoint not found: {self.init_checkpoint}")
+
+
+def checked_config_value(key: str, load: Callable[[Any], Any], value: Any) -> Any:
+    """`load(value)`, its UsageError naming the workflow config key `key` (an oracle's `check`)."""
+    try:
+        return load(value)
+    except UsageError as error:
+        raise UsageError(f"config key {key}: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from pokepsro.core.seeding import derive_seed
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
-from pokepsro.learning.oracle.base import BestResponseTask, OracleResult
+from pokepsro.learning.oracle.base import BestResponseTask, OracleResult, checked_config_value
 from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
 from pokepsro.learning.oracle.rollouts import Finished, RolloutSettings, RolloutWorkers, greedy_key
 from pokepsro.learning.trainer import write_metrics_csv
@@ -65,11 +65,25 @@ def acting_version(number: int, lag: int) -> int:
     return max(0, number - 1 - lag)
 
 
-def check_options(options: dict) -> None:
-    load_ppo_config(options.get("ppo_config", "ppo"))
-    budget = options.get("oracle_battles")
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-        raise UsageError(f"oracle_battles must be an integer >= 1, got {budget!r}")
+# It trains on the battles it plays. Its hyper-parameter file is no input: the values, in Options, retrain when
+# they change, where a file input would also retrain when the file is merely touched.
+INPUTS: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Options:
+    """What changes a PPO best response: the budget and the values of the hyper-parameters (so editing their
+    file retrains), as `ppo.load_ppo_config` validated them."""
+
+    battles: int  # training battles (rounds of hyper["round_battles"])
+    hyper: dict[str, Any]
+
+
+def check(config: dict) -> Options:
+    """The workflow config's `oracle.ppo` block (shape checked by config/schema.yaml), its hyper-parameters loaded."""
+    settings = config["oracle"]["ppo"]
+    return Options(battles=settings["battles"],
+                   hyper=checked_config_value("oracle.ppo.hyper", load_ppo_config, settings["hyper"]))
 
 
 @dataclass
@@ -102,12 +116,10 @@ class Job:
 
 
 def train(task: BestResponseTask) -> OracleResult:
-    """PPO from `task.init_checkpoint` against σ for `options["oracle_battles"]` battles."""
-    config = load_ppo_config(task.options.get("ppo_config", "ppo"))
-    budget = task.options["oracle_battles"]
+    """PPO from `task.init_checkpoint` against σ for `task.options.battles` battles."""
     if task.runtime.get("backend", "direct") != "direct":
         raise UsageError("the ppo oracle plays on the direct backend; set backend: direct")
-    return PPORun(task, config, budget).run()
+    return PPORun(task, task.options.hyper, task.options.battles).run()
 
 
 class PPORun:
@@ -149,7 +161,7 @@ class PPORun:
         self.run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
                                           tensorboard_dir=self.work / "tensorboard",
                                           purge_step=sum(self.sizes[:self.committed]) + 1,
-                                          config={"oracle": "ppo", "oracle_battles": self.budget, **config})
+                                          config={"oracle": "ppo", "battles": self.budget, **config})
         greedy_total = sum(map(self.greedy.due, range(len(self.sizes) + 1))) * len(self.greedy.specs)
         self.bar = progress_bar(self.budget + greedy_total, self.budget - sum(self.sizes[:self.committed])
                                 + self.greedy.battles_left(), task.progress)
