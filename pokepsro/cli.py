@@ -224,7 +224,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     from pokepsro.learning.oracle.ppo import load_ppo_config
     from pokepsro.metagame.mixture import load_mixture
     from pokepsro.metagame.population import Population, entry_from_argument
-    from pokepsro.workflow.config import resolve_workers
+    from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers
     from pokepsro.workflow.training import run_oracle
 
     _check_format(args.format)
@@ -236,7 +236,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     out = _writable_dir(Path(args.out), "--out")
     _team_set(args.team_set, args.format)
     logger = _logger_settings(args, out, args.seed)
-    workers = resolve_workers(args.workers, "direct")
+    workers = resolve_workers(args.workers, "direct", at_least=MIN_ROLLOUT_WORKERS)
     options = ppo_oracle.Options(battles=args.battles, hyper=load_ppo_config(args.ppo_config))
     start = time.perf_counter()
     checkpoint = run_oracle("ppo", learner_name=args.name, init=args.init, opponents=opponents, sigma=sigma,

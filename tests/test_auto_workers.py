@@ -1,5 +1,5 @@
-"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1, printed and
-recorded."""
+"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1 (2 for rollout
+workers), printed and recorded."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pokepsro.cli import main
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_yaml
 from pokepsro.metagame.population import Population, heuristic_entry
-from pokepsro.workflow.config import resolve_workers, validate_config
+from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 HALF_OF_MINE = max(1, len(os.sched_getaffinity(0)) // 2)
@@ -29,6 +29,14 @@ def test_auto_is_half_the_cores_at_least_one_and_says_so(monkeypatch, capsys, co
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     assert resolve_workers("auto") == workers
     assert capsys.readouterr().out == f"workers: auto -> {workers} (half of {cores} CPU cores)\n"
+
+
+@pytest.mark.parametrize("cores, workers", [(16, 8), (2, 2), (1, 2)])
+def test_auto_rollout_workers_are_at_least_two(monkeypatch, capsys, cores, workers):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert resolve_workers("auto", key="oracle.ppo.workers", at_least=MIN_ROLLOUT_WORKERS) == workers
+    floor = f", at least {MIN_ROLLOUT_WORKERS}"
+    assert capsys.readouterr().out == f"oracle.ppo.workers: auto -> {workers} (half of {cores} CPU cores{floor})\n"
 
 
 def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
@@ -67,7 +75,8 @@ def test_the_workflow_resolves_auto_once_and_battle_jobs_reserve_two_threads_per
     assert dry_run.returncode == 0, dry_run.stderr[-3000:]
     output = dry_run.stdout + dry_run.stderr
     lines = dry_run.stderr.splitlines()  # stderr: --dag stays clean
-    for key in ("workers", "oracle.ppo.workers"):  # the default config leaves both to auto
-        assert sum(line.startswith(f"{key}: auto -> {HALF_OF_MINE} (half of") for line in lines) == 1, key
+    rollout = max(MIN_ROLLOUT_WORKERS, HALF_OF_MINE)
+    for key, workers in (("workers", HALF_OF_MINE), ("oracle.ppo.workers", rollout)):  # both left to auto
+        assert sum(line.startswith(f"{key}: auto -> {workers} (half of") for line in lines) == 1, key
     tournament = output[output.index("rule tournament:"):]
     assert re.search(r"threads: (\d+)", tournament).group(1) == str(2 * HALF_OF_MINE)

@@ -106,6 +106,9 @@ def check_logger_config(config: dict) -> None:
 
 
 AUTO_WORKERS = "auto"
+# `auto` for the PPO oracle's rollout workers: at least 2. One worker waits on its simulator for much of each turn;
+# on 2 cores two played 24 battles/s against one's 16 (docs/measurements/2026-12-05_async_rollouts.md).
+MIN_ROLLOUT_WORKERS = 2
 
 
 def cpu_cores() -> int:
@@ -117,14 +120,15 @@ def cpu_cores() -> int:
 
 
 def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None,
-                    key: str = "workers") -> int:
-    """`auto` is half the CPU cores, at least 1: each battle worker keeps two busy, its Python process and its
-    simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream` (stdout;
-    the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
+                    key: str = "workers", at_least: int = 1) -> int:
+    """`auto` is half the CPU cores, at least `at_least`: each battle worker keeps two busy, its Python process
+    and its simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream`
+    (stdout; the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
     if value != AUTO_WORKERS:
         return int(value)
     cores = cpu_cores()
-    workers = max(1, cores // 2) if backend == "direct" else 1
-    reason = f"half of {cores} CPU cores" if backend == "direct" else "the server backend plays in one process"
+    workers = max(at_least, cores // 2) if backend == "direct" else 1
+    floor = f", at least {at_least}" if at_least > 1 else ""
+    reason = f"half of {cores} CPU cores{floor}" if backend == "direct" else "the server backend plays in one process"
     print(f"{key}: auto -> {workers} ({reason})", file=stream or sys.stdout)
     return workers
