@@ -187,17 +187,3 @@ class TrajectoryWriter:
 def side_outcome(side: str, record: dict) -> str:
     """Side `side`'s outcome as the arena recorded it (its limits make ties the battle itself never saw)."""
     return record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
-
-
-def finished_arrays(side: str, trajectory: BattleTrajectory, record: dict) -> dict[str, np.ndarray]:
-    """One side's finished battle as shard arrays: the sparse reward is the outcome the arena recorded (its limits
-    make ties the battle itself never saw) on the last step, which is marked done."""
-    steps = len(trajectory.actions)
-    reward = np.zeros(steps, dtype=np.float32)
-    reward[-1] = VICTORY_REWARD * OUTCOME_SIGN[side_outcome(side, record)]
-    done = np.zeros(steps, dtype=bool)
-    done[-1] = True
-    return {"obs": np.stack(trajectory.obs), "action": np.asarray(trajectory.actions, dtype=np.int64),
-            "mask": np.stack(trajectory.masks), "reward": reward,
-            "potential": np.asarray(trajectory.potentials, dtype=np.float32), "done": done,
-            "logp": np.asarray(trajectory.logps, dtype=np.float32)}

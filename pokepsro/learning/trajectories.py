@@ -1,4 +1,5 @@
-"""Trajectory shards on disk and the step dataset the offline trainer samples from.
+"""Recorded step data (`Steps`, one type from the recorder to both trainers), trajectory shards on disk, and the
+step dataset the offline trainer samples from.
 
 One `.npz` per (battle, recorded side) keeps writers independent (parallel collectors never share a
 file) and makes a killed collector lose at most the battle in flight. This module must not import
