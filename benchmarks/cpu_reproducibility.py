@@ -34,16 +34,17 @@ import numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))  # the job's own thread count: updates run on learner_threads() anyway
 from pokepsro.core.numerics import kernel_report
 from pokepsro.learning.model import acting_logits, build_model
-from pokepsro.learning.oracle.ppo import Rollout, load_ppo_config, ppo_update
+from pokepsro.learning.oracle.ppo import load_ppo_config, ppo_update
+from pokepsro.learning.trajectories import Steps
 samples, updates, obs_dim = int(sys.argv[2]), int(sys.argv[3]), 4725
 torch.manual_seed(0)
 model = build_model({"architecture": "residual_mlp", "width": 128, "depth": 3, "expansion": 2}, obs_dim)
 rng = np.random.default_rng(0)
 done = np.zeros(samples, bool); done[39::40] = True; done[-1] = True
-rollout = Rollout(obs=rng.standard_normal((samples, obs_dim)).astype(np.float32), mask=np.ones((samples, 9), bool),
-                  action=rng.integers(0, 9, samples), logp=np.full(samples, -2.2, np.float32),
-                  reward=rng.standard_normal(samples).astype(np.float32),
-                  potential=rng.standard_normal(samples).astype(np.float32), done=done)
+rollout = Steps(obs=rng.standard_normal((samples, obs_dim)).astype(np.float32), mask=np.ones((samples, 9), bool),
+                action=rng.integers(0, 9, samples), logp=np.full(samples, -2.2, np.float32),
+                reward=rng.standard_normal(samples).astype(np.float32),
+                potential=rng.standard_normal(samples).astype(np.float32), done=done)
 digest = lambda tensors: hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in tensors)).hexdigest()[:12]
 with torch.no_grad():
     acting = digest([acting_logits(model, torch.from_numpy(rollout.obs[:64]), torch.from_numpy(rollout.mask[:64]))])

@@ -68,7 +68,7 @@ class StampCounts:
     id, its policies' cumulative forward passes and decisions, and the end time. Module-level, so worker
     processes can receive it (this file is imported as the module `neural_battles` there)."""
 
-    def __call__(self, spec, battle_a, battle_b, record: dict) -> None:
+    def __call__(self, spec, side_a, side_b, record: dict) -> None:
         passes, decisions = policy_counts()
         record["bench"] = {"pid": os.getpid(), "passes": passes, "decisions": decisions, "t": time.time()}
 

@@ -44,7 +44,8 @@ class SlowPlayer(RandomPlayer):
 
 def seats_seen(collected: dict):
     """on_battle_end callback keeping each side's real seat and username per battle index."""
-    def on_battle_end(spec, battle_a, battle_b, record):
+    def on_battle_end(spec, side_a, side_b, record):
+        battle_a, battle_b = side_a.battle, side_b.battle
         collected[spec.index] = (battle_a.player_role, battle_b.player_role,
                                  battle_a.player_username, battle_b.player_username)
     return on_battle_end
@@ -52,8 +53,8 @@ def seats_seen(collected: dict):
 
 def outcomes_seen(collected: dict):
     """on_battle_end callback keeping, per battle index, each side's (finished, won) as its battle object saw it."""
-    def on_battle_end(spec, battle_a, battle_b, record):
-        collected[spec.index] = ((battle_a.finished, battle_a.won), (battle_b.finished, battle_b.won))
+    def on_battle_end(spec, side_a, side_b, record):
+        collected[spec.index] = tuple((side.battle.finished, side.battle.won) for side in (side_a, side_b))
     return on_battle_end
 
 
@@ -198,7 +199,7 @@ def test_server_killed_mid_run_is_restarted_and_no_battle_is_lost_or_doubled(tea
     path = tmp_path / "records.jsonl"
     killed = []
     with ShowdownServer(tmp_path / "server.log") as server:
-        def kill_after_ten(spec, battle_a, battle_b, record):
+        def kill_after_ten(spec, side_a, side_b, record):
             if len(read_jsonl(path) if path.exists() else []) == 9 and not killed:
                 killed.append(server.pid)
                 os.killpg(server.pid, signal.SIGKILL)
@@ -228,7 +229,7 @@ def test_interrupted_run_stops_its_own_server_and_keeps_whole_records(tmp_path):
         from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
         teams = tuple(Team(k, team_text(m), pack_team_text(team_text(m))) for k, m in TEAM_TEXTS.items())
         specs = schedule_matchup("maxbp", "random", 2000, TeamSet("t", "gen1ou", teams), seed=1)
-        def announce(spec, battle_a, battle_b, record):
+        def announce(spec, side_a, side_b, record):
             print("battle ended", flush=True)
         run_battles(specs, {{"maxbp": MaxBasePowerPlayer, "random": RandomPlayer}}, concurrency=4,
                     record_path={str(records)!r}, server_log={str(log)!r}, progress=False, on_battle_end=announce)

@@ -135,7 +135,7 @@ def test_simulator_killed_mid_run_is_replaced_and_the_count_is_exact(team_set, t
     path = tmp_path / "records.jsonl"
     killed = []
 
-    def kill_the_simulator_after_ten(spec, battle_a, battle_b, record):
+    def kill_the_simulator_after_ten(spec, side_a, side_b, record):
         if len(read_jsonl(path) if path.exists() else []) == 9 and not killed:
             killed.append(simulator_pids()[0])
             os.kill(killed[0], signal.SIGKILL)

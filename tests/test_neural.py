@@ -192,7 +192,7 @@ def test_neural_player_plays_real_battles_with_batched_decisions(showdown_server
     for path in shard_paths(tmp_path):
         shard = read_shard(path)
         assert shard.meta["policy"] == "neural" and shard.meta["opponent"] == "random"
-        assert np.isfinite(shard.logp).all() and (shard.logp <= 0).all()  # sampled: real behaviour log-probs
+        assert np.isfinite(shard.steps.logp).all() and (shard.steps.logp <= 0).all()  # sampled: real behaviour log-probs
 
 
 def test_unbatched_greedy_player_plays_real_battles(showdown_server, team_set, checkpoint, tmp_path):
@@ -204,4 +204,4 @@ def test_unbatched_greedy_player_plays_real_battles(showdown_server, team_set, c
     assert sum(policy.batch_sizes.values()) == flushes  # never went through the batcher
     assert writer.shards_written == 2
     for path in shard_paths(tmp_path):
-        assert (read_shard(path).logp == 0).all()
+        assert (read_shard(path).steps.logp == 0).all()

@@ -87,13 +87,13 @@ def test_workers_keep_the_learners_decisions_with_the_weights_of_each_battles_ve
         if f.job == "greedy":
             continue
         episode = f.episode
-        assert episode["done"][-1] and not episode["done"][:-1].any()
-        assert episode["potential"].shape == episode["reward"].shape and not episode["reward"][:-1].any()
+        assert episode.done[-1] and not episode.done[:-1].any()
+        assert episode.potential.shape == episode.reward.shape and not episode.reward[:-1].any()
         model = versions[0 if f.job == "old" else 1]
         with torch.no_grad():
-            logits, _ = model(torch.from_numpy(episode["obs"]), torch.from_numpy(episode["mask"]))
-        logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(episode["action"])[:, None]).squeeze(-1)
-        np.testing.assert_allclose(logp.numpy(), episode["logp"], atol=1e-5)
+            logits, _ = model(torch.from_numpy(episode.obs), torch.from_numpy(episode.mask))
+        logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(episode.action)[:, None]).squeeze(-1)
+        np.testing.assert_allclose(logp.numpy(), episode.logp, atol=1e-5)
 
 
 RUN_ORACLE = """

@@ -8,7 +8,8 @@ import torch
 
 from pokepsro.core.errors import UsageError
 from pokepsro.learning.model import build_model, policy_act
-from pokepsro.learning.oracle.ppo import Rollout, load_ppo_config, ppo_update
+from pokepsro.learning.oracle.ppo import load_ppo_config, ppo_update
+from pokepsro.learning.trajectories import Steps
 
 OBS_DIM = 12
 TINY = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
@@ -31,15 +32,7 @@ def test_unknown_or_missing_keys_are_refused():
         load_ppo_config({**config(), "clipp": 0.2})
 
 
-def test_steps_to_end_counts_down_within_each_battle():
-    done = np.array([False, False, True, True, False, True])
-    rollout = Rollout(obs=np.zeros((6, 1)), mask=np.ones((6, 9), bool), action=np.zeros(6, np.int64),
-                      logp=np.zeros(6, np.float32), reward=np.zeros(6, np.float32),
-                      potential=np.zeros(6, np.float32), done=done)
-    assert rollout.steps_to_end.tolist() == [2, 1, 0, 0, 1, 0]
-
-
-def bandit_rollout(model, rng: np.random.Generator, episodes: int, generator: torch.Generator) -> tuple[Rollout, float]:
+def bandit_rollout(model, rng: np.random.Generator, episodes: int, generator: torch.Generator) -> tuple[Steps, float]:
     """One-step battles: the observation marks the best action; playing it wins (+100), anything else loses."""
     obs = rng.normal(size=(episodes, OBS_DIM)).astype(np.float32)
     best = rng.integers(0, 4, size=episodes)
@@ -50,8 +43,8 @@ def bandit_rollout(model, rng: np.random.Generator, episodes: int, generator: to
     actions = actions.numpy()
     won = actions == best
     reward = np.where(won, 100.0, -100.0).astype(np.float32)
-    rollout = Rollout(obs=obs, mask=mask, action=actions, logp=logps.numpy(), reward=reward,
-                      potential=np.zeros(episodes, np.float32), done=np.ones(episodes, bool))
+    rollout = Steps(obs=obs, mask=mask, action=actions, logp=logps.numpy(), reward=reward,
+                    potential=np.zeros(episodes, np.float32), done=np.ones(episodes, bool))
     return rollout, float(won.mean())
 
 

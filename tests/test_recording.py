@@ -42,7 +42,8 @@ def test_one_valid_shard_per_battle_and_side(recorded_run):
         side = path.stem[-1]
         record = by_index[index]
         meta = shard.meta
-        assert shard.obs.shape[1] == OBS_DIM == meta["obs_dim"]
+        steps = shard.steps
+        assert steps.obs.shape[1] == OBS_DIM == meta["obs_dim"]
         assert meta["feature_version"] == FEATURE_VERSION and meta["format"] == "gen1ou"
         own, other = ("policy_a", "policy_b") if side == "a" else ("policy_b", "policy_a")
         assert (meta["policy"], meta["opponent"]) == (record[own], record[other])
@@ -50,14 +51,14 @@ def test_one_valid_shard_per_battle_and_side(recorded_run):
         flipped = {"win": "loss", "loss": "win", "tie": "tie"}
         assert meta["outcome"] == (record["result_a"] if side == "a" else flipped[record["result_a"]])
         # One decision per turn plus forced switches; unmappable orders are counted, not recorded.
-        decisions = shard.num_steps + meta["unrecorded_steps"]
+        decisions = len(steps) + meta["unrecorded_steps"]
         assert record["turns"] - 1 <= decisions <= record["turns"] + 6, (decisions, record["turns"])
-        assert np.isnan(shard.logp).all()  # heuristics have no behaviour log-prob
-        assert np.all(shard.mask.sum(axis=1) >= 1)
+        assert np.isnan(steps.logp).all()  # heuristics have no behaviour log-prob
+        assert np.all(steps.mask.sum(axis=1) >= 1)
         # The reward is sparse, the recorded outcome on the last step; shaping comes from Φ of each decision.
-        assert shard.reward[-1] == {"win": 100.0, "loss": -100.0, "tie": 0.0}[meta["outcome"]]
-        assert not shard.reward[:-1].any()
-        assert np.abs(shard.potential).max() <= 15.0  # a side's harm is at most 2.5 per Pokémon
+        assert steps.reward[-1] == {"win": 100.0, "loss": -100.0, "tie": 0.0}[meta["outcome"]]
+        assert not steps.reward[:-1].any()
+        assert np.abs(steps.potential).max() <= 15.0  # a side's harm is at most 2.5 per Pokémon
 
 
 def test_max_base_power_beats_random_in_the_recorded_outcomes(recorded_run):
@@ -69,7 +70,7 @@ def test_max_base_power_beats_random_in_the_recorded_outcomes(recorded_run):
 def test_max_base_power_records_its_own_choices(recorded_run):
     """MaxBP attacks with its strongest move when it can: the recorded action is a move slot."""
     _, _, _, out_dir = recorded_run
-    actions = np.concatenate([read_shard(path).action for path in shard_paths(out_dir)
+    actions = np.concatenate([read_shard(path).steps.action for path in shard_paths(out_dir)
                               if read_shard(path).meta["policy"] == "max_base_power"])
     assert (actions < 4).mean() > 0.8
 

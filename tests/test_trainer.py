@@ -20,7 +20,7 @@ from pokepsro.learning.model import (
     save_checkpoint,
 )
 from pokepsro.learning.trainer import load_train_config, train
-from pokepsro.learning.trajectories import write_shard
+from pokepsro.learning.trajectories import Steps, write_shard
 
 OBS_DIM = 12
 EPISODE_STEPS = 3
@@ -53,9 +53,9 @@ def write_bandit_shards(directory: Path, episodes: int, seed: int,
         meta = {"battle_id": f"b{seed}-{episode}", "policy": "random", "opponent": "bandit",
                 "outcome": "win" if won else "loss", "feature_version": feature_version,
                 "obs_dim": OBS_DIM, "format": "bandit", "team": "none", "seed": seed}
-        write_shard(directory / f"b{seed}-{episode}__a.npz", obs, action, mask, reward,
-                    np.zeros(EPISODE_STEPS, dtype=np.float32), done,
-                    -np.log(mask.sum(axis=1)).astype(np.float32), meta)
+        steps = Steps(obs=obs, action=action, mask=mask, reward=reward, potential=np.zeros(EPISODE_STEPS, np.float32),
+                      done=done, logp=-np.log(mask.sum(axis=1)).astype(np.float32))
+        write_shard(directory / f"b{seed}-{episode}__a.npz", steps, meta)
     return directory
 
 

@@ -14,6 +14,7 @@ from pokepsro.core.errors import UsageError
 from pokepsro.learning.trajectories import (
     SHARD_VERSION,
     MixedBatchSampler,
+    Steps,
     TransitionDataset,
     lambda_returns,
     read_shard,
@@ -47,7 +48,7 @@ def shard_meta(battle_id: str, opponent: str = "random", feature_version: str = 
 
 def write_test_shard(directory: Path, battle_id: str, steps: int = 5, **meta_overrides) -> Path:
     path = directory / f"{battle_id}__a.npz"
-    write_shard(path, **shard_arrays(steps, seed=len(battle_id) + steps),
+    write_shard(path, Steps(**shard_arrays(steps, seed=len(battle_id) + steps)),
                 meta=shard_meta(battle_id, **meta_overrides))
     return path
 
@@ -55,14 +56,14 @@ def write_test_shard(directory: Path, battle_id: str, steps: int = 5, **meta_ove
 def test_round_trip_preserves_arrays_dtypes_and_meta(tmp_path):
     arrays = shard_arrays(7)
     arrays["obs"] = arrays["obs"].astype(np.float64)  # writer casts to the contract's dtypes
-    path = write_shard(tmp_path / "b1__a.npz", **arrays, meta=shard_meta("b1"))
+    path = write_shard(tmp_path / "b1__a.npz", Steps(**arrays), meta=shard_meta("b1"))
     shard = read_shard(path)
     assert shard.meta == {**shard_meta("b1"), "shard_version": SHARD_VERSION}  # the writer stamps the format
-    assert shard.num_steps == 7
+    assert len(shard.steps) == 7
     for name, expected in arrays.items():
-        np.testing.assert_array_equal(getattr(shard, name), np.asarray(expected).astype(
-            getattr(shard, name).dtype))
-    assert shard.obs.dtype == np.float32 and shard.action.dtype == np.int64
+        np.testing.assert_array_equal(getattr(shard.steps, name), np.asarray(expected).astype(
+            getattr(shard.steps, name).dtype))
+    assert shard.steps.obs.dtype == np.float32 and shard.steps.action.dtype == np.int64
     assert [p.name for p in tmp_path.iterdir()] == ["b1__a.npz"]  # no temp file left behind
 
 
@@ -79,17 +80,17 @@ def test_write_shard_rejects_contract_violations(tmp_path, breakage, message):
     arrays = shard_arrays(5)
     breakage(arrays)
     with pytest.raises(ValueError, match=message):
-        write_shard(tmp_path / "x__a.npz", **arrays, meta=shard_meta("x"))
+        write_shard(tmp_path / "x__a.npz", Steps(**arrays), meta=shard_meta("x"))
     assert not list(tmp_path.iterdir())
 
 
 def test_write_shard_rejects_meta_that_disagrees_with_obs(tmp_path):
     with pytest.raises(ValueError, match="obs_dim"):
-        write_shard(tmp_path / "x__a.npz", **shard_arrays(5), meta=shard_meta("x", obs_dim=99))
+        write_shard(tmp_path / "x__a.npz", Steps(**shard_arrays(5)), meta=shard_meta("x", obs_dim=99))
     meta = shard_meta("x")
     del meta["opponent"]
     with pytest.raises(ValueError, match="opponent"):
-        write_shard(tmp_path / "x__a.npz", **shard_arrays(5), meta=meta)
+        write_shard(tmp_path / "x__a.npz", Steps(**shard_arrays(5)), meta=meta)
 
 
 def test_truncated_empty_and_incomplete_shards_name_the_file(tmp_path):
@@ -124,16 +125,15 @@ def test_dataset_concatenates_episodes_with_return_targets(tmp_path):
     second = write_test_shard(tmp_path, "b2", steps=2)
     dataset = TransitionDataset.from_dirs([tmp_path])
     assert len(dataset) == 5 and dataset.num_episodes == 2 and dataset.obs_dim == OBS_DIM
-    np.testing.assert_array_equal(dataset.steps_to_end, [2, 1, 0, 1, 0])
-    np.testing.assert_array_equal(dataset.done, [False, False, True, False, True])
-    (r1, p1), (r2, p2) = [(read_shard(path).reward, read_shard(path).potential) for path in (first, second)]
+    np.testing.assert_array_equal(dataset.steps.done, [False, False, True, False, True])
+    (r1, p1), (r2, p2) = [(read_shard(path).steps.reward, read_shard(path).steps.potential)
+                          for path in (first, second)]
     gamma = 0.9
     # λ = 1 with no critic: the discounted return-to-go of the sparse reward, minus Φ of the step itself
     expected = [r1[0] + gamma * r1[1] + gamma**2 * r1[2] - p1[0], r1[1] + gamma * r1[2] - p1[1], r1[2] - p1[2],
                 r2[0] + gamma * r2[1] - p2[0], r2[1] - p2[1]]
-    rewards, potentials = (torch.from_numpy(array) * 0.5 for array in (dataset.reward, dataset.potential))
-    returns = lambda_returns(rewards, potentials, torch.from_numpy(dataset.done), torch.zeros_like(rewards),
-                             torch.from_numpy(dataset.steps_to_end), gamma, 1.0)
+    data = dataset.steps.to(torch.device("cpu"))
+    returns = data.lambda_returns(torch.zeros(len(data)), 0.5, gamma, 1.0)
     np.testing.assert_allclose(returns.numpy(), 0.5 * np.array(expected), rtol=1e-5, atol=1e-6)
 
 
@@ -163,11 +163,10 @@ def naive_lambda_returns(rewards, dones, values, gamma, lam):
 def test_lambda_returns_match_step_by_step_reference(lam):
     rng = np.random.default_rng(3)
     lengths = rng.integers(1, 12, size=20)
-    steps_to_end = np.concatenate([np.arange(n - 1, -1, -1) for n in lengths])
-    dones = steps_to_end == 0
+    dones = np.concatenate([np.arange(n) == n - 1 for n in lengths])
     rewards, values = rng.normal(size=(2, len(dones)))
     got = lambda_returns(torch.tensor(rewards), torch.zeros(len(dones), dtype=torch.float64), torch.tensor(dones),
-                         torch.tensor(values), torch.tensor(steps_to_end), gamma=0.95, lam=lam)
+                         torch.tensor(values), gamma=0.95, lam=lam)
     np.testing.assert_allclose(got.numpy(), naive_lambda_returns(rewards, dones, values, 0.95, lam),
                                rtol=1e-10)
 
@@ -188,8 +187,7 @@ def test_discounted_shaping_telescopes_to_minus_the_first_potential(gamma):
     discounts = gamma ** torch.arange(steps, dtype=torch.float64)
     assert float((discounts * shaping).sum()) == pytest.approx(-0.7, abs=1e-12)
     rewards = torch.tensor(EPISODE_REWARDS, dtype=torch.float64)
-    returns = lambda_returns(rewards, potentials, dones, torch.zeros(steps, dtype=torch.float64),
-                             steps - 1 - torch.arange(steps), gamma, 1.0)
+    returns = lambda_returns(rewards, potentials, dones, torch.zeros(steps, dtype=torch.float64), gamma, 1.0)
     assert float(returns[0]) == pytest.approx(gamma ** (steps - 1) * 100.0 - 0.7, abs=1e-9)
 
 

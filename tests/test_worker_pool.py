@@ -30,9 +30,9 @@ class CallbackLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def __call__(self, spec, battle_a, battle_b, record) -> None:
+    def __call__(self, spec, side_a, side_b, record) -> None:
         line = {"index": spec.index, "pid": os.getpid(), "mkl_threads": os.environ.get("MKL_NUM_THREADS"),
-                "usernames": [battle_a.player_username, battle_b.player_username]}
+                "usernames": [side_a.battle.player_username, side_b.battle.player_username]}
         with open(self.path, "a") as handle:
             handle.write(json.dumps(line) + "\n")
 

@@ -39,9 +39,9 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
     plays with no server on a simulator process of its own (`pokepsro.battles.direct`), or over `workers` worker
     processes each with its own simulator (`pokepsro.battles.worker_pool`; factories and callback must then be
     picklable); `concurrency` is the number of battles in flight over all of them. Either way
-    `on_battle_end(spec, battle_a, battle_b, record)` runs in poke-env's loop thread (of the worker process
-    that played the battle) before the record is written, so a battle whose callback did not finish is
-    replayed on resume.
+    `on_battle_end(spec, side_a, side_b, record)` (each side a `FinishedSide`: its Player and battle object) runs
+    in poke-env's loop thread (of the worker process that played the battle) before the record is written, so a
+    battle whose callback did not finish is replayed on resume.
     """
     validate_run(specs, players, concurrency, max_turns, battle_timeout_s)
     validate_backend(backend, workers, server)

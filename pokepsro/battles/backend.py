@@ -20,7 +20,18 @@ if TYPE_CHECKING:
     from poke_env.battle.abstract_battle import AbstractBattle
 
 PlayerFactory = Callable[..., Player]
-BattleEndCallback = Callable[[BattleSpec, "AbstractBattle", "AbstractBattle", dict], None]
+
+
+@dataclass(frozen=True)
+class FinishedSide:
+    """One side of a finished battle as the battle-end callback gets it: the Player (which may hold what it
+    recorded of the battle) and that Player's battle object."""
+
+    player: Player
+    battle: AbstractBattle
+
+
+BattleEndCallback = Callable[[BattleSpec, FinishedSide, FinishedSide, dict], None]
 
 
 @dataclass(frozen=True)
@@ -75,11 +86,11 @@ def build_record(spec: BattleSpec, battle_a: AbstractBattle, battle_format: str,
             "finished_at": round(time.time(), 3)}
 
 
-def keep_record(settings: ArenaSettings, records: dict[int, dict], spec: BattleSpec, battle_a: AbstractBattle,
-                battle_b: AbstractBattle, record: dict) -> None:
+def keep_record(settings: ArenaSettings, records: dict[int, dict], spec: BattleSpec, side_a: FinishedSide,
+                side_b: FinishedSide, record: dict) -> None:
     """Callback first, then the record on disk: a battle whose callback did not finish is replayed on resume."""
     if settings.on_battle_end is not None:
-        settings.on_battle_end(spec, battle_a, battle_b, record)
+        settings.on_battle_end(spec, side_a, side_b, record)
     if settings.record_path is not None:
         append_jsonl(settings.record_path, [record])
     records[spec.index] = record

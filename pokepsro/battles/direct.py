@@ -37,6 +37,7 @@ from poke_env.ps_client.account_configuration import AccountConfiguration
 
 from pokepsro.battles.backend import (
     ArenaSettings,
+    FinishedSide,
     build_record,
     enforce_turn_limit,
     keep_record,
@@ -193,10 +194,13 @@ class DirectBattle:
                 return name
         return None
 
+    def players(self) -> tuple[Player, Player]:
+        """Side A's and side B's Player."""
+        return self.seats[self.spec.a_seat].player, self.seats[OTHER_SEAT[self.spec.a_seat]].player
+
     def battle_objects(self) -> tuple:
         """Side A's and side B's poke-env battle objects (None until that side's first message)."""
-        seat_b = OTHER_SEAT[self.spec.a_seat]
-        return tuple(self.seats[name].player._battles.get(self.tag) for name in (self.spec.a_seat, seat_b))
+        return tuple(player._battles.get(self.tag) for player in self.players())
 
 
 class SpecFeed(Protocol):
@@ -382,8 +386,10 @@ class DirectArena:
         self.forget(battle)
         record = build_record(battle.spec, battle_a, self.settings.battle_format, end,
                               time.monotonic() - battle.started)
+        player_a, player_b = battle.players()
         try:
-            keep_record(self.settings, self.records, battle.spec, battle_a, battle_b, record)
+            keep_record(self.settings, self.records, battle.spec, FinishedSide(player_a, battle_a),
+                        FinishedSide(player_b, battle_b), record)
         except Exception as error:  # noqa: BLE001 - the caller's callback failed: stop the run with its error
             self.fail(error)
             return

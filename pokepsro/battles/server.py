@@ -30,7 +30,14 @@ from poke_env.player import Player
 from poke_env.ps_client.account_configuration import AccountConfiguration
 from websockets.exceptions import ConnectionClosed
 
-from pokepsro.battles.backend import ArenaSettings, build_record, enforce_turn_limit, keep_record, progress_bar
+from pokepsro.battles.backend import (
+    ArenaSettings,
+    FinishedSide,
+    build_record,
+    enforce_turn_limit,
+    keep_record,
+    progress_bar,
+)
 from pokepsro.battles.showdown import ShowdownServer
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.seeding import announce_battle_seed, player_seed
@@ -135,8 +142,8 @@ class Arena:
                                f"{MAX_ATTEMPTS_PER_BATTLE} times; last: {reason}") from reason
         LOGGER.warning("battle %d: %s; retrying with fresh players", spec.index, reason)
 
-    def finish(self, spec: BattleSpec, battle_a: AbstractBattle, battle_b: AbstractBattle, record: dict) -> None:
-        keep_record(self.settings, self.records, spec, battle_a, battle_b, record)
+    def finish(self, spec: BattleSpec, side_a: FinishedSide, side_b: FinishedSide, record: dict) -> None:
+        keep_record(self.settings, self.records, spec, side_a, side_b, record)
         self.bar.update(1)
 
 
@@ -188,7 +195,7 @@ class Lane:
         while self.queue and not self.arena.server_down.is_set():
             spec = self.queue.popleft()
             try:
-                battle_a, battle_b, record, healthy = await self.play(spec)
+                finished_a, finished_b, record, healthy = await self.play(spec)
             except ServerLost:
                 return
             except (PlayerLost, BattleStartFailed, ConnectionClosed) as problem:
@@ -199,11 +206,11 @@ class Lane:
                 await self.close_players()
                 self.queue.appendleft(spec)
                 continue
-            self.arena.finish(spec, battle_a, battle_b, record)
+            self.arena.finish(spec, finished_a, finished_b, record)
             if not healthy:
                 await self.close_players()
 
-    async def play(self, spec: BattleSpec) -> tuple[AbstractBattle, AbstractBattle, dict, bool]:
+    async def play(self, spec: BattleSpec) -> tuple[FinishedSide, FinishedSide, dict, bool]:
         """One battle from challenge to record; `healthy` is False when its players are left stuck."""
         settings = self.arena.settings
         side_a = await self.player("a", spec.policy_a)
@@ -224,7 +231,7 @@ class Lane:
         if end == "normal" and battle_a.battle_tag in side_a.turn_limited | side_b.turn_limited:
             end = "turn_limit"
         record = build_record(spec, battle_a, settings.battle_format, end, time.monotonic() - started)
-        return battle_a, battle_b, record, healthy
+        return FinishedSide(side_a.player, battle_a), FinishedSide(side_b.player, battle_b), record, healthy
 
     async def start(self, spec: BattleSpec, side_a: LanePlayer, side_b: LanePlayer
                     ) -> tuple[AbstractBattle, AbstractBattle]:

@@ -17,7 +17,7 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,11 +143,15 @@ def acting_logits(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> 
 @torch.no_grad()
 def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0,
                greedy: bool = False, generator: torch.Generator | None = None,
+               row_generators: Sequence[torch.Generator | None] | None = None,
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pick one legal action per row; returns CPU (actions int64 [B], behaviour logp float32 [B]).
+    """Pick one legal action per row, sampled at `temperature` (softmax of logits / T) or greedy; returns CPU
+    (actions int64 [B], behaviour logp float32 [B]). The one place the players' actions are drawn.
 
     Sampling happens on the CPU so a CPU `generator` reproduces the same actions whatever device
-    the model runs on. Greedy play is deterministic, so its behaviour log-prob is 0.
+    the model runs on. With `row_generators` (one per row; None: `generator`), each row is drawn from its own row of
+    probabilities with its own generator, so its action does not depend on the other rows of the batch. Greedy play
+    is deterministic, so its behaviour log-prob is 0.
     """
     if not greedy and not temperature > 0:
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
@@ -162,7 +166,11 @@ def policy_act(model: ActorCritic, obs: Any, mask: Any, temperature: float = 1.0
         actions = logits.argmax(dim=-1)
         return actions, torch.zeros(actions.shape, dtype=torch.float32)
     log_probs = torch.log_softmax(logits / temperature, dim=-1)
-    actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
+    if row_generators is None or all(row_generator is None for row_generator in row_generators):
+        actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
+    else:
+        actions = torch.tensor([int(torch.multinomial(row.exp(), 1, generator=generator if own is None else own))
+                                for row, own in zip(log_probs, row_generators, strict=True)], dtype=torch.int64)
     return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
 

@@ -33,7 +33,7 @@ from pokepsro.learning.features import (
     action_to_order,
     encode_battle,
 )
-from pokepsro.learning.model import ActorCritic, acting_logits, load_checkpoint, pick_device, policy_act
+from pokepsro.learning.model import ActorCritic, load_checkpoint, pick_device, policy_act
 
 FLUSH_DELAY_S = 0.0015
 
@@ -129,27 +129,10 @@ class BatchedPolicy:
         With `generators` (one per row; None: the policy's own), each row's action is drawn from its row of
         the batch's probabilities with that row's generator.
         """
-        own_generators = generators is not None and any(g is not None for g in generators)
         with torch.inference_mode():
-            if greedy or not own_generators:
-                actions, logps = policy_act(self.model, obs, mask, temperature=temperature, greedy=greedy,
-                                            generator=self.generator)
-                return actions.tolist(), logps.tolist()
-            log_probs = self._log_probs(obs, mask, temperature)
-            actions = [int(torch.multinomial(row.exp(), 1, generator=self.generator if g is None else g))
-                       for row, g in zip(log_probs, generators, strict=True)]
-        return actions, [float(row[action]) for row, action in zip(log_probs, actions)]
-
-    def _log_probs(self, obs: np.ndarray, mask: np.ndarray, temperature: float) -> torch.Tensor:
-        """Log-probabilities of every action at `temperature` (CPU), illegal actions at -inf."""
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
-        device = next(self.model.parameters()).device
-        mask_tensor = torch.as_tensor(mask, dtype=torch.bool, device=device)
-        if not bool(mask_tensor.any(dim=-1).all()):
-            raise ValueError("a mask row has no legal action")
-        logits = acting_logits(self.model, torch.as_tensor(obs, dtype=torch.float32, device=device), mask_tensor)
-        return torch.log_softmax(logits.cpu() / temperature, dim=-1)
+            actions, logps = policy_act(self.model, obs, mask, temperature=temperature, greedy=greedy,
+                                        generator=self.generator, row_generators=generators)
+        return actions.tolist(), logps.tolist()
 
 
 _SHARED_POLICIES: dict[tuple[str, int, int, str], BatchedPolicy] = {}

@@ -1,11 +1,12 @@
 """Record what any poke-env Player decides, as trajectory shards for offline training.
 
-`make_recording(PlayerClass)` gives a subclass whose every decision is stored (observation, legal
-mask, the action its order maps to, the behaviour log-prob when the player has one) together with the
-shaping potential Φ of the state it decided in. The reward itself is only the outcome's ±100 on the last
-step: the trainers add the shaping γΦ(s') − Φ(s) with their own γ (`trajectories.shaped_rewards`).
-`TrajectoryWriter.on_battle_end` is the arena's battle-end callback: it takes the finished battle's steps,
-adds the outcome the arena recorded and writes one shard per recorded side.
+`make_recording(PlayerClass)` gives a subclass whose every decision is stored on the player, per battle
+(observation, legal mask, the action its order maps to, the behaviour log-prob when the player has one), together
+with the shaping potential Φ of the state it decided in. A battle-end callback takes them from the player
+(`take_trajectory`) and makes them the battle's `trajectories.Steps`, whose reward is only the outcome the arena
+recorded, ±100 on the last step: the trainers add the shaping γΦ(s') − Φ(s) with their own γ
+(`trajectories.shaped_rewards`).
+`TrajectoryWriter.on_battle_end` is such a callback: it writes one shard per recorded side.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from poke_env.battle.abstract_battle import AbstractBattle
@@ -34,9 +35,10 @@ from pokepsro.learning.features import (
     order_to_action,
     potential,
 )
-from pokepsro.learning.trajectories import write_shard
+from pokepsro.learning.trajectories import Steps, write_shard
 
 if TYPE_CHECKING:
+    from pokepsro.battles.backend import FinishedSide
     from pokepsro.battles.spec import BattleSpec
 
 LOGGER = logging.getLogger(__name__)
@@ -62,37 +64,36 @@ class DecisionState:
 
 @dataclass
 class BattleTrajectory:
-    """One side's recorded decisions in one battle."""
+    """One side's recorded decisions in one battle: (state, action, behaviour log-prob) each."""
 
-    obs: list[np.ndarray] = field(default_factory=list)
-    masks: list[np.ndarray] = field(default_factory=list)
-    actions: list[int] = field(default_factory=list)
-    logps: list[float] = field(default_factory=list)
-    potentials: list[float] = field(default_factory=list)
+    decisions: list[tuple[DecisionState, int, float]] = field(default_factory=list)
     unrecorded_steps: int = 0
 
-    def add_step(self, state: DecisionState, action: int, logp: float) -> None:
-        self.obs.append(state.obs)
-        self.masks.append(state.mask)
-        self.potentials.append(state.potential)
-        self.actions.append(action)
-        self.logps.append(logp)
-
-
-# Keyed by the battle object itself: the arena hands the same objects to the battle-end callback.
-_TRAJECTORIES: weakref.WeakKeyDictionary[AbstractBattle, BattleTrajectory] = weakref.WeakKeyDictionary()
-
-
-def pop_trajectory(battle: AbstractBattle) -> BattleTrajectory | None:
-    """The recorded steps of `battle` (None if no recording player played it); forgets them."""
-    return _TRAJECTORIES.pop(battle, None)
+    def steps(self, outcome: str) -> Steps:
+        """The finished battle's steps: the sparse reward of `outcome` on the last step, which is marked done."""
+        states, actions, logps = zip(*self.decisions)
+        reward = np.zeros(len(actions), dtype=np.float32)
+        reward[-1] = VICTORY_REWARD * OUTCOME_SIGN[outcome]
+        done = np.zeros(len(actions), dtype=bool)
+        done[-1] = True
+        return Steps(obs=np.stack([state.obs for state in states]), action=np.asarray(actions, dtype=np.int64),
+                     mask=np.stack([state.mask for state in states]), reward=reward,
+                     potential=np.asarray([state.potential for state in states], dtype=np.float32), done=done,
+                     logp=np.asarray(logps, dtype=np.float32))
 
 
 class RecordingMixin:
-    """Put before a Player class: records each decision of the wrapped `choose_move`."""
+    """Put before a Player class: records each decision of the wrapped `choose_move` in `trajectories`, until a
+    battle-end callback takes them (`take_trajectory`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Keyed by the battle object the arena hands to the battle-end callback: a battle dropped unfinished (retried,
+        # crashed) takes its entry with it.
+        self.trajectories: weakref.WeakKeyDictionary[AbstractBattle, BattleTrajectory] = weakref.WeakKeyDictionary()
 
     def choose_move(self, battle: AbstractBattle) -> BattleOrder | Awaitable[BattleOrder]:
-        trajectory = _TRAJECTORIES.setdefault(battle, BattleTrajectory())
+        trajectory = self.trajectories.setdefault(battle, BattleTrajectory())
         state = DecisionState.of(battle)
         choice = super().choose_move(battle)
         if inspect.isawaitable(choice):
@@ -114,7 +115,15 @@ class RecordingMixin:
             return
         behaviour_logp = getattr(self, "behaviour_logp", None)
         logp = behaviour_logp(battle) if behaviour_logp is not None else math.nan
-        trajectory.add_step(state, action, logp)
+        trajectory.decisions.append((state, action, logp))
+
+
+def take_trajectory(side: FinishedSide) -> BattleTrajectory | None:
+    """What `side.player` recorded of `side.battle` (None: no recording player, or no decision), handed over once."""
+    if not isinstance(side.player, RecordingMixin):
+        return None
+    trajectory = side.player.trajectories.pop(side.battle, None)
+    return trajectory if trajectory is not None and trajectory.decisions else None
 
 
 _RECORDING_CLASSES: dict[type, type] = {}
@@ -147,13 +156,12 @@ class TrajectoryWriter:
         self.missing_recordings = 0  # a side asked for whose player was not a recording player
         self.unrecorded_steps = 0
 
-    def on_battle_end(self, spec: BattleSpec, battle_a: AbstractBattle, battle_b: AbstractBattle, record: dict) -> None:
-        battles = {"a": battle_a, "b": battle_b}
-        for side in ("a", "b"):
-            trajectory = pop_trajectory(battles[side])  # always popped, so unrecorded sides don't linger
+    def on_battle_end(self, spec: BattleSpec, side_a: FinishedSide, side_b: FinishedSide, record: dict) -> None:
+        for side, finished in (("a", side_a), ("b", side_b)):
+            trajectory = take_trajectory(finished)  # always taken, so unrecorded sides don't linger
             if side not in self.sides:
                 continue
-            if trajectory is None or not trajectory.actions:
+            if trajectory is None:
                 self.missing_recordings += 1
                 LOGGER.warning("battle %s: side %s has no recorded decisions; no shard written",
                                spec.index, side)
@@ -162,33 +170,20 @@ class TrajectoryWriter:
             self._write(spec, side, trajectory, record)
 
     def _write(self, spec: BattleSpec, side: str, trajectory: BattleTrajectory, record: dict) -> Path:
-        arrays = finished_arrays(side, trajectory, record)
         battle_id = f"battle{spec.index:06d}"
         policy, opponent = (spec.policy_a, spec.policy_b) if side == "a" else (spec.policy_b, spec.policy_a)
         team = spec.team_a if side == "a" else spec.team_b
+        outcome = side_outcome(side, record)
         meta = {"battle_id": battle_id, "policy": policy, "opponent": opponent,
-                "outcome": side_outcome(side, record), "feature_version": FEATURE_VERSION, "obs_dim": OBS_DIM,
+                "outcome": outcome, "feature_version": FEATURE_VERSION, "obs_dim": OBS_DIM,
                 "format": self.format, "team": team.id, "seed": spec.seed, "side": side,
                 "showdown_battle": record.get("battle_id"), "end": record.get("end"),
                 "unrecorded_steps": trajectory.unrecorded_steps}
-        path = write_shard(self.out_dir / f"{battle_id}__{side}.npz", **arrays, meta=meta)
+        path = write_shard(self.out_dir / f"{battle_id}__{side}.npz", trajectory.steps(outcome), meta=meta)
         self.shards_written += 1
         return path
 
 
 def side_outcome(side: str, record: dict) -> str:
+    """Side `side`'s outcome as the arena recorded it (its limits make ties the battle itself never saw)."""
     return record["result_a"] if side == "a" else OTHER_OUTCOME[record["result_a"]]
-
-
-def finished_arrays(side: str, trajectory: BattleTrajectory, record: dict) -> dict[str, np.ndarray]:
-    """One side's finished battle as shard arrays: the sparse reward is the outcome the arena recorded (its limits
-    make ties the battle itself never saw) on the last step, which is marked done."""
-    steps = len(trajectory.actions)
-    reward = np.zeros(steps, dtype=np.float32)
-    reward[-1] = VICTORY_REWARD * OUTCOME_SIGN[side_outcome(side, record)]
-    done = np.zeros(steps, dtype=bool)
-    done[-1] = True
-    return {"obs": np.stack(trajectory.obs), "action": np.asarray(trajectory.actions, dtype=np.int64),
-            "mask": np.stack(trajectory.masks), "reward": reward,
-            "potential": np.asarray(trajectory.potentials, dtype=np.float32), "done": done,
-            "logp": np.asarray(trajectory.logps, dtype=np.float32)}

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -40,12 +39,7 @@ from pokepsro.learning.model import (
     save_checkpoint,
     validate_model_config,
 )
-from pokepsro.learning.trajectories import (
-    MixedBatchSampler,
-    TransitionDataset,
-    check_replay_weight,
-    lambda_returns,
-)
+from pokepsro.learning.trajectories import MixedBatchSampler, Steps, TransitionDataset, check_replay_weight
 
 TRAIN_CONFIG_DIR = REPO_ROOT / "config" / "train"
 POLICY_LOSSES = ("binary", "bc")
@@ -156,38 +150,16 @@ def make_optimizer(model: nn.Module, train_config: Mapping[str, Any],
     return optimizer, scheduler
 
 
-@dataclass
-class _DeviceData:
-    """The training steps as tensors on the training device (indexed by sampled batches)."""
-
-    obs: torch.Tensor
-    mask: torch.Tensor
-    action: torch.Tensor
-    reward: torch.Tensor  # already multiplied by reward_scale
-    potential: torch.Tensor  # likewise
-    done: torch.Tensor
-    steps_to_end: torch.Tensor
-
-    @classmethod
-    def from_dataset(cls, dataset: TransitionDataset, reward_scale: float,
-                     device: torch.device) -> _DeviceData:
-        def to(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array).to(device)
-        return cls(obs=to(dataset.obs), mask=to(dataset.mask), action=to(dataset.action),
-                   reward=to(dataset.reward) * reward_scale, potential=to(dataset.potential) * reward_scale,
-                   done=to(dataset.done),
-                   steps_to_end=to(dataset.steps_to_end))
-
-
 @torch.no_grad()
-def _return_targets(model: ActorCritic, data: _DeviceData, gamma: float, lam: float) -> torch.Tensor:
+def _return_targets(model: ActorCritic, data: Steps[torch.Tensor], reward_scale: float, gamma: float,
+                    lam: float) -> torch.Tensor:
     """TD(λ) targets of the potential-shaped reward, bootstrapped with the current critic."""
     values = []
     with autocast_context(data.obs.device):
-        for start in range(0, len(data.action), VALUE_CHUNK):
+        for start in range(0, len(data), VALUE_CHUNK):
             chunk = slice(start, start + VALUE_CHUNK)
             values.append(model(data.obs[chunk], data.mask[chunk])[1].float())
-    return lambda_returns(data.reward, data.potential, data.done, torch.cat(values), data.steps_to_end, gamma, lam)
+    return data.lambda_returns(torch.cat(values), reward_scale, gamma, lam)
 
 
 def _load_datasets(collected_dirs: Iterable[str | os.PathLike],
@@ -232,7 +204,7 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _train_epoch(model: ActorCritic, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LRScheduler, batches: tqdm, data: _DeviceData,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, batches: tqdm, data: Steps[torch.Tensor],
                  targets: torch.Tensor, train_cfg: Mapping[str, Any], run_logger: RunLogger,
                  step: int) -> tuple[dict[str, float], int]:
     """One pass over `batches`; returns the epoch's mean metrics and the global step count."""
@@ -295,7 +267,7 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
                   "replay_weight": replay_weight, "episodes": dataset.num_episodes,
                   "numerics": kernel_report(), "init_from_checkpoint": None if init_from_checkpoint is None
                   else str(init_from_checkpoint), "device": str(device)}
-    data = _DeviceData.from_dataset(dataset, train_cfg["reward_scale"], device)
+    data = dataset.steps.to(device)
     optimizer, scheduler = make_optimizer(model, train_cfg)
     rows: list[dict[str, Any]] = []
     step = 0
@@ -304,7 +276,8 @@ def train(*, out_dir: str | os.PathLike, collected_dirs: Iterable[str | os.PathL
         for epoch in range(1, train_cfg["epochs"] + 1):
             started = time.perf_counter()
             model.eval()
-            targets = _return_targets(model, data, train_cfg["gamma"], train_cfg["lambda"])
+            targets = _return_targets(model, data, train_cfg["reward_scale"], train_cfg["gamma"],
+                                      train_cfg["lambda"])
             model.train()
             bar = tqdm(sampler, total=sampler.batches_per_epoch, disable=not progress,
                        desc=f"epoch {epoch}/{train_cfg['epochs']}", unit="batch")

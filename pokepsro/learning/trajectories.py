@@ -1,4 +1,5 @@
-"""Trajectory shards on disk and the step dataset the offline trainer samples from.
+"""Recorded step data (`Steps`, one type from the recorder to both trainers), trajectory shards on disk, and the
+step dataset the offline trainer samples from.
 
 One `.npz` per (battle, recorded side) keeps writers independent (parallel collectors never share a
 file) and makes a killed collector lose at most the battle in flight. This module must not import
@@ -20,7 +21,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -37,23 +38,55 @@ ARRAY_DTYPES = {"obs": np.float32, "action": np.int64, "mask": np.bool_, "reward
                 "potential": np.float32, "done": np.bool_, "logp": np.float32}
 
 
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+@dataclass(frozen=True)
+class Steps(Generic[ArrayT]):
+    """Recorded decisions of one side, one row per decision, as complete battles one after another: the one type
+    of step data, from a recorder's finished battle through shards and PPO rounds to the offline dataset.
+
+    Numpy arrays on the host (in a shard, the ARRAY_DTYPES); `to(device)` gives the same steps as tensors, which
+    the updates index their minibatches from.
+    """
+
+    obs: ArrayT        # [T, obs_dim]: the encoded state decided in
+    action: ArrayT     # [T]: the action the decision maps to
+    mask: ArrayT       # [T, NUM_ACTIONS]: the legal actions
+    reward: ArrayT     # [T]: sparse, the outcome's ±100 on each battle's last step, unscaled
+    potential: ArrayT  # [T]: shaping potential Φ of the state decided in, unscaled
+    done: ArrayT       # [T]: True on each battle's last step
+    logp: ArrayT       # [T]: behaviour log-prob of the action (NaN: the player had none)
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])
+
+    def arrays(self) -> dict[str, ArrayT]:
+        return {name: getattr(self, name) for name in ARRAY_DTYPES}
+
+    @classmethod
+    def concat(cls, parts: Sequence[Steps[np.ndarray]]) -> Steps[np.ndarray]:
+        """`parts` one after another (battles stay contiguous)."""
+        return cls(**{name: np.concatenate([getattr(part, name) for part in parts]) for name in ARRAY_DTYPES})
+
+    def to(self, device: torch.device) -> Steps[torch.Tensor]:
+        return Steps(**{name: torch.from_numpy(np.ascontiguousarray(array)).to(device)
+                        for name, array in self.arrays().items()})
+
+    def lambda_returns(self: Steps[torch.Tensor], values: torch.Tensor, reward_scale: float, gamma: float,
+                       lam: float) -> torch.Tensor:
+        """TD(λ) targets of the potential-shaped reward, in units of `reward_scale` (`lambda_returns`)."""
+        return lambda_returns(self.reward * reward_scale, self.potential * reward_scale, self.done, values, gamma,
+                              lam)
+
+
 @dataclass(frozen=True)
 class Shard:
-    """One recorded side of one battle, arrays validated against the shard contract."""
+    """One recorded side of one battle, its steps validated against the shard contract."""
 
     path: Path
-    obs: np.ndarray
-    action: np.ndarray
-    mask: np.ndarray
-    reward: np.ndarray
-    potential: np.ndarray
-    done: np.ndarray
-    logp: np.ndarray
+    steps: Steps[np.ndarray]
     meta: dict[str, Any]
-
-    @property
-    def num_steps(self) -> int:
-        return int(self.action.shape[0])
 
 
 def _check_shard(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
@@ -90,13 +123,10 @@ def _check_shard(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> N
         raise ValueError(f"meta obs_dim {meta['obs_dim']} but obs has {obs.shape[1]} columns")
 
 
-def write_shard(path: str | os.PathLike, obs: Any, action: Any, mask: Any, reward: Any, potential: Any,
-                done: Any, logp: Any, meta: Mapping[str, Any]) -> Path:
-    """Validate and write one shard atomically, stamped with SHARD_VERSION; a contract violation raises ValueError
-    (a bug)."""
-    raw = {"obs": obs, "action": action, "mask": mask, "reward": reward, "potential": potential, "done": done,
-           "logp": logp}
-    arrays = {name: np.asarray(value) for name, value in raw.items()}
+def write_shard(path: str | os.PathLike, steps: Steps, meta: Mapping[str, Any]) -> Path:
+    """Validate and write one battle's `steps` atomically, stamped with SHARD_VERSION; a contract violation raises
+    ValueError (a bug)."""
+    arrays = {name: np.asarray(value) for name, value in steps.arrays().items()}
     for name, dtype in ARRAY_DTYPES.items():
         if not np.can_cast(arrays[name].dtype, dtype, casting="same_kind"):
             raise ValueError(f"{name} has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}")
@@ -125,7 +155,7 @@ def read_shard(path: str | os.PathLike) -> Shard:
     except (OSError, ValueError, TypeError, EOFError, KeyError, zipfile.BadZipFile) as error:
         raise UsageError(f"corrupt trajectory shard {path}: {str(error) or type(error).__name__}; "
                          "delete it and re-collect that battle") from error
-    return Shard(path=path, meta=meta, **arrays)
+    return Shard(path=path, steps=Steps(**arrays), meta=meta)
 
 
 def _check_version(path: Path, meta: Mapping[str, Any]) -> None:
@@ -163,8 +193,15 @@ def shaped_rewards(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch
     return rewards + gamma * not_done * _next_step(potentials) - potentials
 
 
+def _steps_to_end(dones: torch.Tensor) -> torch.Tensor:
+    """0 on each episode's last step, counting up backwards."""
+    steps = torch.arange(len(dones), device=dones.device)
+    ends = torch.nonzero(dones).squeeze(-1)
+    return ends[torch.searchsorted(ends, steps)] - steps
+
+
 def lambda_returns(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch.Tensor, values: torch.Tensor,
-                   steps_to_end: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+                   gamma: float, lam: float) -> torch.Tensor:
     """TD(λ) targets G_t = r'_t + γ[(1-λ)V(s_{t+1}) + λG_{t+1}], with G_t = r'_t on terminal steps, r' the
     potential-shaped reward (`shaped_rewards`) built here with the γ that discounts, so the two cannot drift.
 
@@ -172,6 +209,7 @@ def lambda_returns(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch
     distance from their episode's end are computed together, so the loop runs max-episode-length
     times instead of once per step. Inputs are flat tensors of concatenated, complete episodes.
     """
+    steps_to_end = _steps_to_end(dones)
     rewards = shaped_rewards(rewards, potentials, dones, gamma)
     returns = torch.zeros_like(rewards)
     next_values = _next_step(values)
@@ -189,22 +227,15 @@ def lambda_returns(rewards: torch.Tensor, potentials: torch.Tensor, dones: torch
 
 @dataclass(frozen=True)
 class TransitionDataset:
-    """All steps of a set of shards, concatenated in shard order (episodes stay contiguous)."""
+    """The steps of a set of shards, concatenated in shard order (episodes stay contiguous)."""
 
-    obs: np.ndarray
-    action: np.ndarray
-    mask: np.ndarray
-    reward: np.ndarray
-    potential: np.ndarray
-    done: np.ndarray
-    logp: np.ndarray
-    steps_to_end: np.ndarray  # 0 on an episode's last step; drives `lambda_returns`
+    steps: Steps[np.ndarray]
     feature_version: str
     obs_dim: int
     num_episodes: int
 
     def __len__(self) -> int:
-        return int(self.action.shape[0])
+        return len(self.steps)
 
     @classmethod
     def from_dirs(cls, directories: Iterable[str | os.PathLike],
@@ -229,19 +260,9 @@ class TransitionDataset:
         first = shards[0]
         for shard in shards[1:]:
             _check_compatible(first.path, first.meta, shard.path, shard.meta)
-        return cls(
-            obs=np.concatenate([s.obs for s in shards]),
-            action=np.concatenate([s.action for s in shards]),
-            mask=np.concatenate([s.mask for s in shards]),
-            reward=np.concatenate([s.reward for s in shards]),
-            potential=np.concatenate([s.potential for s in shards]),
-            done=np.concatenate([s.done for s in shards]),
-            logp=np.concatenate([s.logp for s in shards]),
-            steps_to_end=np.concatenate([np.arange(s.num_steps - 1, -1, -1) for s in shards]),
-            feature_version=str(first.meta["feature_version"]),
-            obs_dim=int(first.meta["obs_dim"]),
-            num_episodes=len(shards),
-        )
+        return cls(steps=Steps.concat([shard.steps for shard in shards]),
+                   feature_version=str(first.meta["feature_version"]), obs_dim=int(first.meta["obs_dim"]),
+                   num_episodes=len(shards))
 
     @classmethod
     def concat(cls, first: TransitionDataset, second: TransitionDataset) -> TransitionDataset:
@@ -251,10 +272,8 @@ class TransitionDataset:
                 f"datasets disagree: feature version {first.feature_version} (obs_dim "
                 f"{first.obs_dim}) vs {second.feature_version} (obs_dim {second.obs_dim}); "
                 "re-record one of them with the same feature code")
-        fields = ("obs", "action", "mask", "reward", "potential", "done", "logp", "steps_to_end")
-        joined = {f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields}
-        return cls(**joined, feature_version=first.feature_version, obs_dim=first.obs_dim,
-                   num_episodes=first.num_episodes + second.num_episodes)
+        return cls(steps=Steps.concat([first.steps, second.steps]), feature_version=first.feature_version,
+                   obs_dim=first.obs_dim, num_episodes=first.num_episodes + second.num_episodes)
 
 
 def _check_compatible(path_a: Path, meta_a: Mapping[str, Any], path_b: Path,

@@ -1,4 +1,4 @@
-"""Clipped PPO on the learner's own decisions: the update, its config, and the rollout it learns from.
+"""Clipped PPO on the learner's own decisions (`trajectories.Steps`): the update and its config.
 
 Must not import poke_env: the update runs wherever the model is. Episodes are complete battles, so advantages
 are GAE(λ) computed as λ-returns minus the current critic's values, with no bootstrap past a battle's end.
@@ -7,18 +7,16 @@ are GAE(λ) computed as λ-returns minus the current critic's values, with no bo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from pokepsro.core.numerics import learner_threads
 from pokepsro.learning.model import ActorCritic, load_yaml_config
 from pokepsro.learning.trainer import TRAIN_CONFIG_DIR, autocast_context, validate_spec
-from pokepsro.learning.trajectories import lambda_returns
+from pokepsro.learning.trajectories import Steps
 
 PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "lr": (float, lambda v: v > 0, "> 0"),
@@ -54,36 +52,6 @@ def load_ppo_config(name_or_path: str | os.PathLike | Mapping[str, Any]) -> dict
     return validate_ppo_config(load_yaml_config(name_or_path, TRAIN_CONFIG_DIR, "ppo"))
 
 
-@dataclass
-class Rollout:
-    """The learner's steps of one round: complete battles, concatenated in battle-index order."""
-
-    obs: np.ndarray
-    mask: np.ndarray
-    action: np.ndarray
-    logp: np.ndarray       # behaviour log-prob recorded when the action was sampled
-    reward: np.ndarray     # sparse: the outcome's ±100 on each battle's last step, unscaled
-    potential: np.ndarray  # shaping potential Φ of each decision's state, unscaled
-    done: np.ndarray
-
-    @classmethod
-    def from_episodes(cls, episodes: Sequence[Mapping[str, np.ndarray]]) -> Rollout:
-        if not episodes:
-            raise ValueError("a round without any recorded learner decision cannot be trained on")
-        return cls(**{name: np.concatenate([episode[name] for episode in episodes])
-                      for name in ("obs", "mask", "action", "logp", "reward", "potential", "done")})
-
-    def __len__(self) -> int:
-        return len(self.action)
-
-    @property
-    def steps_to_end(self) -> np.ndarray:
-        """0 on each battle's last step, counting up backwards (drives `lambda_returns`)."""
-        ends = np.flatnonzero(self.done)
-        starts = np.concatenate([[0], ends[:-1] + 1])
-        return np.concatenate([np.arange(end - start, -1, -1) for start, end in zip(starts, ends)])
-
-
 @torch.no_grad()
 def _forward_all(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     logits, values = [], []
@@ -95,9 +63,10 @@ def _forward_all(model: ActorCritic, obs: torch.Tensor, mask: torch.Tensor) -> t
     return torch.cat(logits), torch.cat(values)
 
 
-def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, config: Mapping[str, Any],
+def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Steps, config: Mapping[str, Any],
                *, generator: torch.Generator, reference: ActorCritic | None = None) -> dict[str, float]:
-    """`epochs` passes of clipped PPO over the rollout in shuffled minibatches; returns mean metrics.
+    """`epochs` passes of clipped PPO over `batch` (a round's steps: complete battles, in battle order) in shuffled
+    minibatches; returns mean metrics.
 
     Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
     ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ) of the
@@ -107,23 +76,18 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Ro
     `learner_threads()`, so the new weights are the same bits on any machine.
     """
     with learner_threads():
-        return _ppo_update(model, optimizer, rollout, config, generator, reference)
+        return _ppo_update(model, optimizer, batch, config, generator, reference)
 
 
-def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, config: Mapping[str, Any],
+def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Steps, config: Mapping[str, Any],
                 generator: torch.Generator, reference: ActorCritic | None) -> dict[str, float]:
-    device = next(model.parameters()).device
-
-    def to(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
-    obs, mask, action, old_logp = to(rollout.obs), to(rollout.mask), to(rollout.action), to(rollout.logp)
+    data = batch.to(next(model.parameters()).device)
+    obs, mask, action, old_logp = data.obs, data.mask, data.action, data.logp
+    device = obs.device
     model.eval()
     logits, values = _forward_all(model, obs, mask)
     behaviour_kl = _approx_kl(torch.log_softmax(logits / config["temperature"], dim=-1), action, old_logp)
-    scale = config["reward_scale"]
-    returns = lambda_returns(to(rollout.reward) * scale, to(rollout.potential) * scale, to(rollout.done), values,
-                             to(rollout.steps_to_end), config["gamma"], config["lambda"])
+    returns = data.lambda_returns(values, config["reward_scale"], config["gamma"], config["lambda"])
     advantage = returns - values
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     reference_logp = None
@@ -132,13 +96,13 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: R
     model.train()
     totals = torch.zeros(len(METRICS), device=device)
     steps = 0
-    batch = min(config["minibatch_size"], len(rollout))
+    size = min(config["minibatch_size"], len(batch))
     for _ in range(config["epochs"]):
-        order = torch.randperm(len(rollout), generator=generator).to(device)
+        order = torch.randperm(len(batch), generator=generator).to(device)
         epoch_kl = torch.zeros((), device=device)
         epoch_steps = 0
-        for start in range(0, len(order) - batch + 1, batch):
-            index = order[start:start + batch]
+        for start in range(0, len(order) - size + 1, size):
+            index = order[start:start + size]
             metrics = _minibatch_step(model, optimizer, config, obs[index], mask[index], action[index],
                                       old_logp[index], advantage[index], returns[index],
                                       None if reference_logp is None else reference_logp[index])
@@ -149,7 +113,7 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: R
         if config["target_kl"] > 0 and (epoch_kl / max(epoch_steps, 1)).item() > config["target_kl"]:
             break
     means = (totals / max(steps, 1)).tolist()
-    return {**dict(zip(METRICS, means)), "updates": steps, "samples": len(rollout), "processed": steps * batch,
+    return {**dict(zip(METRICS, means)), "updates": steps, "samples": len(batch), "processed": steps * size,
             "explained_variance": _explained_variance(values, returns), "behaviour_kl": behaviour_kl}
 
 

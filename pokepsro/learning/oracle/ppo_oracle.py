@@ -7,13 +7,18 @@ order). With `policy_lag` 0 the workers wait for every update (play, then learn)
 rounds ahead while the learner updates, and PPO's ratio against the recorded behaviour log-probs corrects for the
 older weights (`behaviour_kl` in metrics.csv measures how far they lag).
 
-The learner samples at the config's temperature; only its own decisions are recorded. After every update the job
-saves the policy (`ckpts/round_K.pt`), appends the round's battle records to `battles.jsonl`, and then, as its one
-commit point, `state.pt` (round, optimizer, metrics rows, how long `battles.jsonl` is): a commit costs one round's
-records, however long the run. A killed job resumes from the last committed round (records appended past the
-commit are cut off), with the weights each unfinished round is
-scheduled to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is
-seeded from (seed, learner, round).
+The data path, rollout → batch → update: in a worker, the learner is a recording `NeuralPlayer` sampling at the
+config's temperature (`rollouts._players`); at each battle's end `rollouts.LearnerEpisodes` takes its decisions from
+it as the battle's `Steps` (only the learner's own decisions are recorded), which come back with the battle's record
+(`Finished.episode`) and are filed in their round's `Job`; once the round is complete, `Job.learner_steps` joins its
+battles in index order into the batch that `ppo.ppo_update` trains on (`PPORun._update`).
+
+After every update the job saves the policy (`ckpts/round_K.pt`), appends the round's battle records to
+`battles.jsonl`, and then, as its one commit point, `state.pt` (round, optimizer, metrics rows, how long
+`battles.jsonl` is): a commit costs one round's records, however long the run. A killed job resumes from the last
+committed round (records appended past the commit are cut off), with the weights each unfinished round is scheduled
+to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is seeded from
+(seed, learner, round).
 
 Greedy evaluation points (`GreedyEvaluation`): after round 0 (the start checkpoint), every
 `greedy_eval_every_rounds` rounds and the last, the learner also plays greedily, as every result measures it,
@@ -45,9 +50,10 @@ from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult, checked_config_value
-from pokepsro.learning.oracle.ppo import METRICS, Rollout, load_ppo_config, ppo_update
+from pokepsro.learning.oracle.ppo import METRICS, load_ppo_config, ppo_update
 from pokepsro.learning.oracle.rollouts import Finished, RolloutSettings, RolloutWorkers, greedy_key
 from pokepsro.learning.trainer import write_metrics_csv
+from pokepsro.learning.trajectories import Steps
 
 STATE_FILE = "state.pt"
 BATTLES_FILE = "battles.jsonl"  # every training battle once, appended round by round
@@ -95,7 +101,7 @@ class Job:
     specs: list[BattleSpec]
     greedy: bool = False
     records: dict[int, dict] = field(default_factory=dict)
-    episodes: dict[int, dict] = field(default_factory=dict)
+    episodes: dict[int, Steps] = field(default_factory=dict)  # the learner's steps, by battle index
     released: float = field(default_factory=time.perf_counter)
     completed: float | None = None
 
@@ -110,6 +116,12 @@ class Job:
     @property
     def complete(self) -> bool:
         return len(self.records) == len(self.specs)
+
+    def learner_steps(self) -> Steps:
+        """The learner's steps of every battle, in battle-index order: the batch the round's update trains on."""
+        if not self.episodes:
+            raise ValueError("a round without any recorded learner decision cannot be trained on")
+        return Steps.concat([self.episodes[index] for index in sorted(self.episodes)])
 
     def sorted_records(self) -> list[dict]:
         return [self.records[index] for index in sorted(self.records)]
@@ -194,13 +206,12 @@ class PPORun:
 
     def _update(self, number: int) -> tuple[dict, float]:
         """PPO on round `number` (on the learner's thread)."""
-        job = self.rounds[number]
-        rollout = Rollout.from_episodes([job.episodes[index] for index in sorted(job.episodes)])
+        batch = self.rounds[number].learner_steps()
         generator = torch.Generator().manual_seed(derive_seed(self.task.seed, "ppo-update", self.task.learner_name,
                                                               number))
         self.model.eval()
         started = time.perf_counter()
-        update = ppo_update(self.model, self.optimizer, rollout, self.config, generator=generator,
+        update = ppo_update(self.model, self.optimizer, batch, self.config, generator=generator,
                             reference=self.reference)
         return update, time.perf_counter() - started
 

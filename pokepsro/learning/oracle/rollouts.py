@@ -31,15 +31,14 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from pokepsro.battles.backend import ArenaSettings
+from pokepsro.battles.backend import ArenaSettings, FinishedSide
 from pokepsro.battles.spec import BattleSpec
 from pokepsro.core.files import atomic_write_bytes
-from pokepsro.learning.recording import finished_arrays, make_recording, pop_trajectory
+from pokepsro.learning.recording import make_recording, side_outcome, take_trajectory
+from pokepsro.learning.trajectories import Steps
 
-Episode = dict[str, np.ndarray]
 PREFETCH = 4  # battles queued in a worker beyond its `concurrency`, so a free lane never waits for the parent
 SHARED_MEMORY = Path("/dev/shm")  # where weight files go when the machine has it (a RAM file system)
 
@@ -71,18 +70,19 @@ def slot_key(policy: str, slot: int) -> str:
 
 
 class LearnerEpisodes:
-    """Battle-end callback keeping side A's finished decisions in memory, by battle index."""
+    """Battle-end callback taking side A's recorded decisions from its player, kept by battle index as the battle's
+    `Steps` until they are sent to the parent."""
 
     def __init__(self) -> None:
-        self.episodes: dict[int, Episode] = {}
+        self.episodes: dict[int, Steps] = {}
 
-    def __call__(self, spec, battle_a, battle_b, record: dict) -> None:
-        trajectory = pop_trajectory(battle_a)
-        pop_trajectory(battle_b)  # the opponents do not record, but never let a trajectory linger
-        if trajectory is not None and trajectory.actions:
-            self.episodes[spec.index] = finished_arrays("a", trajectory, record)
+    def __call__(self, spec: BattleSpec, side_a: FinishedSide, side_b: FinishedSide, record: dict) -> None:
+        trajectory = take_trajectory(side_a)
+        take_trajectory(side_b)  # the opponents do not record, but never let a trajectory linger
+        if trajectory is not None:
+            self.episodes[spec.index] = trajectory.steps(side_outcome("a", record))
 
-    def pop(self, index: int) -> Episode | None:
+    def pop(self, index: int) -> Steps | None:
         return self.episodes.pop(index, None)
 
 
@@ -93,7 +93,7 @@ class Finished:
 
     job: Any
     record: dict
-    episode: Episode | None
+    episode: Steps | None
 
 
 @dataclass
@@ -182,7 +182,7 @@ class RolloutWorkers:
         self._hand_out()
         return finished
 
-    def _finished(self, record: dict, episode: Episode | None) -> Finished:
+    def _finished(self, record: dict, episode: Steps | None) -> Finished:
         ticket = self.tickets.pop(record["index"])
         spec = ticket.spec
         record = {**record, "index": spec.index, "policy_a": spec.policy_a,
