@@ -68,11 +68,16 @@ def test_a_key_of_the_flat_oracle_layout_is_refused_naming_its_place_now(key, va
     assert str(refused.value).startswith(f"config key {key}") and str(refused.value).endswith(f"moved: use {place}")
 
 
-def test_snakemake_refuses_a_flat_oracle_key_in_one_line_with_exit_2(tmp_path):
+def dry_run_with(tmp_path: Path, override: str) -> subprocess.CompletedProcess:
+    """`snakemake -n` of the default workflow in `tmp_path` with one `--config` override."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    result = subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
-                             "-n", "--config", "oracle_battles=10"],
-                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+    return subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+                           "-n", "--config", override],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+
+
+def test_snakemake_refuses_a_flat_oracle_key_in_one_line_with_exit_2(tmp_path):
+    result = dry_run_with(tmp_path, "oracle_battles=10")
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if "error" in line] == [
         "error: config key oracle_battles moved: use oracle.ppo.battles"]
@@ -133,10 +138,7 @@ def test_a_team_set_that_cannot_work_is_refused_naming_the_key(key, tmp_path):
 
 
 def test_snakemake_refuses_a_missing_team_set_before_any_job(tmp_path):
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
-    result = subprocess.run([snakemake, "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
-                             "-n", "--config", "eval_team_set=no_such_folder"],
-                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=False)
+    result = dry_run_with(tmp_path, "eval_team_set=no_such_folder")
     assert result.returncode == 2
     assert "config key eval_team_set: team set 'no_such_folder'" in result.stderr
     assert not (tmp_path / "results").exists()
