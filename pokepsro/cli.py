@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--ppo-config", default="ppo", help="config/train name or YAML path")
     oracle.add_argument("--name", default="best_response", help="the learner's name in the records")
     oracle.add_argument("--workers", type=_workers, default="auto",
-                        help="rollout worker processes; auto (default): half the CPU cores")
+                        help="rollout worker processes; auto (default): half the CPU cores, at least 2")
     oracle.add_argument("--concurrency", type=_positive, default=16)
     oracle.add_argument("--team-set", default="competitive")
     oracle.add_argument("--format", default="gen1ou")
