@@ -5,7 +5,8 @@
 PROFILE.txt is `py-spy record --subprocesses --format raw` output (tools/device/oracle_profile.sh). Each sample is
 charged to one stage: the first frame, from the leaf up, whose file belongs to a stage below (so time inside
 torch called from the feature encoder counts as inference, and the encoder's own lines as encoding). A process
-is the learner (the benchmark's main process) or a rollout worker. Printed: each process kind's share of the
+is the learner (the benchmark's main process) or a rollout worker. Samples taken while a module is being imported
+count as start-up, whatever the import runs. Printed: each process kind's share of the
 samples, its stages, and its functions with the most samples of their own.
 """
 
@@ -28,6 +29,7 @@ STAGES = (
     ("asyncio loop", re.compile(r"asyncio/")),
     ("json", re.compile(r"json/|orjson")),
 )
+IMPORTING = re.compile(r"<frozen importlib\._bootstrap")  # a module being loaded: start-up, whatever it runs
 PROCESS = re.compile(r'^process \d+:"(?P<cmd>[^"]*)"')
 
 
@@ -40,6 +42,8 @@ def process_kind(command: str) -> str:
 
 
 def stage_of(frames: list[str]) -> str:
+    if any(IMPORTING.search(frame) for frame in frames):
+        return "start-up (imports)"
     for frame in reversed(frames):
         for stage, pattern in STAGES:
             if pattern.search(frame):
