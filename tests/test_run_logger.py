@@ -57,7 +57,12 @@ def wandb_records(path: Path) -> list:
 
 
 def offline_runs(wandb_dir: Path) -> dict[str, dict]:
-    """display name -> {group, job_type, history: [{key: value}]} of every offline run under `wandb_dir`."""
+    """display name -> {group, job_type, history: [{key: value}]} of every offline run under `wandb_dir`, read once
+    wandb's service has stopped: it writes run files in the background, and a finished run's file was seen
+    without its run record while the service still ran (wandb 0.31)."""
+    import wandb
+
+    wandb.teardown()
     runs = {}
     for path in sorted(wandb_dir.glob("wandb/offline-run-*/run-*.wandb")):
         records = wandb_records(path)
