@@ -298,15 +298,15 @@ def test_report_renders_every_plot(workflow):
 
 
 def test_each_best_response_records_its_training_mixture_which_is_sigma_by_default(workflow):
-    for brdir, stage, start in [("iteration_0", "phase0", "bootstrap"), ("iteration_1", "iteration_0", "bootstrap"),
-                                ("analysis/exploiter", "iteration_1", "bootstrap")]:  # br_init: start
+    for brdir, stage, start in [("iteration_0", "phase0", "bootstrap"), ("iteration_1", "iteration_0", "PSRO_BR0"),
+                                ("analysis/exploiter", "iteration_1", "bootstrap")]:  # br_init: previous
         mixture = load(workflow / f"results/{brdir}/training_mixture.json")
         assert mixture["meta_strategy"] == load(workflow / f"results/{stage}/meta_strategy.json")["meta_strategy"]
         assert (mixture["metadata"]["opponent_selection"], mixture["metadata"]["start"]) == ("sigma", start)
 
 
 def test_changing_br_init_retrains_from_br1_on_and_keeps_br0(workflow):
-    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("br_init=previous",)).stdout)
+    jobs = scheduled_jobs(snakemake(workflow, "-n", config=("br_init=start",)).stdout)
     assert jobs["training_mixture"] == 2 and jobs["best_response"] == 2  # BR_1, and the exploiter of the new σ
     assert jobs["tournament"] == 1 and "bootstrap_refine" not in jobs  # BR_0 and its row are kept
 
