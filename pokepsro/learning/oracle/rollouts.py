@@ -20,6 +20,7 @@ greedily and records nothing (the greedy evaluation points, measured as every re
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import io
 import shutil
@@ -261,7 +262,8 @@ def serve(inbox: Connection, outbox: Connection) -> int:
         if kind == "weights":
             slot, path = payload
             models[slot].load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            outbox.send(("read", path))
+            with contextlib.suppress(BrokenPipeError):  # the parent has every battle and is gone: nobody waits
+                outbox.send(("read", path))
         else:
             arena.receive(payload[0])
 
