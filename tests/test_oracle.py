@@ -44,7 +44,8 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
     ppo = {"lr": 1e-3, "round_battles": round_battles, "epochs": 2, "minibatch_size": 128, "clip": 0.2,
            "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
            "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0,
-           "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles, "policy_lag": 1}
+           "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles, "policy_lag": 1,
+           "clip_around": "behaviour"}
     fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -84,3 +86,34 @@ def test_kl_penalty_keeps_the_policy_near_its_start_and_target_kl_stops_early():
     first = ppo_update(model, optimizer, rollout, config(kl_coef=0.0, minibatch_size=64),
                        generator=torch.Generator().manual_seed(0), reference=reference)
     assert first["kl_to_init"] == 0.0  # not computed without a penalty
+
+
+def weights_after_stale_update(clip_around: str, staleness: float) -> list[torch.Tensor]:
+    """One update on a round whose behaviour policy gave every taken action `staleness` less log-probability than
+    the learner does now (weights that lag behind)."""
+    torch.manual_seed(2)
+    model = build_model(TINY, OBS_DIM)
+    rollout, _ = bandit_rollout(model, np.random.default_rng(2), 256, torch.Generator().manual_seed(2))
+    stale = dataclasses.replace(rollout, logp=rollout.logp - np.float32(staleness))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    ppo_update(model, optimizer, stale, config(minibatch_size=64, clip_around=clip_around),
+               generator=torch.Generator().manual_seed(0))
+    return [parameter.detach().clone() for parameter in model.parameters()]
+
+
+def test_clipping_around_the_learner_makes_the_update_independent_of_how_far_behind_the_behaviour_was():
+    """Decoupled PPO: the ratio is taken against the learner's weights before the update, and the correction
+    min(1, learner/behaviour) is 1 whenever the behaviour took the action less readily, so two lags give the same
+    new weights. Clipped around the behaviour, the lag moves the ratios and changes the update."""
+    def same(first, second):
+        return all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+
+    assert same(weights_after_stale_update("learner", 0.5), weights_after_stale_update("learner", 1.0))
+    assert not same(weights_after_stale_update("behaviour", 0.5), weights_after_stale_update("behaviour", 1.0))
+    # The other way (the behaviour took the action more readily), the correction weighs the step down.
+    assert not same(weights_after_stale_update("learner", -0.5), weights_after_stale_update("learner", 0.5))
+
+
+def test_clip_around_is_validated_by_name():
+    with pytest.raises(UsageError, match="ppo config clip_around must be str one of behaviour, learner"):
+        load_ppo_config(config(clip_around="proximal"))

@@ -18,6 +18,10 @@ from pokepsro.learning.model import ActorCritic, load_yaml_config
 from pokepsro.learning.trainer import TRAIN_CONFIG_DIR, autocast_context, validate_spec
 from pokepsro.learning.trajectories import Steps
 
+# What PPO's ratio is clipped around: the weights that played the round ("behaviour", classic PPO) or the learner's
+# weights at the start of the update ("learner", decoupled PPO: the trust region stays one update wide however
+# old the round's weights are, and min(1, π_learner/behaviour) corrects for the lag).
+CLIP_CENTRES = ("behaviour", "learner")
 PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "lr": (float, lambda v: v > 0, "> 0"),
     "round_battles": (int, lambda v: v >= 1, ">= 1"),
@@ -36,6 +40,7 @@ PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "greedy_eval_every_rounds": (int, lambda v: v >= 0, ">= 0 (0 = no greedy evaluation)"),
     "greedy_eval_battles": (int, lambda v: v >= 1, ">= 1"),
     "policy_lag": (int, lambda v: v >= 0, ">= 0 (0 = every round waits for the update before it)"),
+    "clip_around": (str, lambda v: v in CLIP_CENTRES, f"one of {', '.join(CLIP_CENTRES)}"),
 }
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
 VALUE_CHUNK = 8192
@@ -68,9 +73,11 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Step
     """`epochs` passes of clipped PPO over `batch` (a round's steps: complete battles, in battle order) in shuffled
     minibatches; returns mean metrics.
 
-    Loss = −min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
-    ρ = π(a|s) / behaviour(a|s) from the recorded log-probs and A the per-round normalised GAE(λ) of the
-    potential-shaped reward (shaped with the config's γ inside `lambda_returns`). π is the
+    Loss = −w·min(ρA, clip(ρ)A) + value_coef·(V − G^λ)² − entropy_coef·H + kl_coef·KL(π‖π_init), with
+    ρ = π(a|s) / centre(a|s) and A the per-round normalised GAE(λ) of the potential-shaped reward (shaped with
+    the config's γ inside `lambda_returns`). With `clip_around: behaviour` the centre is the behaviour policy
+    (the recorded log-probs) and w = 1; with `learner` (decoupled PPO, Hilton et al. 2022) the centre is the
+    learner before this update and w = min(1, centre(a|s) / behaviour(a|s)), truncated as V-trace's ρ̄. π is the
     policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
     Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never). Runs on
     `learner_threads()`, so the new weights are the same bits on any machine.
@@ -86,7 +93,12 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Ste
     device = obs.device
     model.eval()
     logits, values = _forward_all(model, obs, mask)
-    behaviour_kl = _approx_kl(torch.log_softmax(logits / config["temperature"], dim=-1), action, old_logp)
+    learner_log_probs = torch.log_softmax(logits / config["temperature"], dim=-1)
+    behaviour_kl = _approx_kl(learner_log_probs, action, old_logp)
+    centre_logp, weight = old_logp, torch.ones_like(old_logp)
+    if config["clip_around"] == "learner":
+        centre_logp = learner_log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        weight = (centre_logp - old_logp).exp().clamp(max=1.0)
     returns = data.lambda_returns(values, config["reward_scale"], config["gamma"], config["lambda"])
     advantage = returns - values
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
@@ -104,7 +116,7 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Ste
         for start in range(0, len(order) - size + 1, size):
             index = order[start:start + size]
             metrics = _minibatch_step(model, optimizer, config, obs[index], mask[index], action[index],
-                                      old_logp[index], advantage[index], returns[index],
+                                      centre_logp[index], weight[index], advantage[index], returns[index],
                                       None if reference_logp is None else reference_logp[index])
             totals += metrics
             epoch_kl += metrics[METRICS.index("approx_kl")]
@@ -118,16 +130,16 @@ def _ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Ste
 
 
 def _minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, config: Mapping[str, Any],
-                    obs, mask, action, old_logp, advantage, returns, reference_logp) -> torch.Tensor:
+                    obs, mask, action, centre_logp, weight, advantage, returns, reference_logp) -> torch.Tensor:
     with autocast_context(obs.device):
         logits, value = model(obs, mask)
     log_probs = torch.log_softmax(logits / config["temperature"], dim=-1)
     probs = log_probs.exp()
     new_logp = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
-    log_ratio = new_logp - old_logp
+    log_ratio = new_logp - centre_logp
     ratio = log_ratio.exp()
     clip = config["clip"]
-    policy_loss = -torch.min(ratio * advantage, ratio.clamp(1 - clip, 1 + clip) * advantage).mean()
+    policy_loss = -(weight * torch.min(ratio * advantage, ratio.clamp(1 - clip, 1 + clip) * advantage)).mean()
     value_loss = nn.functional.mse_loss(value, returns)
     entropy = -(probs * log_probs).sum(-1).mean()  # masked actions: p = 0, log p finite, so they add 0
     kl_to_init = ((probs * (log_probs - reference_logp)).sum(-1).mean() if reference_logp is not None
