@@ -6,7 +6,8 @@
 For each σ (default: pure gym_leader, and gym_leader/simple_heuristics 50/50) the PPO oracle trains for the
 default budget (config/config.yaml oracle.ppo.battles, or --battles), then the initial policy and the best response
 play σ (opponent drawn per battle) for --eval-battles battles each, acting greedily and sampling at T = 1.
-Evaluations use --eval-team-set (default: config.yaml's eval_team_set, teams no policy trains on).
+Training battles use --team-set (default: config.yaml's team_set); evaluations use --eval-team-set (default:
+config.yaml's eval_team_set, teams no policy trains on).
 Prints the win rates with their 95 % intervals, the wall time, the job's battles/s and samples/s, and writes a learning
 curve PNG per σ and all figures as JSON under --out. `--ppo KEY=VALUE` overrides a PPO hyper-parameter.
 """
@@ -67,7 +68,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: the oracle would otherwise resume an earlier one
     runtime = {"concurrency": args.concurrency, "backend": "direct", "workers": args.workers, "parallel_matchups": 1}
     task = BestResponseTask(learner_name="br", init_checkpoint=args.init, opponents=player_factories(population),
-                            sigma=sigma, work_dir=out / "training", seed=args.seed, team_set="competitive",
+                            sigma=sigma, work_dir=out / "training", seed=args.seed, team_set=args.team_set,
                             battle={"battle_format": "gen1ou", "max_turns": 500, "battle_timeout_s": 600},
                             runtime=runtime, options=ppo_oracle.Options(battles=args.battles, hyper=ppo),
                             progress=not args.parallel)
@@ -88,7 +89,7 @@ def run_one(sigma_text: str, args: argparse.Namespace, ppo: dict) -> dict:
         measured[f"br {label}"] = evaluate(result.checkpoint, "br", sigma_text, acting, args.eval_battles,
                                            args.seed, eval_runtime, args.eval_team_set)
     return {"sigma": sigma_text, "training_battles": args.battles, "ppo": ppo, "wall_s": wall,
-            "eval_team_set": args.eval_team_set, "battles_per_s": args.battles / wall,
+            "team_set": args.team_set, "eval_team_set": args.eval_team_set, "battles_per_s": args.battles / wall,
             "samples_per_s": sum(row["samples"] for row in rows) / wall, "greedy_eval": result.greedy_eval,
             "final_training_win_rate": rows[-1]["win_rate"], "learning_curve": str(curve), "eval": measured,
             "checkpoint": str(result.checkpoint)}
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--battles", type=int, default=oracle["battles"], help="training budget per σ")
     parser.add_argument("--sigma", nargs="+", default=DEFAULT_SIGMAS)
     parser.add_argument("--eval-battles", type=int, default=400)
-    parser.add_argument("--eval-team-set", default=config["eval_team_set"],
-                        help="teams of the final evaluation (the training battles use `competitive`)")
+    parser.add_argument("--team-set", default=config["team_set"], help="teams of the training battles")
+    parser.add_argument("--eval-team-set", default=config["eval_team_set"], help="teams of the final evaluation")
     parser.add_argument("--workers", default=oracle["workers"], help="rollout worker processes (auto: half the cores)")
     parser.add_argument("--eval-workers", default=config["workers"],
                         help="battle worker processes (auto: half the cores)")
