@@ -79,7 +79,7 @@ def ppo_update(model: ActorCritic, optimizer: torch.optim.Optimizer, batch: Step
     (the recorded log-probs) and w = 1; with `learner` (decoupled PPO, Hilton et al. 2022) the centre is the
     learner before this update and w = min(1, centre(a|s) / behaviour(a|s)), truncated as V-trace's ρ̄. π is the
     policy at the learner's sampling `temperature` (softmax of logits / T), the one that chose the actions.
-    Stops early when the approximate KL to the behaviour policy passes `target_kl` (0 = never). Runs on
+    Stops early when the approximate KL to the centre passes `target_kl` (0 = never). Runs on
     `learner_threads()`, so the new weights are the same bits on any machine.
     """
     with learner_threads():
