@@ -39,8 +39,16 @@ lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/vulture
 
+# The SLURM test spends most of its 9 minutes waiting for the executor plugin's status polls (one CPU-light
+# process), so it runs beside the rest of the suite; its output follows the suite's, and either failing fails.
+SLURM_TEST := tests/test_slurm_cluster.py
 test: lint $(VENV)/.wandb-installed
-	$(BIN)/python -m pytest tests
+	@mkdir -p logs
+	$(BIN)/python -m pytest $(SLURM_TEST) -p no:cacheprovider >logs/test_slurm_cluster.log 2>&1 & slurm=$$!; \
+	$(BIN)/python -m pytest tests --ignore=$(SLURM_TEST); suite=$$?; \
+	wait $$slurm; cluster=$$?; \
+	echo "=== $(SLURM_TEST) (ran beside the suite; logs/test_slurm_cluster.log)"; cat logs/test_slurm_cluster.log; \
+	exit $$(( suite || cluster ))
 
 test-fast: setup $(VENV)/.wandb-installed
 	$(BIN)/python -m pytest tests -m "not slow"
