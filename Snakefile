@@ -2,7 +2,7 @@
 # `snakemake --cores all` builds everything; see README.md for the step-by-step targets.
 import sys
 
-from pokepsro.workflow.config import resolve_rollout_workers, resolve_workers, validate_config
+from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers, validate_config
 from pokepsro.core.errors import UsageError
 
 sys.setrecursionlimit(20000)  # deep iteration chains recurse in DAG building
@@ -16,8 +16,9 @@ try:
 except UsageError as error:
     sys.stderr.write(f"error: {error}\n")
     sys.exit(2)
-config["workers"] = resolve_workers(config["workers"], config["backend"], sys.stderr)  # `auto`: one per core
-config["oracle"]["ppo"]["workers"] = resolve_rollout_workers(config["oracle"]["ppo"]["workers"], sys.stderr)
+config["workers"] = resolve_workers(config["workers"], config["backend"], sys.stderr)  # `auto`: half the cores
+config["oracle"]["ppo"]["workers"] = resolve_workers(config["oracle"]["ppo"]["workers"], "direct", sys.stderr,
+                                                     key="oracle.ppo.workers", at_least=MIN_ROLLOUT_WORKERS)
 
 
 include: "rules/common.smk"

@@ -35,7 +35,7 @@ def _weight(text: str) -> float:
 
 
 def _workers(text: str) -> int | str:
-    """A positive number of worker processes, or `auto` (resolved by the CPU cores when the command runs)."""
+    """A positive number of worker processes, or `auto` (half the CPU cores, resolved when the command runs)."""
     return text if text == "auto" else _positive(text)
 
 
@@ -224,7 +224,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     from pokepsro.learning.oracle.ppo import load_ppo_config
     from pokepsro.metagame.mixture import load_mixture
     from pokepsro.metagame.population import Population, entry_from_argument
-    from pokepsro.workflow.config import resolve_rollout_workers
+    from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers
     from pokepsro.workflow.training import run_oracle
 
     _check_format(args.format)
@@ -236,7 +236,7 @@ def cmd_best_response(args: argparse.Namespace) -> None:
     out = _writable_dir(Path(args.out), "--out")
     _team_set(args.team_set, args.format)
     logger = _logger_settings(args, out, args.seed)
-    workers = resolve_rollout_workers(args.workers, key="workers")
+    workers = resolve_workers(args.workers, "direct", at_least=MIN_ROLLOUT_WORKERS)
     options = ppo_oracle.Options(battles=args.battles, hyper=load_ppo_config(args.ppo_config))
     start = time.perf_counter()
     checkpoint = run_oracle("ppo", learner_name=args.name, init=args.init, opponents=opponents, sigma=sigma,
@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="direct: simulator worker processes, no websockets (default); server: a local Showdown server")
         p.add_argument("--workers", type=_workers, default="auto",
                        help="battle worker processes, each with its own simulator (direct backend); "
-                            "auto (default): one per CPU core")
+                            "auto (default): half the CPU cores")
         p.add_argument("--server-log", type=Path, default=None, help="Showdown server log file (server backend)")
 
     def logger_options(p: argparse.ArgumentParser) -> None:

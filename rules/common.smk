@@ -71,14 +71,9 @@ def battle_params():
     }
 
 
-def battle_threads():
-    """Cores a battling job asks for: one per battle worker (its Python process and its simulator take turns)."""
-    return config["workers"]
-
-
-def rollout_threads():
-    """Cores a PPO job asks for: two per rollout worker, for the worker and its share of the learner."""
-    return 2 * ROLLOUT_WORKERS
+def battle_threads(workers=config["workers"]):
+    """Cores a battling job keeps busy: one for each worker's Python process and one for its simulator."""
+    return 2 * workers
 
 
 def job_resources(runtime, mem_mb=4000, gpu=1):

@@ -53,7 +53,7 @@ rule bootstrap_refine:
         options=asdict(ORACLES.refine),  # the PPO oracle's: a changed budget or hyper-parameter value retrains
         team_set=config["team_set"],
         **battle_params(),
-    threads: rollout_threads()
+    threads: battle_threads(ROLLOUT_WORKERS)
     resources:
         **job_resources(runtime=240, mem_mb=8000),
     conda: SOFTWARE

@@ -62,7 +62,7 @@ rule best_response:
         learner_name=lambda wc: br_job(wc).name,
         team_set=config["team_set"],
         **battle_params(),
-    threads: rollout_threads()
+    threads: battle_threads(ROLLOUT_WORKERS)
     resources:
         **job_resources(runtime=240, mem_mb=8000),
     conda: SOFTWARE

@@ -1,5 +1,5 @@
-"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: one battle worker per CPU core, half the cores
-(at least 2) for rollout workers, printed and recorded."""
+"""`workers: auto` and `oracle.ppo.workers: auto`, the defaults: half the CPU cores, at least 1 (2 for rollout
+workers), printed and recorded."""
 
 from __future__ import annotations
 
@@ -18,26 +18,25 @@ from pokepsro.cli import main
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_yaml
 from pokepsro.metagame.population import Population, heuristic_entry
-from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_rollout_workers, resolve_workers, validate_config
+from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
-MY_CORES = len(os.sched_getaffinity(0))
+HALF_OF_MINE = max(1, len(os.sched_getaffinity(0)) // 2)
 
 
-@pytest.mark.parametrize("cores", [16, 7, 2, 1])
-def test_auto_is_one_battle_worker_per_core_and_says_so(monkeypatch, capsys, cores):
+@pytest.mark.parametrize("cores, workers", [(16, 8), (7, 3), (2, 1), (1, 1)])
+def test_auto_is_half_the_cores_at_least_one_and_says_so(monkeypatch, capsys, cores, workers):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert resolve_workers("auto") == cores
-    assert capsys.readouterr().out == f"workers: auto -> {cores} (one per CPU core, {cores} cores)\n"
+    assert resolve_workers("auto") == workers
+    assert capsys.readouterr().out == f"workers: auto -> {workers} (half of {cores} CPU cores)\n"
 
 
 @pytest.mark.parametrize("cores, workers", [(16, 8), (2, 2), (1, 2)])
 def test_auto_rollout_workers_are_at_least_two(monkeypatch, capsys, cores, workers):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert resolve_rollout_workers("auto") == workers
+    assert resolve_workers("auto", key="oracle.ppo.workers", at_least=MIN_ROLLOUT_WORKERS) == workers
     floor = f", at least {MIN_ROLLOUT_WORKERS}"
     assert capsys.readouterr().out == f"oracle.ppo.workers: auto -> {workers} (half of {cores} CPU cores{floor})\n"
-    assert resolve_rollout_workers(3) == 3
 
 
 def test_auto_is_one_on_the_server_backend_and_a_number_stays_itself(capsys):
@@ -64,20 +63,20 @@ def test_cli_tournament_records_the_worker_count_auto_chose(tmp_path, capsys):
     Population((heuristic_entry("random"), heuristic_entry("max_base_power"))).save(tmp_path / "population.json")
     assert main(["tournament", "--population", str(tmp_path / "population.json"), "--battles-per-matchup", "2",
                  "--out", str(tmp_path / "out")]) == 0
-    assert f"workers: auto -> {MY_CORES} " in capsys.readouterr().out
+    assert f"workers: auto -> {HALF_OF_MINE} " in capsys.readouterr().out
     metadata = json.loads((tmp_path / "out" / "interaction_matrix.json").read_text())["metadata"]
-    assert metadata["workers"] == MY_CORES
+    assert metadata["workers"] == HALF_OF_MINE
 
 
-def test_the_workflow_resolves_auto_once_and_jobs_reserve_threads_per_worker(tmp_path):
+def test_the_workflow_resolves_auto_once_and_battle_jobs_reserve_two_threads_per_worker(tmp_path):
     dry_run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
                               "-n", "--cores", "64", "results/phase0/baselines/interaction_matrix.json"],
                              cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert dry_run.returncode == 0, dry_run.stderr[-3000:]
     output = dry_run.stdout + dry_run.stderr
     lines = dry_run.stderr.splitlines()  # stderr: --dag stays clean
-    rollout = max(MIN_ROLLOUT_WORKERS, MY_CORES // 2)
-    for key, workers in (("workers", MY_CORES), ("oracle.ppo.workers", rollout)):  # both left to auto
-        assert sum(line.startswith(f"{key}: auto -> {workers} (") for line in lines) == 1, key
+    rollout = max(MIN_ROLLOUT_WORKERS, HALF_OF_MINE)
+    for key, workers in (("workers", HALF_OF_MINE), ("oracle.ppo.workers", rollout)):  # both left to auto
+        assert sum(line.startswith(f"{key}: auto -> {workers} (half of") for line in lines) == 1, key
     tournament = output[output.index("rule tournament:"):]
-    assert re.search(r"threads: (\d+)", tournament).group(1) == str(MY_CORES)  # one per battle worker
+    assert re.search(r"threads: (\d+)", tournament).group(1) == str(2 * HALF_OF_MINE)

@@ -90,7 +90,7 @@ def cluster(request) -> Path:
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    """One worker per battle job (one CPU each; a PPO job asks for 2 per rollout worker), the test node may have only 2.
+    """One worker per battle job: SLURM is asked for 2 CPUs per worker, and the test node may have only 2.
     The offline oracle, so that the cluster also runs its collect-then-train path (the local tests run PPO)."""
     return ["timeout", "-k", "30", str(RUN_LIMIT_S), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
             "--directory", str(workdir), "--configfile", str(TINY), "--workflow-profile", str(PROFILE),

@@ -106,8 +106,7 @@ def check_logger_config(config: dict) -> None:
 
 
 AUTO_WORKERS = "auto"
-# `auto` for the PPO oracle's rollout workers: half the cores (the learner needs its share; on the 16-core GPU box
-# 8 workers played more battles/s than 14), at least 2. One worker waits on its simulator for much of each turn;
+# `auto` for the PPO oracle's rollout workers: at least 2. One worker waits on its simulator for much of each turn;
 # on 2 cores two played 24 battles/s against one's 16 (docs/measurements/2026-12-05_async_rollouts.md).
 MIN_ROLLOUT_WORKERS = 2
 
@@ -121,29 +120,15 @@ def cpu_cores() -> int:
 
 
 def resolve_workers(value: int | str, backend: str = "direct", stream: TextIO | None = None,
-                    key: str = "workers") -> int:
-    """`auto` is one battle worker per CPU core: a worker's Python process and its simulator take turns, so one
-    per core keeps every core busy (on 2 cores, 2 workers played a tournament 20-24 % faster than 1, with the
-    same results). The server backend plays in one process (1). What `auto` chose is printed to `stream`
+                    key: str = "workers", at_least: int = 1) -> int:
+    """`auto` is half the CPU cores, at least `at_least`: each battle worker keeps two busy, its Python process
+    and its simulator. The server backend plays in one process (1). What `auto` chose is printed to `stream`
     (stdout; the Snakefile's goes to stderr, which keeps `snakemake --dag` output clean)."""
     if value != AUTO_WORKERS:
         return int(value)
-    if backend != "direct":
-        return _announce(key, 1, "the server backend plays in one process", stream)
     cores = cpu_cores()
-    return _announce(key, cores, f"one per CPU core, {cores} cores", stream)
-
-
-def resolve_rollout_workers(value: int | str, stream: TextIO | None = None,
-                            key: str = "oracle.ppo.workers") -> int:
-    """`auto` is half the CPU cores, at least MIN_ROLLOUT_WORKERS (see there); printed as `resolve_workers`."""
-    if value != AUTO_WORKERS:
-        return int(value)
-    cores = cpu_cores()
-    return _announce(key, max(MIN_ROLLOUT_WORKERS, cores // 2),
-                     f"half of {cores} CPU cores, at least {MIN_ROLLOUT_WORKERS}", stream)
-
-
-def _announce(key: str, workers: int, reason: str, stream: TextIO | None) -> int:
+    workers = max(at_least, cores // 2) if backend == "direct" else 1
+    floor = f", at least {at_least}" if at_least > 1 else ""
+    reason = f"half of {cores} CPU cores{floor}" if backend == "direct" else "the server backend plays in one process"
     print(f"{key}: auto -> {workers} ({reason})", file=stream or sys.stdout)
     return workers
