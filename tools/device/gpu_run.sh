@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole workflow on the GPU machine through Snakemake, with the GPU config, inside one device command:
 #     bash tools/device/setup.sh && bash tools/device/gpu_run.sh
-# Default: config/gpu.yaml with the overlay config/gpu_smoke.yaml (phase 0 + 2 PSRO iterations + the exploiter
+# Default: config/gpu.yaml with the overlay config/gpu_smoke.yaml (phase 0 + 1 PSRO iteration + the exploiter
 # + the analysis, scaled down to fit 10 minutes); GPU_CONFIGS="config/gpu.yaml" runs the full scale.
 # While it runs, nvidia-smi is sampled every second (GPU utilisation and memory, and the processes on the GPU).
 # At the end tools/device/gpu_stage_report.py turns the benchmark files and the GPU trace into a table of stage
