@@ -35,7 +35,7 @@ from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_re
 from pokepsro.learning.oracle.ppo import load_ppo_config  # noqa: E402
 from pokepsro.metagame.evaluation import evaluate_against_mixture  # noqa: E402
 from pokepsro.metagame.population import PolicyEntry, Population, heuristic_entry, player_factories  # noqa: E402
-from pokepsro.workflow.config import resolve_workers  # noqa: E402
+from pokepsro.workflow.config import MIN_ROLLOUT_WORKERS, resolve_workers  # noqa: E402
 from pokepsro.workflow.plots import plot_learning_curve  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-battles", type=int, default=400)
     parser.add_argument("--team-set", default=config["team_set"], help="teams of the training battles")
     parser.add_argument("--eval-team-set", default=config["eval_team_set"], help="teams of the final evaluation")
-    parser.add_argument("--workers", default=oracle["workers"], help="rollout worker processes (auto: half the cores)")
+    parser.add_argument("--workers", default=oracle["workers"], help="rollout worker processes (auto: half the cores, at least 2)")
     parser.add_argument("--eval-workers", default=config["workers"],
                         help="battle worker processes (auto: half the cores)")
     parser.add_argument("--acting", nargs="+", default=list(ACTING), choices=list(ACTING))
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.init.is_file():
         parser.error(f"initial policy {args.init} not found: build it with "
                      "`snakemake --cores all results/phase0/population.json` or pass --init")
-    args.workers = resolve_workers(args.workers, key="--workers")
+    args.workers = resolve_workers(args.workers, key="--workers", at_least=MIN_ROLLOUT_WORKERS)
     args.eval_workers = resolve_workers(args.eval_workers, key="--eval-workers")
     ppo = load_ppo_config({**load_ppo_config(oracle["hyper"]), **parse_overrides(args.ppo)})
     print(f"oracle strength: budget {args.battles} battles per σ, {args.workers} rollout workers, init {args.init}, "
