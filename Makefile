@@ -39,7 +39,7 @@ lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/vulture
 
-# The SLURM test spends most of its 9 minutes waiting for the executor plugin's status polls (one CPU-light
+# The SLURM test spends most of its 11 minutes waiting for the executor plugin's status polls (one CPU-light
 # process), so it runs beside the rest of the suite; its output follows the suite's, and either failing fails.
 SLURM_TEST := tests/test_slurm_cluster.py
 test: lint $(VENV)/.wandb-installed

@@ -2,7 +2,8 @@
 # The whole workflow on the GPU machine through Snakemake, with the GPU config, inside one device command:
 #     bash tools/device/setup.sh && bash tools/device/gpu_run.sh
 # Default: config/gpu.yaml with the overlay config/gpu_smoke.yaml (phase 0 + 1 PSRO iteration + the exploiter
-# + the analysis; BR_0 is evaluated within 10 minutes, the exploiter not yet); GPU_CONFIGS="config/gpu.yaml" runs the full scale.
+# + the analysis; BR_0 is evaluated within 10 minutes, the exploiter not yet);
+# GPU_CONFIGS="config/gpu.yaml" runs the full scale.
 # While it runs, nvidia-smi is sampled every second (GPU utilisation and memory, and the processes on the GPU).
 # At the end tools/device/gpu_stage_report.py turns the benchmark files and the GPU trace into a table of stage
 # times with the GPU use in each stage plus σ per iteration and the best responses' win rates, and everything
