@@ -12,6 +12,9 @@
 # population.json, interaction_matrix.json, metrics.csv and learning curves, the figures, logs/ with the
 # benchmark TSVs).
 # Knobs: GPU_CONFIGS, RUN_S (Snakemake's wall limit, 520 s), CORES (all), EXTRA (more snakemake arguments).
+# A run longer than one command goes on from a saved state (tools/device/run_state.sh): STATE_IN, a file carried
+# with the checkout, is loaded first; STATE_OUT, a name, gets the state at the end, in the output folder as parts
+# of 15 MiB (a device command returns no larger file); join them with `cat STATE_OUT.* > STATE_OUT`.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -21,6 +24,7 @@ mkdir -p "$OUTDIR"
 CONFIGS=${GPU_CONFIGS:-"config/gpu.yaml config/gpu_smoke.yaml"}
 RUN_S=${RUN_S:-520}
 exec > >(tee -a "$OUTDIR/run.log") 2>&1
+[[ -n "${STATE_IN:-}" ]] && { bash tools/device/run_state.sh load "$STATE_IN" || exit 2; }
 
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 1 >"$OUTDIR/gpu.csv" 2>&1 &
 SMI=$!
@@ -32,6 +36,8 @@ APPS=$!
 CMD="snakemake --cores ${CORES:-all} --configfile $CONFIGS ${EXTRA:-}"
 echo "=== $(date -u) $(nproc) cores, $(nvidia-smi --query-gpu=name --format=csv,noheader)"
 echo "=== $CMD   (wall limit ${RUN_S}s)"
+# shellcheck disable=SC2086
+$CMD --dry-run 2>&1 | sed -n '/^Job stats/,/^total/s/^/[to run] /p'
 START=$(date +%s.%N)
 # shellcheck disable=SC2086
 timeout -s INT -k 30 "$RUN_S" $CMD
@@ -53,5 +59,9 @@ pokepsro criteria results/analysis/success.json 2>&1 | tail -20
 find results logs -type f \( -name '*.json' -o -name '*.csv' -o -name '*.png' -o -name '*.tsv' -o -name '*.log' \) \
     ! -path '*/trajectories/*' ! -name 'battles.jsonl' ! -path '*/tensorboard/*' -size -4M -print0 \
     | tar czf "$OUTDIR/results.tgz" --null -T -
+if [[ -n "${STATE_OUT:-}" ]]; then
+    bash tools/device/run_state.sh save "$OUTDIR/$STATE_OUT" &&
+        split -b 15M -d -a 1 "$OUTDIR/$STATE_OUT" "$OUTDIR/$STATE_OUT." && rm "$OUTDIR/$STATE_OUT"
+fi
 ls -la "$OUTDIR"
 exit "$RC"
