@@ -18,6 +18,7 @@ from test_arena import PLAYERS, assert_exact_accounting
 
 from pokepsro.battles.api import run_battles
 from pokepsro.battles.spec import BattleSpec, schedule_matchup
+from pokepsro.battles.worker_pool import WorkerPool
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_jsonl
 
@@ -108,6 +109,32 @@ def test_resume_over_workers_plays_only_the_unrecorded_battles(team_set, tmp_pat
     assert sorted(call["index"] for call in read_jsonl(log)) == list(range(6, 14))
     assert_exact_accounting(records, specs)
     assert records[:6] == first
+
+
+def test_a_kept_pool_plays_run_after_run_on_the_workers_it_started_once(team_set, tmp_path, caplog):
+    runs = [schedule_matchup("maxbp", "random", 10, team_set, seed=2), mixed_schedule(team_set, 12),
+            schedule_matchup("random", "maxbp", 6, team_set, seed=4)]
+    log = tmp_path / "callbacks.jsonl"
+
+    def play(number: int) -> None:
+        path = tmp_path / f"records{number}.jsonl"
+        records = run_battles(runs[number], PLAYERS, backend="direct", workers=pool, concurrency=6,
+                              record_path=path, progress=False, on_battle_end=CallbackLog(log))
+        assert_exact_accounting(records, runs[number])
+        assert sorted(r["index"] for r in read_jsonl(path)) == [s.index for s in runs[number]], "its own file"
+
+    with caplog.at_level(logging.WARNING, logger="pokepsro.battles.worker_pool"), WorkerPool(2) as pool:
+        play(0)
+        play(1)
+        pids = {call["pid"] for call in read_jsonl(log)}
+        assert len(pids) == 2 and pool.started == 2, "both runs played on the same two workers"
+        # A worker lost between runs is replaced when the next run starts; that run still counts each battle once.
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        play(2)
+        assert pool.started == 3 and victim not in {call["pid"] for call in read_jsonl(log)[22:]}
+    assert any(f"pid {victim}) ended" in message for message in caplog.messages)
+    assert_no_processes_left()
 
 
 def test_an_error_in_a_worker_stops_the_run_with_it(team_set, tmp_path):

@@ -9,6 +9,7 @@ backend writes the same record, once per battle.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from pokepsro.battles.direct import play_direct
 from pokepsro.battles.server import play_all
 from pokepsro.battles.showdown import ShowdownServer
 from pokepsro.battles.spec import SEATS, BattleSpec
-from pokepsro.battles.worker_pool import play_in_processes
+from pokepsro.battles.worker_pool import WorkerPool, play_in_processes
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_jsonl
 
@@ -31,14 +32,15 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
                 server_log: Path | None = None, record_path: Path | None = None, max_turns: int = 500,
                 battle_timeout_s: float = 600.0, progress: bool = True,
                 on_battle_end: BattleEndCallback | None = None, backend: str = "server",
-                workers: int = 1) -> list[dict]:
+                workers: int | WorkerPool = 1) -> list[dict]:
     """Play every spec not already recorded in `record_path`; return all their records, sorted by index.
 
     `backend="server"` plays through a local Showdown server: without `server`, a private one is started
     for the call (log: `server_log`, default beside the records or in the temp folder). `backend="direct"`
     plays with no server on a simulator process of its own (`pokepsro.battles.direct`), or over `workers` worker
     processes each with its own simulator (`pokepsro.battles.worker_pool`; factories and callback must then be
-    picklable); `concurrency` is the number of battles in flight over all of them. Either way
+    picklable), or over the processes of a kept `WorkerPool` passed as `workers` (see `kept_workers`);
+    `concurrency` is the number of battles in flight over all of them. Either way
     `on_battle_end(spec, side_a, side_b, record)` (each side a `FinishedSide`: its Player and battle object) runs
     in poke-env's loop thread (of the worker process that played the battle) before the record is written, so a
     battle whose callback did not finish is replayed on resume.
@@ -51,7 +53,7 @@ def run_battles(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactory
         settings = ArenaSettings(players=players, battle_format=battle_format, concurrency=concurrency,
                                  record_path=record_path, max_turns=max_turns, battle_timeout_s=battle_timeout_s,
                                  on_battle_end=on_battle_end)
-        if backend == "direct" and workers > 1:
+        if backend == "direct" and (isinstance(workers, WorkerPool) or workers > 1):
             recorded.update(play_in_processes(pending, settings, workers, progress, len(specs)))
         elif backend == "direct":
             recorded.update(play_direct(pending, settings, progress, len(specs)))
@@ -84,16 +86,25 @@ def validate_run(specs: Sequence[BattleSpec], players: Mapping[str, PlayerFactor
                                  f"(known: {', '.join(sorted(players)) or 'none'})")
 
 
-def validate_backend(backend: str, workers: int, server: ShowdownServer | None) -> None:
+def kept_workers(backend: str, workers: int) -> contextlib.AbstractContextManager[int | WorkerPool]:
+    """What to pass as `run_battles`' `workers` to several runs in a row: over worker processes of the direct
+    backend, one `WorkerPool` for all of them (its workers start once, not once per run); else `workers` itself."""
+    if backend == "direct" and workers > 1:
+        return WorkerPool(workers)
+    return contextlib.nullcontext(workers)
+
+
+def validate_backend(backend: str, workers: int | WorkerPool, server: ShowdownServer | None) -> None:
     if backend not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}")
+    count = workers.size if isinstance(workers, WorkerPool) else workers
+    if count < 1:
+        raise UsageError(f"workers must be at least 1, got {count}")
     if backend == "direct" and server is not None:
         raise UsageError("a Showdown server was given, but the direct backend plays without one: "
                          "pass backend='server' or no server")
-    if backend == "server" and workers != 1:
-        raise UsageError(f"workers={workers} needs backend='direct' (the server backend scales with its "
+    if backend == "server" and (count != 1 or isinstance(workers, WorkerPool)):
+        raise UsageError(f"workers={count} needs backend='direct' (the server backend scales with its "
                          "own subprocesses)")
 
 

@@ -1,9 +1,11 @@
 """One battle worker process of the direct backend: `python -m pokepsro.battles.battle_worker READ_FD WRITE_FD`.
 
-Started by `pokepsro.battles.worker_pool`. It reads its `ArenaSettings` (player factories, limits, the battle-end
-callback) from the parent, then plays the battles the parent hands out on its own simulator process through
-`pokepsro.battles.direct`, asking for more as battles end. Each battle's callback runs here; its record goes back to
-the parent, which writes it. It stops when the parent has no more battles or goes away.
+Started by `pokepsro.battles.worker_pool`. For each run it reads the run's `ArenaSettings` (player factories,
+limits, the battle-end callback) from the parent, then plays the battles the parent hands out on its own simulator
+process through `pokepsro.battles.direct`, asking for more as battles end. Each battle's callback runs here; its
+record goes back to the parent, which writes it. When the parent has no more battles it says "done" and waits for
+the next run's settings (a kept `WorkerPool` plays run after run on the same workers); it stops when the parent
+closes the pipe.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -36,11 +39,17 @@ class ParentFeed:
         self.outbox = outbox
         self.wanted = wanted
         self.asked: collections.deque[int] = collections.deque()  # the parent answers requests in order
-        self.exhausted = False
+        self.ran_out = False
+
+    @property
+    def exhausted(self) -> bool:
+        """The parent has no more battles and has answered every request: no answer of this run is left in the
+        pipe for the next run to read."""
+        return self.ran_out and not self.asked
 
     def top_up(self, held: int) -> None:
         want = self.wanted - held - sum(self.asked)
-        if want > 0 and not self.exhausted:
+        if want > 0 and not self.ran_out:
             self.asked.append(want)
             self.outbox.send(("need", want))
 
@@ -50,14 +59,23 @@ class ParentFeed:
     def deliver(self, arena: DirectArena, specs: list[BattleSpec]) -> None:
         """An answer to the oldest request: fewer battles than asked for means the parent has no more."""
         if len(specs) < self.asked.popleft():
-            self.exhausted = True
+            self.ran_out = True
         arena.receive(specs)
 
 
 def serve(inbox: Connection, outbox: Connection) -> int:
-    settings: ArenaSettings = inbox.recv()
-    feed = ParentFeed(outbox, settings.concurrency + PREFETCH)
-    return serve_arena(inbox, outbox, settings, feed, feed.deliver)
+    """One arena per run, each from the settings the parent sends, until the parent closes the pipe."""
+    while True:
+        try:
+            settings: ArenaSettings = inbox.recv()
+        except EOFError:
+            return 0
+        feed = ParentFeed(outbox, settings.concurrency + PREFETCH)
+        status = serve_arena(inbox, outbox, settings, feed, feed.deliver)
+        if status != 0 or not feed.exhausted:  # failed, or the parent went away mid-run
+            return status
+        with contextlib.suppress(BrokenPipeError):  # the parent stopped the pool just now: the next read ends it
+            outbox.send(("done", None))
 
 
 def serve_arena(inbox: Connection, outbox: Connection, settings: ArenaSettings, feed: SpecFeed,

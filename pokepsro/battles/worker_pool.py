@@ -7,6 +7,10 @@ results merge into one file with each battle counted once. A worker that dies is
 it held but had not recorded are replayed; an error in a worker (a player failing, a refused team) stops
 the run with that error.
 
+Starting a worker (Python, torch, poke-env, a simulator) takes seconds, so a job of several runs (an evaluation
+playing one run per opponent and team set) keeps one `WorkerPool` for all of them, `run_battles(...,
+workers=pool)`: its workers start once and play run after run, each run with its own players and record file.
+
 Workers get the run's settings by pickling: player factories and the battle-end callback must be
 module-level classes or functions (or objects of them), not lambdas or closures. Workers are separate
 programs, not forks, because poke-env runs a background event-loop thread that a fork would corrupt.
@@ -48,6 +52,7 @@ class Worker:
     inbox: Connection
     outbox: Connection
     held: dict[int, BattleSpec] = dataclasses.field(default_factory=dict)
+    playing: bool = False  # in a run: not yet "done" with it
 
     def send(self, message) -> None:
         """Send, unless the worker has just died: its closed pipe then says so, and its battles are replayed."""
@@ -59,20 +64,14 @@ class Worker:
         self.outbox.close()
 
 
-def play_in_processes(pending: list[BattleSpec], settings: ArenaSettings, workers: int, progress: bool,
-                      total: int) -> dict[int, dict]:
-    """Play `pending` over `workers` worker processes; block until every battle is recorded."""
-    worker_settings = dataclasses.replace(settings, record_path=None,
-                                          concurrency=max(1, -(-settings.concurrency // workers)))
-    check_picklable(worker_settings)
-    bar = progress_bar(total, len(pending), progress)
-    pool = WorkerPool(pending, settings.record_path, worker_settings, bar)
-    try:
-        pool.run(min(workers, len(pending)))
-    finally:
-        pool.stop()
-        bar.close()
-    return pool.records
+def play_in_processes(pending: list[BattleSpec], settings: ArenaSettings, workers: int | WorkerPool,
+                      progress: bool, total: int) -> dict[int, dict]:
+    """Play `pending` over the kept pool `workers`, or over `workers` processes started for this run only; block
+    until every battle is recorded."""
+    if isinstance(workers, WorkerPool):
+        return workers.play(pending, settings, progress, total)
+    with WorkerPool(min(workers, len(pending))) as pool:
+        return pool.play(pending, settings, progress, total)
 
 
 def check_picklable(settings: ArenaSettings) -> None:
@@ -103,23 +102,60 @@ def picklable(error: BaseException) -> BaseException:
 
 
 class WorkerPool:
-    """The parent's bookkeeping: battles not yet handed out, live workers, records."""
+    """`size` battle worker processes, started on first use and kept for run after run until `close` (or the end
+    of a `with` block); and the parent's bookkeeping of the run in progress: battles not yet handed out, records.
 
-    def __init__(self, pending: list[BattleSpec], record_path, worker_settings: ArenaSettings, bar) -> None:
-        self.queue = collections.deque(pending)
-        self.expected = {spec.index for spec in pending}
-        self.record_path = record_path
-        self.worker_settings = worker_settings
-        self.bar = bar
-        self.records: dict[int, dict] = {}
+    A run ends once every battle is recorded and every worker has said it is done, so no message of one run is
+    left for the next. A run that fails closes the pool; a later run starts fresh workers.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise UsageError(f"a worker pool needs at least 1 worker, got {size}")
+        self.size = size
         self.workers: dict[Connection, Worker] = {}
-        self.started = 0
+        self.started = 0  # workers started over the pool's life, replacements included
+        self.queue: collections.deque[BattleSpec] = collections.deque()
+        self.expected: set[int] = set()
+        self.records: dict[int, dict] = {}
+        self.record_path = None
+        self.worker_settings: ArenaSettings | None = None
+        self.bar = None
         self.restarts = 0
 
-    def run(self, count: int) -> None:
-        for _ in range(count):
-            self.start_worker()
-        while len(self.records) < len(self.expected):
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def play(self, pending: list[BattleSpec], settings: ArenaSettings, progress: bool, total: int) -> dict[int, dict]:
+        """Play `pending` over the pool's workers; block until every battle is recorded."""
+        worker_settings = dataclasses.replace(settings, record_path=None,
+                                              concurrency=max(1, -(-settings.concurrency // self.size)))
+        check_picklable(worker_settings)
+        self.queue = collections.deque(pending)
+        self.expected = {spec.index for spec in pending}
+        self.records = {}
+        self.record_path = settings.record_path
+        self.worker_settings = worker_settings
+        self.restarts = 0
+        self.bar = progress_bar(total, len(pending), progress)
+        try:
+            for worker in list(self.workers.values()):
+                self.begin(worker)
+            while len(self.workers) < self.size:
+                self.start_worker()
+            self.run()
+        except BaseException:
+            self.close()  # workers may be mid-run: none is reused
+            raise
+        finally:
+            self.bar.close()
+        return self.records
+
+    def run(self) -> None:
+        while len(self.records) < len(self.expected) or any(worker.playing for worker in self.workers.values()):
             if not self.workers:
                 raise RuntimeError(f"every battle worker ended with {len(self.expected) - len(self.records)} "
                                    "battles unrecorded")
@@ -136,6 +172,11 @@ class WorkerPool:
         worker = spawn_worker("pokepsro.battles.battle_worker", self.started)
         self.started += 1
         self.workers[worker.inbox] = worker
+        self.begin(worker)
+
+    def begin(self, worker: Worker) -> None:
+        """Start the run on a worker: it gets the run's settings, then asks for battles."""
+        worker.playing = True
         worker.send(self.worker_settings)
 
     def handle(self, worker: Worker, message: tuple) -> None:
@@ -146,6 +187,8 @@ class WorkerPool:
             worker.send(specs)
         elif kind == "record":
             self.keep(worker, payload)
+        elif kind == "done":
+            worker.playing = False
         elif kind == "failed":
             raise payload
         else:
@@ -162,7 +205,8 @@ class WorkerPool:
         self.bar.update(1)
 
     def worker_ended(self, worker: Worker) -> None:
-        """Its pipe closed: a worker done with its share leaves; a lost one is replaced, its battles replayed."""
+        """Its pipe closed: a worker that ended cleanly holding nothing leaves; a lost one is replaced, its battles
+        replayed."""
         del self.workers[worker.inbox]
         worker.close()
         returncode = reap(worker.process)
@@ -178,7 +222,7 @@ class WorkerPool:
         self.queue.extendleft(sorted(worker.held.values(), key=lambda spec: spec.index, reverse=True))
         self.start_worker()
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """Close every pipe (a worker then stops), and end any worker that lingers."""
         for worker in self.workers.values():
             worker.close()

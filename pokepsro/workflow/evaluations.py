@@ -5,7 +5,8 @@ Each artifact measures on the training team set (`team_set`, the matrix's for a 
 and, in its `held_out` block with the same keys, on `eval_team_set` (teams the policies never trained on).
 Battle records live inside each job's one declared output, so reruns and `--delete-all-output` see them; a
 killed job's battles wait in hidden `.records.partial` files beside the output (one per opponent and team set)
-and are resumed.
+and are resumed. A job plays one run of battles per opponent and team set, all on the same battle workers
+(`kept_workers`): they start once per job.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pokepsro.battles.api import kept_workers
 from pokepsro.battles.records import paired_score_difference
 from pokepsro.core.errors import UsageError
 from pokepsro.core.files import atomic_write_json, partial_records, read_json
@@ -63,16 +65,20 @@ def _held_out_vs_nash(policy: PolicyEntry, members: Population, sigma, battles: 
 
 
 def _write_versus_opponents(out: Path, header: dict, measure: Callable[[str, dict], dict], opponents: list[str], *,
-                            team_set: str, eval_team_set: str, label: str, seed: int, **options) -> dict:
+                            team_set: str, eval_team_set: str, label: str, seed: int, runtime: dict,
+                            **options) -> dict:
     """`header` plus `measure(opponent, run_options)` for every opponent on `team_set` (`opponents`) and on
-    `eval_team_set` (the `held_out` block), each pass with its own seeds and records files; written atomically.
+    `eval_team_set` (the `held_out` block), each pass with its own seeds and records files, all on the same battle
+    workers; written atomically.
     """
     splits = {(): team_set, (HELD_OUT,): eval_team_set}
-    measured = {split: {opponent: measure(opponent, _resumable(
-                            team_set=split_set, seed=derive_seed(seed, label, opponent, *split),
-                            work_name=_work_name(out, opponent, *split), **options))
-                        for opponent in opponents}
-                for split, split_set in splits.items()}
+    with kept_workers(runtime["backend"], runtime["workers"]) as workers:
+        measured = {split: {opponent: measure(opponent, _resumable(
+                                team_set=split_set, seed=derive_seed(seed, label, opponent, *split),
+                                work_name=_work_name(out, opponent, *split), runtime={**runtime, "workers": workers},
+                                **options))
+                            for opponent in opponents}
+                    for split, split_set in splits.items()}
     result = {**header, "team_set": team_set, "opponents": measured[()],
               HELD_OUT: {"team_set": eval_team_set, "opponents": measured[(HELD_OUT,)]}}
     atomic_write_json(out, result)
@@ -112,14 +118,17 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, start_name: str, start: Pa
     team_set = matrix_team_set(matrix_data, matrix)
     policy = PolicyEntry(name=name, kind="checkpoint", spec=str(checkpoint), options=dict(acting))
     start_work = _work_name(out, "start")
-    options = {"team_set": team_set, "seed": eval_seed, "battle": battle, "runtime": runtime, "server_log": server_log}
-    measured = evaluate_against_nash(policy, members, sigma, battles,
-                                     matrix=matrix_data if members_from_matrix else None,
-                                     **_resumable(**options, work_name=out))
-    # Under the policy's name: the schedule (opponents drawn, teams, seats, battle seeds) derives from the name
-    # and the seed, so the start plays the very battles the policy played.
-    started = evaluate_against_mixture(replace(policy, spec=str(start)), members, sigma, battles,
-                                       **_resumable(**options, work_name=start_work))
+    with kept_workers(runtime["backend"], runtime["workers"]) as workers:
+        options = {"seed": eval_seed, "battle": battle, "runtime": {**runtime, "workers": workers},
+                   "server_log": server_log}
+        measured = evaluate_against_nash(policy, members, sigma, battles,
+                                         matrix=matrix_data if members_from_matrix else None,
+                                         **_resumable(team_set=team_set, **options, work_name=out))
+        # Under the policy's name: the schedule (opponents drawn, teams, seats, battle seeds) derives from the name
+        # and the seed, so the start plays the very battles the policy played.
+        started = evaluate_against_mixture(replace(policy, spec=str(start)), members, sigma, battles,
+                                           **_resumable(team_set=team_set, **options, work_name=start_work))
+        held_out = _held_out_vs_nash(policy, members, sigma, battles, team_set=eval_team_set, out=out, **options)
     start_records = started.pop("records")
     result = {"policy": name, "checkpoint": str(checkpoint), "against": str(strategy), "team_set": team_set,
               "acting": dict(acting), "seed": seed, "workers": runtime["workers"], "vs_previous_nash": measured["vs_nash"],
@@ -129,10 +138,7 @@ def _evaluate_vs_nash(*, name: str, checkpoint: Path, start_name: str, start: Pa
     measurement = _measurement(result)
     result.update({"gain_vs_previous_nash": measurement["gain"], "gain_ci95": measurement["gain_ci95"],
                    "exploitability": measurement, "vs_members": measured["vs_members"],
-                   "records": measured["records"],
-                   HELD_OUT: _held_out_vs_nash(policy, members, sigma, battles, team_set=eval_team_set,
-                                               seed=eval_seed, out=out, battle=battle, runtime=runtime,
-                                               server_log=server_log)})
+                   "records": measured["records"], HELD_OUT: held_out})
     atomic_write_json(out, result)
     for work_name in (out, start_work, _work_name(out, HELD_OUT)):
         partial_records(work_name).unlink(missing_ok=True)
