@@ -2,7 +2,9 @@
 
     python benchmarks/profile_summary.py PROFILE.txt [--top 15]
 
-PROFILE.txt is `py-spy record --subprocesses --format raw` output (tools/device/oracle_profile.sh). Each sample is
+PROFILE.txt is `py-spy record --subprocesses --format raw` output (tools/device/oracle_profile.sh); with py-spy's
+`--gil`, only threads holding the GIL are sampled, so the shares are of Python's CPU time (idle threads blocked in
+a system call can otherwise show up as busy). Each sample is
 charged to one stage: the first frame, from the leaf up, whose file belongs to a stage below (so time inside
 torch called from the feature encoder counts as inference, and the encoder's own lines as encoding). A process
 is the learner (the benchmark's main process) or a rollout worker. Samples taken while a module is being imported
@@ -22,6 +24,7 @@ STAGES = (
     ("waiting (select/epoll, locks)", re.compile(r"\((?:.*/)?(selectors|threading|queue)\.py|\bselect\b|\bpoll\b")),
     ("inference (torch forward)", re.compile(r"torch/|pokepsro/learning/model\.py")),
     ("feature encoding", re.compile(r"pokepsro/learning/features")),
+    ("heuristic players (gen1 baselines)", re.compile(r"pokepsro/gen1/baselines")),
     ("poke-env battle state", re.compile(r"poke_env/(environment|data)/")),
     ("poke-env protocol and player", re.compile(r"poke_env/")),
     ("our battle backend", re.compile(r"pokepsro/battles/")),

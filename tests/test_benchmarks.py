@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pokepsro.gen1.simulator import node_executable
+
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "battle_throughput.py"
 
 
@@ -71,3 +73,21 @@ def test_soak_of_ten_thousand_battles_keeps_its_pace_and_memory(tmp_path):
     settled, last = windows[1], windows[-1]  # the first window still loads caches
     assert last["python_rss_mb"] <= settled["python_rss_mb"] * 1.2 + 20, windows
     assert last["others_rss_mb"] <= settled["others_rss_mb"] * 1.3 + 50, windows
+
+
+def test_cpu_by_process_charges_a_busy_simulator_and_worker_to_their_kinds():
+    """A node child and a `python -m` child that each burn about a second of CPU land in their own rows."""
+    node = node_executable()
+    script = ("import subprocess, sys; "
+              f"a = subprocess.Popen([{node!r}, '-e', 'const t = Date.now(); while (Date.now() - t < 1500) {{}}']); "
+              "b = subprocess.Popen([sys.executable, '-m', 'timeit', '-n', '1', '-r', '1', "
+              "'import time; t = time.process_time()\\nwhile time.process_time() - t < 1.5: pass']); "
+              "a.wait(); b.wait()")
+    benchmark = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_by_process.py"
+    completed = subprocess.run([sys.executable, str(benchmark), "--battles", "10", "--", sys.executable, "-c", script],
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in completed.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| process kind")}
+    assert rows["simulator"] > 0.9 and rows["worker"] > 0.9, completed.stdout
+    assert rows.get("main", 0.0) < 0.9, completed.stdout
