@@ -91,3 +91,33 @@ def test_cpu_by_process_charges_a_busy_simulator_and_worker_to_their_kinds():
             if line.startswith("| ") and not line.startswith("| process kind")}
     assert rows["simulator"] > 0.9 and rows["worker"] > 0.9, completed.stdout
     assert rows.get("main", 0.0) < 0.9, completed.stdout
+
+
+def test_node_profile_summary_charges_real_battles_to_the_simulator_engine(tmp_path, team_set, monkeypatch):
+    """Four direct-backend battles under `node --cpu-prof` (a `node` shim first on PATH, as the benchmark's docstring
+    says): the summary reads the host's profile, its stage shares add up to 100 %, and Showdown's engine holds a
+    real part of the time."""
+    from pokepsro.battles.api import run_battles
+    from pokepsro.battles.spec import schedule_matchup
+    from pokepsro.gen1.baselines import BASELINES
+
+    profiles_dir, shim = tmp_path / "profiles", tmp_path / "shim"
+    shim.mkdir()
+    (shim / "node").write_text(f'#!/bin/sh\nexec {node_executable()} --cpu-prof --cpu-prof-dir={profiles_dir} "$@"\n')
+    (shim / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    players = {name: BASELINES[name] for name in ("max_base_power", "random")}
+    records = run_battles(schedule_matchup("max_base_power", "random", 4, team_set, seed=3), players,
+                          backend="direct", concurrency=4, progress=False)
+    assert len(records) == 4
+    profiles = sorted(profiles_dir.glob("*.cpuprofile"))
+    assert profiles, "node wrote no CPU profile"
+    summary = Path(__file__).resolve().parents[1] / "benchmarks" / "node_profile_summary.py"
+    completed = subprocess.run([sys.executable, str(summary), *map(str, profiles)], capture_output=True, text=True,
+                               timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.startswith("1 battle host profile(s):"), completed.stdout
+    table = completed.stdout.split("\n\n")[1]
+    shares = {line.split("|")[1].strip(): float(line.split("|")[2].strip(" %")) for line in table.splitlines()[2:]}
+    assert sum(shares.values()) == pytest.approx(100.0, abs=0.5), shares
+    assert shares["simulator engine (sim/, lib/)"] > 10.0, shares
