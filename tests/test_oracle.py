@@ -145,6 +145,8 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
     assert [row["round"] for row in rows] == ["1", "2", "3"]
     # The schedule: round r is played by the weights of update r - 1 - policy_lag (lag 1), whenever it ran.
     assert [(row["acting_version"], row["policy_lag"]) for row in rows] == [("0", "0"), ("0", "1"), ("1", "1")]
+    # Round 1 is neither a greedy point (0, 2, 3) nor needed by a resume after round 3 (lag 1: rounds 2 and 3).
+    assert sorted(path.name for path in (tmp_path / "work" / "ckpts").iterdir()) == ["round_2.pt", "round_3.pt"]
     final = load_checkpoint(tmp_path / "work" / "ckpts" / "round_3.pt")
     assert final.epoch == 3 and final.metrics["battles"] == 24
     # Every draw of a round is seeded from (seed, learner, round, battle): the resumed run is the unbroken one.

@@ -15,7 +15,8 @@ battles in index order into the batch that `ppo.ppo_update` trains on (`PPORun._
 
 After every update the job saves the policy (`ckpts/round_K.pt`), appends the round's battle records to
 `battles.jsonl`, and then, as its one commit point, `state.pt` (round, optimizer, metrics rows, how long
-`battles.jsonl` is): a commit costs one round's records, however long the run. A killed job resumes from the last
+`battles.jsonl` is): a commit costs one round's records, however long the run. Round checkpoints that no resume
+needs any more are then deleted, except those of the greedy evaluation points. A killed job resumes from the last
 committed round (records appended past the commit are cut off), with the weights each unfinished round is scheduled
 to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is seeded from
 (seed, learner, round).
@@ -367,6 +368,16 @@ def _commit(work: Path, number: int, model, optimizer, initial, config: dict, ta
     if greedy.rows:
         write_metrics_csv(work / "greedy_eval.csv", greedy.rows)
         write_jsonl(work / "greedy_eval.jsonl", greedy.records)
+    _drop_spent_checkpoints(work, number, config["policy_lag"], greedy)
+
+
+def _drop_spent_checkpoints(work: Path, committed: int, lag: int, greedy: GreedyEvaluation) -> None:
+    """Delete the round checkpoints no resume can need: a resume after round `committed` plays the unfinished rounds
+    with rounds committed − lag .. committed. The greedy evaluation points' checkpoints stay, so the learning curve
+    can be replayed; a long best response keeps a few files instead of one per round (3 MB each)."""
+    for number in range(1, committed - lag):
+        if not greedy.due(number):
+            checkpoint_path(work, "round", number).unlink(missing_ok=True)
 
 
 def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], tuple[list, list]]:
