@@ -7,7 +7,8 @@
 # logs and the PID of every daemon it starts. The one thing outside it is /etc/slurm/slurm.conf, a link to
 # STATE_DIR/slurm.conf: the executor plugin's job step drops SLURM_CONF from the environment of the `srun`
 # it runs inside each job, so clients must find the config at the default path. An existing
-# /etc/slurm/slurm.conf that is not such a link is never replaced (the script refuses).
+# /etc/slurm/slurm.conf that is not such a link is never replaced (the script refuses), unless it links to another
+# cluster of this script whose daemons are all gone (a killed test run's), which is replaced.
 # Idempotent: if the cluster of STATE_DIR is already up, it says so and exits 0. A half-up cluster is torn
 # down and started again. Stop it with tests/cluster/slurm_down.sh STATE_DIR (by PID, SIGTERM then SIGKILL).
 set -euo pipefail
@@ -19,6 +20,7 @@ SLURMD_PORT=16818
 IDLE_TIMEOUT_S=60
 export SLURM_CONF="$STATE_DIR/slurm.conf"
 DEFAULT_CONF=/etc/slurm/slurm.conf
+CONF_MARKER="# Throwaway single-node cluster written by tests/cluster/slurm_up.sh."
 
 log() { echo "slurm_up: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -36,9 +38,24 @@ install_packages() {
         slurmctld slurmd slurm-client munge >/dev/null
 }
 
+# A link left by another throwaway cluster of this script whose daemons are all gone (its run was killed before
+# slurm_down.sh): its config starts with our marker and none of its PID files names a live process.
+stale_link() {
+    local target other
+    target=$(readlink "$DEFAULT_CONF") || return 1
+    [[ "$(head -n1 "$target" 2>/dev/null)" == "$CONF_MARKER" ]] || return 1
+    other=$(dirname "$target")
+    for name in munged slurmctld slurmd; do
+        pid_alive "$other/pids/$name.pid" && return 1
+    done
+    return 0
+}
+
 link_default_config() {
     if [[ -e "$DEFAULT_CONF" || -L "$DEFAULT_CONF" ]] && [[ "$(readlink "$DEFAULT_CONF")" != "$SLURM_CONF" ]]; then
-        die "$DEFAULT_CONF exists and is not ours; refusing to replace it (is a real SLURM configured here?)"
+        stale_link || die "$DEFAULT_CONF exists and is not ours; refusing to replace it (is a real SLURM configured" \
+            "here, or another test cluster running?)"
+        log "replacing $DEFAULT_CONF: it links to $(readlink "$DEFAULT_CONF"), a test cluster whose daemons are gone"
     fi
     mkdir -p "$(dirname "$DEFAULT_CONF")"
     ln -sfn "$SLURM_CONF" "$DEFAULT_CONF"
@@ -62,7 +79,7 @@ write_config() {
     [[ -n "$memory_mb" ]] || die "could not read RealMemory from 'slurmd -C': $node_line"
     node_line=$(sed "s/^NodeName=[^ ]*/NodeName=$host/; s/RealMemory=[0-9]*/RealMemory=$memory_mb/" <<<"$node_line")
     cat >"$STATE_DIR/slurm.conf" <<EOF
-# Throwaway single-node cluster written by tests/cluster/slurm_up.sh.
+$CONF_MARKER
 ClusterName=pokepsro-test
 SlurmctldHost=$host
 SlurmctldPort=$CTLD_PORT
