@@ -1,16 +1,16 @@
-"""Where the simulator's Node time goes: V8 CPU profiles (`node --cpu-prof`) summed by stage and by function.
+r"""Where the simulator's Node time goes: V8 CPU profiles (`node --cpu-prof`) summed by stage and by function.
 
     printf '#!/bin/sh\nexec %s --cpu-prof --cpu-prof-dir=DIR "$@"\n' "$(command -v node)" > SHIM/node
     chmod +x SHIM/node; PATH=SHIM:$PATH python benchmarks/oracle_scaling.py ...   (each node child writes one)
     python benchmarks/node_profile_summary.py DIR/*.cpuprofile [--top 15]
 
-Node 20 refuses `--cpu-prof` in NODE_OPTIONS, so a `node` shim first on PATH passes it. Only profiles of `battle_host.js` (the direct backend's simulator) are counted; others (the team validator) are
-skipped. Each sample's time goes to the stage of its leaf frame ("self" time; a builtin such as JSON.stringify,
-which has no file, to the stage of the nearest caller that has one), or to start-up when the sample is
-inside Node's module loader, whatever it runs; the idle samples, where the host
-waited for its next command, are left out of the shares and reported apart. Also printed: the functions with the
-most self time, and the inclusive share of a few of the simulator's entry points, to tell Showdown's own battle
-engine from the plumbing around it.
+Node 20 refuses `--cpu-prof` in NODE_OPTIONS, so a `node` shim first on PATH passes it. Only profiles of
+`battle_host.js` (the direct backend's simulator) are counted; others (the team validator) are skipped. Each sample's
+time goes to the stage of its leaf frame ("self" time; a builtin such as JSON.stringify, which has no file, to the
+stage of the nearest caller that has one), or to start-up when the sample is inside Node's module loader, whatever it
+runs; the idle samples, where the host waited for its next command, are left out of the shares and reported apart.
+Also printed: the functions with the most self time, and the inclusive share of a few of the simulator's entry points,
+to tell Showdown's own battle engine from the plumbing around it.
 """
 
 from __future__ import annotations

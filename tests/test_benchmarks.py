@@ -12,7 +12,8 @@ import pytest
 
 from pokepsro.gen1.simulator import node_executable
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "battle_throughput.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARK = BENCHMARKS / "battle_throughput.py"
 
 
 @pytest.mark.slow
@@ -76,14 +77,16 @@ def test_soak_of_ten_thousand_battles_keeps_its_pace_and_memory(tmp_path):
 
 
 def test_cpu_by_process_charges_a_busy_simulator_and_worker_to_their_kinds():
-    """A node child and a `python -m` child that each burn about a second of CPU land in their own rows."""
+    """A node child and a `python -m` child that each burn 1.5 s of CPU (CPU time, so load beside them cannot shrink
+    it) land in their own rows."""
     node = node_executable()
     script = ("import subprocess, sys; "
-              f"a = subprocess.Popen([{node!r}, '-e', 'const t = Date.now(); while (Date.now() - t < 1500) {{}}']); "
+              f"a = subprocess.Popen([{node!r}, '-e', 'const u = () => {{ const c = process.cpuUsage(); "
+              "return c.user + c.system; }; while (u() < 1.5e6) {}']); "
               "b = subprocess.Popen([sys.executable, '-m', 'timeit', '-n', '1', '-r', '1', "
               "'import time; t = time.process_time()\\nwhile time.process_time() - t < 1.5: pass']); "
               "a.wait(); b.wait()")
-    benchmark = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_by_process.py"
+    benchmark = BENCHMARKS / "cpu_by_process.py"
     completed = subprocess.run([sys.executable, str(benchmark), "--battles", "10", "--", sys.executable, "-c", script],
                                capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -112,7 +115,7 @@ def test_node_profile_summary_charges_real_battles_to_the_simulator_engine(tmp_p
     assert len(records) == 4
     profiles = sorted(profiles_dir.glob("*.cpuprofile"))
     assert profiles, "node wrote no CPU profile"
-    summary = Path(__file__).resolve().parents[1] / "benchmarks" / "node_profile_summary.py"
+    summary = BENCHMARKS / "node_profile_summary.py"
     completed = subprocess.run([sys.executable, str(summary), *map(str, profiles)], capture_output=True, text=True,
                                timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
