@@ -16,7 +16,7 @@ for setting in start previous; do
     copy=/tmp/br_init_$setting
     state_var=STATE_$setting
     state=${!state_var:-${STATE_IN:?set STATE_IN or STATE_$setting}}
-    mkdir -p "$copy" && tar -C "$REPO" --exclude=./.device_kit --exclude=./.device_state --exclude=./results \
+    mkdir -p "$copy" && tar -C "$REPO" --exclude=./.device_kit --exclude=./.device_state --exclude=./.venv --exclude=./results \
         --exclude=./logs --exclude=./.snakemake -cf - . | tar -xf - -C "$copy"
     cp "$state" "$copy/state_in.tgz"
     (cd "$copy" && OUT="$OUTDIR/$setting" CORES=${CORES:-$(( $(nproc) / 2 ))} GPU_CONFIGS="$CONFIGS" STATE_IN=state_in.tgz \
