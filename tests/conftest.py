@@ -56,7 +56,9 @@ def restore_ctrl_c() -> None:
 
 
 def descendants(marker: bytes) -> list[int]:
-    """Live processes under this one (any depth) whose command line contains `marker`."""
+    """Live processes under this one (any depth) whose command line contains `marker`, and whose parent's does not:
+    a process that starts a program forks first, and until the child's exec (milliseconds, longer on a loaded
+    machine) the child carries its parent's command line; it is not another such process."""
     parents, commands = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -72,7 +74,8 @@ def descendants(marker: bytes) -> list[int]:
         ancestor = parents.get(pid)
         while ancestor is not None and ancestor != os.getpid():
             ancestor = parents.get(ancestor)
-        if ancestor == os.getpid() and marker in commands.get(pid, b""):
+        if ancestor == os.getpid() and marker in commands.get(pid, b"") \
+                and marker not in commands.get(parents[pid], b""):
             found.append(pid)
     return found
 
