@@ -2,11 +2,13 @@
 
     python benchmarks/cpu_by_process.py [--battles N] -- COMMAND ...
 
-Runs COMMAND and samples /proc every 0.3 s: every process that appears while it runs is charged, at its last
-sample, with its user + system CPU time to one kind: `simulator` (node), `worker` (a `python -m` worker: rollout or
-battle worker), `main` (the command's own process) or `other`. With --battles, the seconds per battle of each kind
-are printed too. A process that lives less than one sample interval is missed, so the split is a lower bound for
-short-lived ones; the oracle's and the tournaments' processes live for the whole job. Linux only.
+Runs COMMAND and samples /proc every 0.3 s: COMMAND's process and every process under it (children, theirs, ...;
+one whose parent ended stays counted) is charged, at its last sample, with its user + system CPU time to one kind:
+`simulator` (node), `worker` (a `python -m` worker: rollout or battle worker), `main` (the command's own process) or
+`other`. Processes are told apart by pid and start time, so a pid the kernel hands out again is another process, and
+other programs on the machine are not counted. With --battles, the seconds per battle of each kind are printed too.
+A process that lives less than one sample interval is missed, so the split is a lower bound for short-lived ones;
+the oracle's and the tournaments' processes live for the whole job. Linux only.
 
 Example (the PPO oracle on this machine's 2 cores, 512 battles against gym_leader):
 
@@ -22,13 +24,23 @@ import os
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.3
 
 
-def process_times() -> dict[int, tuple[str, float]]:
-    """pid -> (command line, CPU seconds so far) of every process readable now."""
+class Process(NamedTuple):
+    """One process as /proc shows it now."""
+
+    parent: int
+    started: int  # clock ticks after boot: with the pid, tells a reused pid from the process that had it
+    command: str
+    cpu_s: float  # user + system so far
+
+
+def process_table() -> dict[int, Process]:
+    """pid -> Process, for every process readable now."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -39,8 +51,21 @@ def process_times() -> dict[int, tuple[str, float]]:
                 command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        found[int(entry)] = (command, (int(fields[11]) + int(fields[12])) / TICKS)
+        found[int(entry)] = Process(int(fields[1]), int(fields[19]), command,
+                                    (int(fields[11]) + int(fields[12])) / TICKS)
     return found
+
+
+def members(table: dict[int, Process], root: int, known: set[tuple[int, int]]) -> set[int]:
+    """Live pids of `root`'s tree: `root`, the processes already `known` as members (by pid and start time, so
+    one whose parent ended stays in), and every process below any of them."""
+    tree = {root} | {pid for pid, process in table.items() if (pid, process.started) in known}
+    grown = True
+    while grown:
+        below = {pid for pid, process in table.items() if process.parent in tree} - tree
+        tree |= below
+        grown = bool(below)
+    return tree & table.keys()
 
 
 def kind_of(pid: int, command: str, main_pid: int) -> str:
@@ -55,21 +80,20 @@ def kind_of(pid: int, command: str, main_pid: int) -> str:
 
 
 def measure(command: list[str]) -> tuple[float, dict[str, float]]:
-    before = set(process_times())
     started = time.monotonic()
     process = subprocess.Popen(command)
-    last: dict[int, tuple[str, float]] = {}
+    last: dict[tuple[int, int], tuple[int, Process]] = {}  # (pid, start) -> (pid, Process at its last sample)
     while process.poll() is None:
-        for pid, seen in process_times().items():
-            if pid not in before:
-                last[pid] = seen
+        table = process_table()
+        for pid in members(table, process.pid, set(last)):
+            last[pid, table[pid].started] = pid, table[pid]
         time.sleep(SAMPLE_S)
     wall = time.monotonic() - started
     if process.returncode:
         sys.exit(f"error: the command exited with {process.returncode}")
     by_kind: collections.Counter[str] = collections.Counter()
-    for pid, (cmdline, seconds) in last.items():
-        by_kind[kind_of(pid, cmdline, process.pid)] += seconds
+    for pid, seen in last.values():
+        by_kind[kind_of(pid, seen.command, process.pid)] += seen.cpu_s
     return wall, dict(by_kind)
 
 
