@@ -82,17 +82,17 @@ def kind_of(pid: int, command: str, main_pid: int) -> str:
 def measure(command: list[str]) -> tuple[float, dict[str, float]]:
     started = time.monotonic()
     process = subprocess.Popen(command)
-    last: dict[tuple[int, int], tuple[int, Process]] = {}  # (pid, start) -> (pid, Process at its last sample)
+    last: dict[tuple[int, int], Process] = {}  # (pid, start) -> the process at its last sample
     while process.poll() is None:
         table = process_table()
         for pid in members(table, process.pid, set(last)):
-            last[pid, table[pid].started] = pid, table[pid]
+            last[pid, table[pid].started] = table[pid]
         time.sleep(SAMPLE_S)
     wall = time.monotonic() - started
     if process.returncode:
         sys.exit(f"error: the command exited with {process.returncode}")
     by_kind: collections.Counter[str] = collections.Counter()
-    for pid, seen in last.values():
+    for (pid, _), seen in last.items():
         by_kind[kind_of(pid, seen.command, process.pid)] += seen.cpu_s
     return wall, dict(by_kind)
 

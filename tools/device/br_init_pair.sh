@@ -16,11 +16,12 @@ for setting in start previous; do
     copy=/tmp/br_init_$setting
     state_var=STATE_$setting
     state=${!state_var:-${STATE_IN:?set STATE_IN or STATE_$setting}}
-    mkdir -p "$copy" && tar -C "$REPO" --exclude=./.device_kit --exclude=./.device_state --exclude=./.venv --exclude=./results \
-        --exclude=./logs --exclude=./.snakemake -cf - . | tar -xf - -C "$copy"
+    mkdir -p "$copy" && tar -C "$REPO" --exclude=./.device_kit --exclude=./.device_state --exclude=./.venv \
+        --exclude=./results --exclude=./logs --exclude=./.snakemake -cf - . | tar -xf - -C "$copy"
     cp "$state" "$copy/state_in.tgz"
-    (cd "$copy" && OUT="$OUTDIR/$setting" CORES=${CORES:-$(( $(nproc) / 2 ))} GPU_CONFIGS="$CONFIGS" STATE_IN=state_in.tgz \
-        STATE_OUT=state.tgz EXTRA="--config br_init=$setting --rerun-triggers mtime params input software-env" \
+    (cd "$copy" && OUT="$OUTDIR/$setting" CORES=${CORES:-$(( $(nproc) / 2 ))} GPU_CONFIGS="$CONFIGS" \
+        STATE_IN=state_in.tgz STATE_OUT=state.tgz \
+        EXTRA="--config br_init=$setting --rerun-triggers mtime params input software-env" \
         bash tools/device/gpu_run.sh >/dev/null 2>&1; echo "$setting: exit $?") &
 done
 wait
@@ -28,6 +29,7 @@ for setting in start previous; do
     dir="$OUTDIR/$setting"
     for part in "$dir"/state.tgz.*; do [[ -f "$part" ]] && mv "$part" "$OUTDIR/${setting}_state.tgz.${part##*.}"; done
     tail -n 30 "$dir/run.log" | sed "s/^/[$setting] /"
-    tar -C "$dir" -czf "$OUTDIR/$setting.tgz.tmp" . && mv "$OUTDIR/$setting.tgz.tmp" "$OUTDIR/$setting.tgz" && rm -rf "$dir"
+    tar -C "$dir" -czf "$OUTDIR/$setting.tgz.tmp" . && mv "$OUTDIR/$setting.tgz.tmp" "$OUTDIR/$setting.tgz" &&
+        rm -rf "$dir"
 done
 ls -la "$OUTDIR"
