@@ -86,7 +86,10 @@ def measure(command: list[str]) -> tuple[float, dict[str, float]]:
     while process.poll() is None:
         table = process_table()
         for pid in members(table, process.pid, set(last)):
-            last[pid, table[pid].started] = table[pid]
+            key, now = (pid, table[pid].started), table[pid]
+            if key in last and not now.command:  # a zombie has no command line any more: keep the one it had
+                now = now._replace(command=last[key].command)
+            last[key] = now
         time.sleep(SAMPLE_S)
     wall = time.monotonic() - started
     if process.returncode:

@@ -80,15 +80,16 @@ def test_soak_of_ten_thousand_battles_keeps_its_pace_and_memory(tmp_path):
 def test_cpu_by_process_charges_a_busy_simulator_and_worker_to_their_kinds():
     """A node child and a `python -m` child that each burn 1.5 s of CPU (CPU time, so load beside them cannot shrink
     it) land in their own rows. Each then idles 1.5 s before it exits: the benchmark charges a process with its CPU
-    time at its last 0.3-s sample, and on a loaded machine the sampler itself may wait its turn. A node process
-    started meanwhile outside the command's tree, burning 3 s, is not charged."""
+    time at its last 0.3-s sample, and on a loaded machine the sampler itself may wait its turn. Both are then left
+    unreaped for 1.5 s: a zombie has no command line, and must still count as what it was. A node process started
+    meanwhile outside the command's tree, burning 3 s, is not charged."""
     node = node_executable()
     burn = "const u = () => { const c = process.cpuUsage(); return c.user + c.system; }; while (u() < %d) {}"
-    script = ("import subprocess, sys; "
+    script = ("import subprocess, sys, time; "
               f"a = subprocess.Popen([{node!r}, '-e', {burn % 1.5e6 + ' setTimeout(() => {}, 1500)'!r}]); "
               "b = subprocess.Popen([sys.executable, '-m', 'timeit', '-n', '1', '-r', '1', "
               "'import time; t = time.process_time()\\nwhile time.process_time() - t < 1.5: pass\\ntime.sleep(1.5)']); "
-              "a.wait(); b.wait()")
+              "time.sleep(4.5); a.wait(); b.wait()")
     benchmark = BENCHMARKS / "cpu_by_process.py"
     # started after the benchmark looked around (so new to it), and not under its command
     bystander = subprocess.Popen(["sh", "-c", f"sleep 1; {shlex.quote(node)} -e {shlex.quote(burn % 3e6)}; true"])
