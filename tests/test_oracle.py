@@ -45,7 +45,7 @@ def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, op
            "gamma": 0.99, "lambda": 0.95, "entropy_coef": 0.01, "value_coef": 0.5, "kl_coef": 0.1,
            "target_kl": 0.0, "grad_clip": 1.0, "reward_scale": 0.01, "temperature": 1.0,
            "greedy_eval_every_rounds": greedy_every, "greedy_eval_battles": greedy_battles, "policy_lag": 1,
-           "clip_around": "behaviour"}
+           "clip_around": "behaviour", "defer_after_turns": 0}
     fields = dict(learner_name="br", init_checkpoint=init, opponents=player_factories(population),
                   sigma=np.full(len(opponents), 1 / len(opponents)) if sigma is None else sigma,
                   work_dir=tmp_path / "work", seed=3, team_set="competitive", battle=BATTLE, runtime=RUNTIME,
@@ -104,9 +104,15 @@ sys.path.insert(0, {tests!r})
 from test_oracle import ppo_task
 from pokepsro.learning.oracle import train_best_response
 tmp = Path({tmp!r})
-print(train_best_response("ppo", ppo_task(tmp, Path({init!r}), battles=24, round_battles=8, greedy_every=2,
-                                         greedy_battles=4)).checkpoint)
+task = ppo_task(tmp, Path({init!r}), battles=24, round_battles=8, greedy_every=2, greedy_battles=4)
+task.options.hyper["defer_after_turns"] = {defer}
+print(train_best_response("ppo", task).checkpoint)
 """
+
+
+def trained_in(work: Path) -> dict[int, tuple[int, int]]:
+    """Battle index -> (the round that played it, the update that trained on it)."""
+    return {r["index"]: (r["round"], r["update"]) for r in read_jsonl(work / "battles.jsonl")}
 
 
 def outcomes(work: Path) -> list[tuple]:
@@ -115,14 +121,18 @@ def outcomes(work: Path) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken_run(tmp_path):
+@pytest.mark.parametrize("defer", [0, 10])
+def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken_run(tmp_path, defer):
+    """With `defer_after_turns` 10 most battles here last longer, so updates train on battles of earlier rounds and
+    a commit leaves battles of its round to a later update: the resumed run replays those too."""
     init = write_checkpoint(tmp_path / "init.pt")
     # The unbroken run takes the code path of another CPU (see test_numerics.py): the pinned path ignores it.
     unbroken = subprocess.run([sys.executable, "-c", RUN_ORACLE.format(tests=str(Path(__file__).parent),
-                                                                       tmp=str(tmp_path / "unbroken"), init=str(init))],
+                                                                       tmp=str(tmp_path / "unbroken"), init=str(init),
+                                                                       defer=defer)],
                               capture_output=True, text=True, timeout=600, env={**os.environ, **OTHER_CPU})
     assert unbroken.returncode == 0, unbroken.stderr[-2000:]
-    script = RUN_ORACLE.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), init=str(init))
+    script = RUN_ORACLE.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), init=str(init), defer=defer)
     job = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     state = tmp_path / "work" / "state.pt"
@@ -145,8 +155,17 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
     assert [row["round"] for row in rows] == ["1", "2", "3"]
     # The schedule: round r is played by the weights of update r - 1 - policy_lag (lag 1), whenever it ran.
     assert [(row["acting_version"], row["policy_lag"]) for row in rows] == [("0", "0"), ("0", "1"), ("1", "1")]
-    # Round 1 is neither a greedy point (0, 2, 3) nor needed by a resume after round 3 (lag 1: rounds 2 and 3).
-    assert sorted(path.name for path in (tmp_path / "work" / "ckpts").iterdir()) == ["round_2.pt", "round_3.pt"]
+    # Each battle trained on by the update its length gives, and the same in both runs.
+    updates = trained_in(tmp_path / "work")
+    assert all(updates[r["index"]] == (r["round"], ppo_oracle.update_of(r["round"], r["turns"], defer, 3))
+               for r in records)
+    assert updates == trained_in(tmp_path / "unbroken" / "work")
+    deferred = sum(update > number for number, update in updates.values())
+    assert (deferred == 0) if defer == 0 else (deferred >= 4)
+    # Round 1 is neither a greedy point (0, 2, 3) nor needed by a resume after round 3 (lag 1: rounds 2 and 3; with
+    # deferral up to 3 rounds, versions 0-3 may all still act).
+    assert sorted(path.name for path in (tmp_path / "work" / "ckpts").iterdir()) == (
+        ["round_2.pt", "round_3.pt"] if defer == 0 else ["round_1.pt", "round_2.pt", "round_3.pt"])
     final = load_checkpoint(tmp_path / "work" / "ckpts" / "round_3.pt")
     assert final.epoch == 3 and final.metrics["battles"] == 24
     # Every draw of a round is seeded from (seed, learner, round, battle): the resumed run is the unbroken one.
@@ -156,6 +175,13 @@ def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken
     reference = load_checkpoint(tmp_path / "unbroken" / "work" / "ckpts" / "round_3.pt")
     for name, tensor in final.model.state_dict().items():
         assert torch.equal(tensor, reference.model.state_dict()[name]), name  # bit for bit
+
+
+def test_a_long_battle_is_trained_on_one_update_later_per_defer_after_turns_turns_past_the_first():
+    update_of = ppo_oracle.update_of
+    assert [update_of(2, turns, 0, 9) for turns in (1, 30, 500)] == [2, 2, 2]  # off: its own round's update
+    assert [update_of(2, turns, 30, 9) for turns in (0, 1, 30, 31, 60, 61, 91, 500)] == [2, 2, 2, 3, 3, 4, 5, 5]
+    assert update_of(8, 500, 30, 9) == 9  # never past the last round
 
 
 def test_records_appended_past_the_last_commit_are_cut_off_on_resume(tmp_path):
@@ -232,9 +258,11 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
 
 
 @pytest.mark.slow
-def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch):
+@pytest.mark.parametrize("defer", [0, 10])
+def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch, defer):
     """Weights travel to the workers every round (as files in shared memory); each battle's draws are its own, so the spread does not matter,
-    nor does the code path of another CPU forced on the worker processes."""
+    nor does the code path of another CPU forced on the worker processes; nor, with long battles trained on later
+    (`defer_after_turns`), when the workers report their turns."""
     from pokepsro.learning.oracle import rollouts
 
     shared_memory = tmp_path / "shm"
@@ -248,9 +276,11 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypat
                 monkeypatch.setenv(name, value)
         task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8, greedy_every=1,
                         greedy_battles=4, runtime={**RUNTIME, "workers": workers})
+        task.options.hyper["defer_after_turns"] = defer
         runs[workers] = train_best_response("ppo", task)
     assert not list(shared_memory.iterdir())  # every weight file and folder removed
     assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
+    assert trained_in(tmp_path / "workers1" / "work") == trained_in(tmp_path / "workers2" / "work")
     assert greedy_points(tmp_path / "workers1" / "work") == greedy_points(tmp_path / "workers2" / "work")
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
     for name, tensor in one.items():

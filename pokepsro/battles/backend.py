@@ -32,6 +32,7 @@ class FinishedSide:
 
 
 BattleEndCallback = Callable[[BattleSpec, FinishedSide, FinishedSide, dict], None]
+TurnCallback = Callable[[BattleSpec, int], None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ArenaSettings:
     max_turns: int
     battle_timeout_s: float
     on_battle_end: BattleEndCallback | None
+    on_turn: TurnCallback | None = None  # (spec, turn) at each of side A's decisions; the direct backend only
 
 
 def progress_bar(total: int, pending: int, shown: bool):

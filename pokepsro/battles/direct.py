@@ -312,8 +312,22 @@ class DirectArena:
             player.logger.addFilter(quiet_known_gen1_gaps)
             player.ps_client.send_message = functools.partial(self.send_order, player)
             enforce_turn_limit(player, self.settings.max_turns, self.turn_limited)
+            if side == "a" and self.settings.on_turn is not None:
+                self.report_turns(player)
             self.players[key] = player
         return self.players[key]
+
+    def report_turns(self, player: Player) -> None:
+        """Tell `settings.on_turn` the turn of each decision `player` makes (a lower bound of the battle's length)."""
+        choose_move = player.choose_move
+
+        def choose_and_report(battle):
+            running = self.battles.get(battle.battle_tag)
+            if running is not None:
+                self.settings.on_turn(running.spec, battle.turn)
+            return choose_move(battle)
+
+        player.choose_move = choose_and_report
 
     # -- messages from the simulator--------------------------------------------------------------------------
 

@@ -222,9 +222,10 @@ def plot_learning_curve(rows: Sequence[dict], path: str | os.PathLike, title: st
     """A best response's win rate against σ per training round (95 % band) against battles played, sampled as it
     trains; with `greedy_rows`, the points where it played greedily, as every result measures it (95 % bars).
 
-    Rows without a win rate (the offline oracle trains on collected data, with no battles of its own) get no plot.
+    Rows without a win rate (the offline oracle trains on collected data, with no battles of its own; a PPO update
+    whose round's battles were all long enough to be trained on later) are left out; with none left, no plot.
     """
-    rows = [row for row in rows if "win_rate" in row]
+    rows = [row for row in rows if row.get("win_rate") not in (None, "")]
     if not rows:
         return None
     battles = np.array([float(row["battles"]) for row in rows])

@@ -41,6 +41,7 @@ PPO_CONFIG_SPEC: dict[str, tuple[type, Any, str]] = {
     "greedy_eval_battles": (int, lambda v: v >= 1, ">= 1"),
     "policy_lag": (int, lambda v: v >= 0, ">= 0 (0 = every round waits for the update before it)"),
     "clip_around": (str, lambda v: v in CLIP_CENTRES, f"one of {', '.join(CLIP_CENTRES)}"),
+    "defer_after_turns": (int, lambda v: v >= 0, ">= 0 (0 = every battle is trained on by its own round's update)"),
 }
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "kl_to_init", "clip_fraction")
 VALUE_CHUNK = 8192

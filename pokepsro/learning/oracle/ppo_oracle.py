@@ -7,15 +7,24 @@ order). With `policy_lag` 0 the workers wait for every update (play, then learn)
 rounds ahead while the learner updates, and PPO's ratio against the recorded behaviour log-probs corrects for the
 older weights (`behaviour_kl` in metrics.csv measures how far they lag).
 
+Long battles (`defer_after_turns` T > 0): a battle of round r that lasts t turns is trained on by update
+`update_of(r, t) = r + ⌊(t − 1) / T⌋` (at most MAX_DEFERRAL more, never past the last round). Its length is fixed by
+its spec and weights like everything else in it, so the batches still do not depend on timing, but the learner no
+longer waits for a long battle: the workers report when a battle passes each T turns, and update u starts as soon as
+every battle that could still belong to it has finished. Without it, one long battle holds its round's update, and
+with it every round that needs the update's weights, while the workers run dry (with many workers: rounds of 128
+battles, 112 in flight, docs/measurements/2026-12-05_async_rollouts.md).
+
 The data path, rollout → batch → update: in a worker, the learner is a recording `NeuralPlayer` sampling at the
 config's temperature (`rollouts._players`); at each battle's end `rollouts.LearnerEpisodes` takes its decisions from
 it as the battle's `Steps` (only the learner's own decisions are recorded), which come back with the battle's record
-(`Finished.episode`) and are filed in their round's `Job`; once the round is complete, `Job.learner_steps` joins its
-battles in index order into the batch that `ppo.ppo_update` trains on (`PPORun._update`).
+(`Finished.episode`) and are filed in their round's `Job`; once the round is complete, `PPORun._batch` joins the
+battles that update trains on in index order into the batch that `ppo.ppo_update` trains on (`PPORun._update`).
 
-After every update the job saves the policy (`ckpts/round_K.pt`), appends the round's battle records to
-`battles.jsonl`, and then, as its one commit point, `state.pt` (round, optimizer, metrics rows, how long
-`battles.jsonl` is): a commit costs one round's records, however long the run. Round checkpoints that no resume
+After every update the job saves the policy (`ckpts/round_K.pt`), appends the records of the battles it trained on
+to `battles.jsonl`, and then, as its one commit point, `state.pt` (round, optimizer, metrics rows, how long
+`battles.jsonl` is, the battles of earlier rounds still to be trained on): a commit costs one round's records,
+however long the run. Round checkpoints that no resume
 needs any more are then deleted, except those of the greedy evaluation points. A killed job resumes from the last
 committed round (records appended past the commit are cut off), with the weights each unfinished round is scheduled
 to be played with read back from `ckpts/`, and replays reproduce it because every draw of a round is seeded from
@@ -52,13 +61,16 @@ from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
 from pokepsro.learning.model import checkpoint_path, load_checkpoint, pick_device, save_checkpoint
 from pokepsro.learning.oracle.base import BestResponseTask, OracleResult, checked_config_value
 from pokepsro.learning.oracle.ppo import METRICS, load_ppo_config, ppo_update
-from pokepsro.learning.oracle.rollouts import Finished, RolloutSettings, RolloutWorkers, greedy_key
+from pokepsro.learning.oracle.rollouts import Finished, Passed, RolloutSettings, RolloutWorkers, greedy_key
 from pokepsro.learning.trainer import write_metrics_csv
 from pokepsro.learning.trajectories import Steps
 
 STATE_FILE = "state.pt"
 BATTLES_FILE = "battles.jsonl"  # every training battle once, appended round by round
 POLL_S = 0.05
+MAX_DEFERRAL = 3  # rounds a long battle's decisions may wait for their update (`defer_after_turns`)
+NO_UPDATE = {**dict.fromkeys(METRICS), "explained_variance": None, "samples": 0, "updates": 0, "behaviour_kl": None,
+             "processed": 0}  # an update without a battle to train on
 
 
 def round_sizes(total_battles: int, round_battles: int) -> list[int]:
@@ -70,6 +82,15 @@ def round_sizes(total_battles: int, round_battles: int) -> list[int]:
 def acting_version(number: int, lag: int) -> int:
     """The update whose weights play round `number` (0 = the start checkpoint)."""
     return max(0, number - 1 - lag)
+
+
+def update_of(number: int, turns: int, defer_after_turns: int, last: int) -> int:
+    """The update that trains on a battle of round `number` lasting (at least) `turns` turns: its round's, or with
+    `defer_after_turns` T > 0 one later per T turns past the first T, at most MAX_DEFERRAL later and never past the
+    `last` round."""
+    if not defer_after_turns:
+        return number
+    return min(number + min(max(turns - 1, 0) // defer_after_turns, MAX_DEFERRAL), last)
 
 
 # It trains on the battles it plays. Its hyper-parameter file is no input: the values, in Options, retrain when
@@ -95,7 +116,8 @@ def check(config: dict) -> Options:
 
 @dataclass
 class Job:
-    """Battles played with one version of the weights: a training round, or a greedy point."""
+    """Battles played with one version of the weights: a training round (its battles not yet trained on), or a
+    greedy point."""
 
     number: int
     version: int
@@ -103,6 +125,7 @@ class Job:
     greedy: bool = False
     records: dict[int, dict] = field(default_factory=dict)
     episodes: dict[int, Steps] = field(default_factory=dict)  # the learner's steps, by battle index
+    turns: dict[int, int] = field(default_factory=dict)  # battle index -> a turn it has reached while playing
     released: float = field(default_factory=time.perf_counter)
     completed: float | None = None
 
@@ -118,11 +141,18 @@ class Job:
     def complete(self) -> bool:
         return len(self.records) == len(self.specs)
 
-    def learner_steps(self) -> Steps:
-        """The learner's steps of every battle, in battle-index order: the batch the round's update trains on."""
-        if not self.episodes:
-            raise ValueError("a round without any recorded learner decision cannot be trained on")
-        return Steps.concat([self.episodes[index] for index in sorted(self.episodes)])
+    def least_turns(self, index: int) -> int:
+        """How long battle `index` is known to last: its turns once finished, else the last turn reported."""
+        record = self.records.get(index)
+        return record["turns"] if record is not None else self.turns.get(index, 0)
+
+    def take(self, indices: set[int]) -> None:
+        """Battles trained on and committed: no longer this job's."""
+        self.specs = [spec for spec in self.specs if spec.index not in indices]
+        for index in indices:
+            self.records.pop(index)
+            self.episodes.pop(index, None)
+            self.turns.pop(index, None)
 
     def sorted_records(self) -> list[dict]:
         return [self.records[index] for index in sorted(self.records)]
@@ -141,6 +171,8 @@ class PPORun:
     def __init__(self, task: BestResponseTask, config: dict, budget: int) -> None:
         self.task, self.config, self.budget = task, config, budget
         self.lag = config["policy_lag"]
+        self.defer = config["defer_after_turns"]
+        self.slots = self.lag + 1 + (MAX_DEFERRAL if self.defer else 0)  # weight versions that may act at once
         self.sizes = round_sizes(budget, config["round_battles"])
         device = pick_device()
         self.initial = load_checkpoint(task.init_checkpoint, map_location=device,
@@ -149,7 +181,8 @@ class PPORun:
         self.reference = copy.deepcopy(self.model).eval() if config["kl_coef"] > 0 else None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["lr"])
         self.work = Path(task.work_dir)
-        self.committed, self.rows, greedy_done = _resume(self.work, self.model, self.optimizer, device)
+        self.committed, self.rows, greedy_done, self.untrained = _resume(self.work, self.model, self.optimizer,
+                                                                         device)
         self.team_set = load_team_set(task.team_set, task.battle["battle_format"])
         self.learner = learner_key(task.learner_name)
         self.members = [name for name, weight in zip(task.opponents, task.sigma) if weight > 0]
@@ -170,17 +203,19 @@ class PPORun:
                                    battle_format=task.battle["battle_format"],
                                    concurrency=max(1, -(-task.runtime["concurrency"] // workers)),
                                    max_turns=task.battle["max_turns"],
-                                   battle_timeout_s=task.battle["battle_timeout_s"], slots=self.lag + 1)
+                                   battle_timeout_s=task.battle["battle_timeout_s"], slots=self.slots,
+                                   report_every_turns=self.defer)
         self.run_logger = open_run_logger(task.logger, job=task.learner_name, job_type="oracle",
                                           tensorboard_dir=self.work / "tensorboard",
                                           purge_step=sum(self.sizes[:self.committed]) + 1,
                                           config={"oracle": "ppo", "battles": self.budget, **config})
         greedy_total = sum(map(self.greedy.due, range(len(self.sizes) + 1))) * len(self.greedy.specs)
+        untrained = sum(map(len, self.untrained.values()))
         self.bar = progress_bar(self.budget + greedy_total, self.budget - sum(self.sizes[:self.committed])
-                                + self.greedy.battles_left(), task.progress)
+                                + untrained + self.greedy.battles_left(), task.progress)
         with RolloutWorkers(settings, workers, self.bar) as self.workers, self.run_logger, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="ppo-update") as learner:
-            for version in range(max(0, self.committed - self.lag), self.committed + 1):
+            for version in range(max(0, self.committed + 1 - self.slots), self.committed + 1):
                 self._release(version, self._weights_of(version))
             self._learn(learner)
             if len(self.greedy.rows) > self.points_at_commit:
@@ -190,68 +225,112 @@ class PPORun:
                             greedy_eval=self.greedy.rows)
 
     def _learn(self, learner: ThreadPoolExecutor) -> None:
-        """Update on each round as soon as it is complete, commit it once the greedy point sharing its weights' slot
-        is done, then publish the new weights and release what they play; until every battle is in."""
+        """Update as soon as every battle the update could train on is in, commit it once the greedy point sharing
+        its weights' slot is done, then publish the new weights and release what they play; until every battle is
+        in."""
         number = self.committed + 1
         update: Future | None = None
-        idle_since = time.perf_counter()
+        batch: list[tuple[Job, int]] = []
+        idle_since = played = time.perf_counter()
         while number <= len(self.sizes) or any(not job.complete for job in self.points.values()):
-            for finished in self.workers.collect(POLL_S):
-                self._file(finished)
-            if update is None and number <= len(self.sizes) and self.rounds[number].complete:
-                self.learner_idle_s += time.perf_counter() - idle_since
-                update = learner.submit(self._update, number)
-            if update is not None and update.done() and self._slot_free(number - self.lag - 1):
-                self._after_update(number, update.result())
+            for event in self.workers.collect(POLL_S):
+                self._file(event)
+            if update is None and number <= len(self.sizes) and self._ready(number):
+                played = time.perf_counter()
+                self.learner_idle_s += played - idle_since
+                batch = self._batch(number)
+                update = learner.submit(self._update, number, [job.episodes[index] for job, index in batch
+                                                               if index in job.episodes])
+            if update is not None and update.done() and self._slot_free(number - self.slots):
+                self._after_update(number, batch, update.result(), played)
                 update, number, idle_since = None, number + 1, time.perf_counter()
 
-    def _update(self, number: int) -> tuple[dict, float]:
-        """PPO on round `number` (on the learner's thread)."""
-        batch = self.rounds[number].learner_steps()
+    def _update_of(self, job: Job, index: int) -> int:
+        """The update battle `index` of round `job` belongs to, as far as its length is known yet (a lower bound
+        while it plays, exact once it is over)."""
+        return update_of(job.number, job.least_turns(index), self.defer, len(self.sizes))
+
+    def _ready(self, number: int) -> bool:
+        """Every battle that update `number` could train on is over: each battle of rounds up to `number` is
+        finished or known to belong to a later update."""
+        return all(spec.index in job.records or self._update_of(job, spec.index) > number
+                   for job in self.rounds.values() if job.number <= number for spec in job.specs)
+
+    def _batch(self, number: int) -> list[tuple[Job, int]]:
+        """(round, battle index) of the battles update `number` trains on, in battle-index order."""
+        return sorted(((job, index) for job in self.rounds.values() if job.number <= number
+                       for index in job.records if self._update_of(job, index) == number),
+                      key=lambda item: item[1])
+
+    def _update(self, number: int, episodes: list[Steps]) -> tuple[dict, float]:
+        """PPO on the learner's steps of the battles update `number` trains on (on the learner's thread); none when
+        every battle of the round lasts long enough to be trained on later: the weights stay as they are."""
+        if not episodes:
+            return NO_UPDATE, 0.0
         generator = torch.Generator().manual_seed(derive_seed(self.task.seed, "ppo-update", self.task.learner_name,
                                                               number))
         self.model.eval()
         started = time.perf_counter()
-        update = ppo_update(self.model, self.optimizer, batch, self.config, generator=generator,
+        update = ppo_update(self.model, self.optimizer, Steps.concat(episodes), self.config, generator=generator,
                             reference=self.reference)
         return update, time.perf_counter() - started
 
     def _slot_free(self, version: int) -> bool:
-        """No greedy point of `version` is still playing (publishing version + lag + 1 replaces its weights)."""
+        """No greedy point of `version` is still playing (publishing version + slots replaces its weights; the rounds
+        it played are trained on by now)."""
         point = self.points.get(version)
         return point is None or point.complete
 
-    def _after_update(self, number: int, result: tuple[dict, float]) -> None:
+    def _after_update(self, number: int, batch: list[tuple[Job, int]], result: tuple[dict, float],
+                      played: float) -> None:
         update, updated_s = result
-        job = self.rounds.pop(number)
         now = time.perf_counter()
-        row = _round_row(number, sum(self.sizes[:number]), job, self.lag, update, updated_s,
-                         now - self.last_commit, self.learner_idle_s)
+        records = [{**job.records[index], "round": job.number, "update": number} for job, index in batch]
+        row = _round_row(number, sum(self.sizes[:number]), records, self.lag, update, updated_s,
+                         now - self.last_commit, played - self.rounds[number].released, self.learner_idle_s)
+        taken: dict[int, set[int]] = {}
+        for job, index in batch:
+            taken.setdefault(job.number, set()).add(index)
+        for number_taken, indices in taken.items():
+            self.rounds[number_taken].take(indices)
+        self.rounds = {key: job for key, job in self.rounds.items() if job.specs}
         self.last_commit, self.learner_idle_s = now, 0.0
         self.rows.append(row)
-        self._commit(number, [{**record, "round": number} for record in job.sorted_records()])
+        self._commit(number, records)
         self.run_logger.log("ppo", {name: value for name, value in row.items() if name != "round"}, row["battles"],
                             step_name="battles")
-        self.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
+        if row["samples"]:
+            self.bar.set_postfix(win=f"{row['win_rate']:.2f}", kl=f"{row['approx_kl']:.3f}")
         self._release(number, self.model)
 
     def _release(self, version: int, weights) -> None:
-        """Publish `version` and queue what it plays: its greedy point if due and not yet committed, and the round
-        it is scheduled for (all rounds up to 1 + lag for the start checkpoint)."""
+        """Publish `version` and queue what it plays: its greedy point if due and not yet committed, and the rounds
+        it is scheduled for (all rounds up to 1 + lag for the start checkpoint; on resume, only the battles of
+        committed rounds still to be trained on)."""
         self.workers.publish(version, weights)
         if self.greedy.due(version) and not self.greedy.done(version):
             self.points[version] = Job(version, version, self.greedy.specs, greedy=True)
             self.workers.submit(self.points[version], self.greedy.specs, version, greedy=True)
-        first = self.committed + 1
+        first = min(self.untrained, default=self.committed + 1)
         for number in range(first, len(self.sizes) + 1):
-            if acting_version(number, self.lag) == version and number not in self.rounds:
-                self.rounds[number] = Job(number, version, _schedule_round(self.task, self.team_set, self.learner,
-                                                                         number, self.sizes, self.members))
-                self.workers.submit(self.rounds[number], self.rounds[number].specs, version)
+            if acting_version(number, self.lag) != version or number in self.rounds:
+                continue
+            if number > self.committed:
+                specs = _schedule_round(self.task, self.team_set, self.learner, number, self.sizes, self.members)
+            elif number in self.untrained:
+                specs = [spec for spec in _schedule_round(self.task, self.team_set, self.learner, number, self.sizes,
+                                                          self.members) if spec.index in self.untrained[number]]
+            else:
+                continue
+            self.rounds[number] = Job(number, version, specs)
+            self.workers.submit(self.rounds[number], specs, version)
 
-    def _file(self, finished: Finished) -> None:
-        job: Job = finished.job
-        job.add(finished)
+    def _file(self, event: Finished | Passed) -> None:
+        job: Job = event.job
+        if isinstance(event, Passed):
+            job.turns[event.index] = max(event.turn, job.turns.get(event.index, 0))
+            return
+        job.add(event)
         if job.greedy and job.complete:
             row = self.greedy.add(job)
             self.run_logger.log("ppo_greedy", {name: value for name, value in row.items() if name != "round"},
@@ -265,10 +344,13 @@ class PPORun:
         return load_checkpoint(path, map_location="cpu").model
 
     def _commit(self, number: int, records: list[dict] = ()) -> None:
-        """Commit round `number` with its battle `records` (none when re-committing it for late greedy points)."""
+        """Commit round `number` with the battle `records` its update trained on (none when re-committing it for
+        late greedy points)."""
         self.committed, self.points_at_commit = number, len(self.greedy.rows)
+        self.untrained = {job.number: {spec.index for spec in job.specs}
+                          for job in self.rounds.values() if job.number <= number}
         _commit(self.work, number, self.model, self.optimizer, self.initial, self.config, self.task, self.rows,
-                records, self.greedy)
+                records, self.greedy, self.untrained, self.slots)
 
 
 def _schedule_round(task: BestResponseTask, team_set, learner: str, number: int, sizes: list[int],
@@ -331,26 +413,29 @@ class GreedyEvaluation:
         return row
 
 
-def _round_row(number: int, battles: int, job: Job, lag: int, update: dict, updated_s: float, round_s: float,
-               idle_s: float) -> dict[str, Any]:
-    """Round `number`'s metrics. `round_s`: wall time since the previous commit (its steady battles/s);
-    `learner_idle_s`: how long the learner waited for the round's last battle."""
-    records = job.sorted_records()
-    summary = summarize_results(records)
+def _round_row(number: int, battles: int, records: list[dict], lag: int, update: dict, updated_s: float,
+               round_s: float, play_s: float, idle_s: float) -> dict[str, Any]:
+    """Update `number`'s metrics over the battles it trained on (`records`; none: no win rate, no loss). `round_s`: wall time since the previous
+    commit (its steady battles/s); `play_s`: from the round's release until its update could start;
+    `learner_idle_s`: how long the learner waited for that."""
+    summary = summarize_results(records) if records else {"win_rate": None, "ci95": (None, None)}
+    version = acting_version(number, lag)
     return {"round": number, "battles": battles, "win_rate": summary["win_rate"],
             "win_rate_ci_low": summary["ci95"][0], "win_rate_ci_high": summary["ci95"][1],
             **{name: update[name] for name in METRICS}, "explained_variance": update["explained_variance"],
             "samples": update["samples"], "updates": update["updates"], "behaviour_kl": update["behaviour_kl"],
-            "acting_version": job.version, "policy_lag": number - 1 - job.version,
+            "acting_version": version, "policy_lag": number - 1 - version,
+            "deferred": sum(record["round"] < number for record in records),
             "battles_per_s": len(records) / round_s, "samples_per_s": update["samples"] / round_s,
-            "update_samples_per_s": update["processed"] / updated_s,
-            "play_s": job.completed - job.released, "update_s": updated_s, "learner_idle_s": idle_s}
+            "update_samples_per_s": update["processed"] / updated_s if updated_s else None,
+            "play_s": play_s, "update_s": updated_s, "learner_idle_s": idle_s}
 
 
 def _commit(work: Path, number: int, model, optimizer, initial, config: dict, task: BestResponseTask,
-            rows: list[dict], records: list[dict], greedy: GreedyEvaluation) -> None:
+            rows: list[dict], records: list[dict], greedy: GreedyEvaluation, untrained: dict[int, set[int]],
+            slots: int) -> None:
     """The round's policy and battle records first, then the state that points at them: a kill in between
-    replays the round."""
+    replays the round. `untrained`: battles of committed rounds that a later update trains on (replayed on resume)."""
     save_checkpoint(checkpoint_path(work, "round", number), model, model_config=initial.model_config,
                     obs_dim=initial.obs_dim, feature_version=initial.feature_version,
                     train_config={"oracle": "ppo", **config},
@@ -360,7 +445,7 @@ def _commit(work: Path, number: int, model, optimizer, initial, config: dict, ta
     append_jsonl(battles, records)
     state = {"round": number, "optimizer": optimizer.state_dict(), "rows_json": json.dumps(rows),
              "battles_bytes": battles.stat().st_size, "greedy_rows_json": json.dumps(greedy.rows),
-             "greedy_records_json": json.dumps(greedy.records)}
+             "greedy_records_json": json.dumps(greedy.records), "untrained_json": json.dumps({number: sorted(indices) for number, indices in untrained.items()})}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(work / STATE_FILE, buffer.getvalue())
@@ -368,25 +453,25 @@ def _commit(work: Path, number: int, model, optimizer, initial, config: dict, ta
     if greedy.rows:
         write_metrics_csv(work / "greedy_eval.csv", greedy.rows)
         write_jsonl(work / "greedy_eval.jsonl", greedy.records)
-    _drop_spent_checkpoints(work, number, config["policy_lag"], greedy)
+    _drop_spent_checkpoints(work, number, slots, greedy)
 
 
-def _drop_spent_checkpoints(work: Path, committed: int, lag: int, greedy: GreedyEvaluation) -> None:
-    """Delete the round checkpoints no resume can need: a resume after round `committed` plays the unfinished rounds
-    with rounds committed − lag .. committed. The greedy evaluation points' checkpoints stay, so the learning curve
-    can be replayed; a long best response keeps a few files instead of one per round (3 MB each)."""
-    for number in range(1, committed - lag):
+def _drop_spent_checkpoints(work: Path, committed: int, slots: int, greedy: GreedyEvaluation) -> None:
+    """Delete the round checkpoints no resume can need: a resume after round `committed` plays what is left with the
+    last `slots` versions, committed + 1 − slots .. committed. The greedy evaluation points' checkpoints stay, so the
+    learning curve can be replayed; a long best response keeps a few files instead of one per round (3 MB each)."""
+    for number in range(1, committed + 1 - slots):
         if not greedy.due(number):
             checkpoint_path(work, "round", number).unlink(missing_ok=True)
 
 
-def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], tuple[list, list]]:
-    """(rounds done, metrics rows, greedy evaluation rows and records) of the last committed round; weights and
-    optimizer restored, battle records appended after it cut off."""
+def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], tuple[list, list], dict[int, set[int]]]:
+    """(rounds done, metrics rows, greedy evaluation rows and records, battles of done rounds not yet trained on by
+    round) of the last committed round; weights and optimizer restored, battle records appended after it cut off."""
     path = work / STATE_FILE
     if not path.is_file():
         (work / BATTLES_FILE).unlink(missing_ok=True)  # records of a round killed before the first commit
-        return 0, [], ([], [])
+        return 0, [], ([], []), {}
     state = torch.load(path, map_location=device, weights_only=True)
     if "battles_bytes" not in state:
         raise UsageError(f"{path} was written by an older pokepsro: delete {work} to restart this best response")
@@ -398,4 +483,6 @@ def _resume(work: Path, model, optimizer, device) -> tuple[int, list[dict], tupl
     optimizer.load_state_dict(state["optimizer"])
     print(f"resuming PPO after round {number} ({path})")
     greedy = (json.loads(state.get("greedy_rows_json", "[]")), json.loads(state.get("greedy_records_json", "[]")))
-    return number, json.loads(state["rows_json"]), greedy
+    untrained = {int(round_number): set(indices)
+                 for round_number, indices in json.loads(state.get("untrained_json", "{}")).items()}
+    return number, json.loads(state["rows_json"]), greedy, untrained

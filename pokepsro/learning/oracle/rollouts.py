@@ -58,6 +58,7 @@ class RolloutSettings:
     max_turns: int
     battle_timeout_s: float
     slots: int = 1  # versions of the learner's weights that may act at once
+    report_every_turns: int = 0  # tell the parent each time a battle of side A passes this many more turns (0 = never)
 
 
 def greedy_key(learner: str) -> str:
@@ -95,6 +96,16 @@ class Finished:
     job: Any
     record: dict
     episode: Steps | None
+
+
+@dataclass
+class Passed:
+    """A battle still playing has reached `turn` (so it lasts at least that long): what lets the learner stop
+    waiting for a long battle whose decisions a later update will train on."""
+
+    job: Any
+    index: int
+    turn: int
 
 
 @dataclass
@@ -162,9 +173,10 @@ class RolloutWorkers:
             self.queue.append(dataclasses.replace(spec, index=ticket, policy_a=policy))
         self._hand_out()
 
-    def collect(self, timeout: float) -> list[Finished]:
-        """The battles finished within `timeout` seconds (at least one, unless the time ran out)."""
-        finished: list[Finished] = []
+    def collect(self, timeout: float) -> list[Finished | Passed]:
+        """The battles finished, and the turns reported, within `timeout` seconds (at least one, unless the time
+        ran out)."""
+        finished: list[Finished | Passed] = []
         for inbox in wait(list(self.workers), timeout=timeout):
             worker = self.workers[inbox]
             while inbox.poll():
@@ -177,6 +189,11 @@ class RolloutWorkers:
                     raise payload[0]
                 if kind == "read":
                     self._read(Path(payload[0]))
+                    continue
+                if kind == "turn":
+                    ticket, turn = payload
+                    if ticket in self.tickets:
+                        finished.append(Passed(self.tickets[ticket].job, self.tickets[ticket].spec.index, turn))
                     continue
                 worker.held -= 1
                 finished.append(self._finished(*payload))
@@ -221,15 +238,35 @@ class _StreamFeed:
 
     exhausted = False
 
-    def __init__(self, outbox: Connection, episodes: LearnerEpisodes) -> None:
+    def __init__(self, outbox: Connection, episodes: LearnerEpisodes, turns: _TurnReports | None) -> None:
         self.outbox = outbox
         self.episodes = episodes
+        self.turns = turns
 
     def top_up(self, held: int) -> None:
         """The parent pushes battles as this worker has room; it never asks."""
 
     def recorded(self, record: dict) -> None:
+        if self.turns is not None:
+            self.turns.forget(record["index"])
         self.outbox.send(("battle", record, self.episodes.pop(record["index"])))
+
+
+class _TurnReports:
+    """Turn callback of a worker's arena: side A's battle `index` has reached another `every` turns."""
+
+    def __init__(self, outbox: Connection, every: int) -> None:
+        self.outbox, self.every = outbox, every
+        self.reported: dict[int, int] = {}
+
+    def __call__(self, spec: BattleSpec, turn: int) -> None:
+        passed = (turn - 1) // self.every if turn > 0 else 0
+        if passed > self.reported.get(spec.index, 0):
+            self.reported[spec.index] = passed
+            self.outbox.send(("turn", spec.index, turn))
+
+    def forget(self, index: int) -> None:
+        self.reported.pop(index, None)
 
 
 def _players(settings: RolloutSettings, models: list) -> dict:
@@ -253,9 +290,10 @@ def serve(inbox: Connection, outbox: Connection) -> int:
     settings: RolloutSettings = inbox.recv()
     models = [build_model(settings.model_config, settings.obs_dim).eval() for _ in range(settings.slots)]
     episodes = LearnerEpisodes()
+    turns = _TurnReports(outbox, settings.report_every_turns) if settings.report_every_turns else None
     arena_settings = ArenaSettings(players=_players(settings, models), battle_format=settings.battle_format,
                                    concurrency=settings.concurrency, record_path=None, max_turns=settings.max_turns,
-                                   battle_timeout_s=settings.battle_timeout_s, on_battle_end=episodes)
+                                   battle_timeout_s=settings.battle_timeout_s, on_battle_end=episodes, on_turn=turns)
 
     def handle(arena, message) -> None:
         kind, *payload = message
@@ -267,7 +305,7 @@ def serve(inbox: Connection, outbox: Connection) -> int:
         else:
             arena.receive(payload[0])
 
-    return serve_arena(inbox, outbox, arena_settings, _StreamFeed(outbox, episodes), handle)
+    return serve_arena(inbox, outbox, arena_settings, _StreamFeed(outbox, episodes, turns), handle)
 
 
 if __name__ == "__main__":
