@@ -8,7 +8,8 @@ seeded from --seed) against one heuristic, for `battles-per-worker × workers` b
 points off. It prints, per count: the steady battles/s (the battles of the rounds after the first two over the wall
 time from the second commit to the last), the whole job's battles/s (start-up included), how many cores the job
 kept busy (CPU seconds of the job and its processes over its wall time), the learner's idle share, and the
-fraction of linear scaling, steady(w) / (w · steady(1)). Results go to --out/scaling.json.
+fraction of linear scaling, steady(w) / (w · steady(1)), and the share of battles trained on by a later update than
+their round's (`--ppo defer_after_turns=T`). Results go to --out/scaling.json.
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ def measure(init: Path, workers: int, args: argparse.Namespace, ppo: dict, work:
     result = train_best_response("ppo", task)
     job_s = time.perf_counter() - started
     cores_busy = (cpu_seconds() - cpu_before) / job_s
-    steady = [{**row, "round_s": row["samples"] / row["samples_per_s"]} for row in result.metrics[STEADY_AFTER_ROUNDS:]]
+    steady = result.metrics[STEADY_AFTER_ROUNDS:]
     return {"workers": workers, "battles": battles, "job_s": job_s, "job_battles_per_s": battles / job_s,
             "cores_busy": cores_busy,
             "steady_battles_per_s": sum(row["battles_per_s"] * row["round_s"] for row in steady)
             / sum(row["round_s"] for row in steady),
+            "deferred_share": sum(row["deferred"] for row in result.metrics) / battles,
             "learner_idle_share": sum(row["learner_idle_s"] for row in steady) / sum(row["round_s"] for row in steady),
             "update_s": statistics.median(row["update_s"] for row in steady),
             "win_rate_last_round": result.metrics[-1]["win_rate"]}
@@ -100,14 +102,16 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     base = rows[0]["steady_battles_per_s"] / rows[0]["workers"]
     print(f"\nPPO oracle against {args.opponent}, policy_lag {ppo['policy_lag']}, rounds of {ppo['round_battles']}, "
-          f"{args.concurrency_per_worker} battles in flight per worker, init {args.init or 'untrained small'}")
-    print("| rollout workers | steady battles/s | of linear | whole job battles/s | cores busy | learner idle | update s |")
-    print("|---|---|---|---|---|---|---|")
+          f"defer_after_turns {ppo['defer_after_turns']}, {args.concurrency_per_worker} battles in flight per worker, "
+          f"init {args.init or 'untrained small'}")
+    print("| rollout workers | steady battles/s | of linear | whole job battles/s | cores busy | learner idle | update s "
+          "| trained later |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         row["of_linear"] = row["steady_battles_per_s"] / (row["workers"] * base)
         print(f"| {row['workers']} | {row['steady_battles_per_s']:.1f} | {row['of_linear']:.2f} | "
               f"{row['job_battles_per_s']:.1f} | {row['cores_busy']:.2f} | {row['learner_idle_share']:.0%} | "
-              f"{row['update_s']:.2f} |")
+              f"{row['update_s']:.2f} | {row['deferred_share']:.1%} |")
     atomic_write_json(args.out / "scaling.json", {"ppo": ppo, "opponent": args.opponent, "rows": rows})
 
 

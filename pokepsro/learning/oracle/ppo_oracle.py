@@ -426,7 +426,7 @@ def _round_row(number: int, battles: int, records: list[dict], lag: int, update:
             "samples": update["samples"], "updates": update["updates"], "behaviour_kl": update["behaviour_kl"],
             "acting_version": version, "policy_lag": number - 1 - version,
             "deferred": sum(record["round"] < number for record in records),
-            "battles_per_s": len(records) / round_s, "samples_per_s": update["samples"] / round_s,
+            "round_s": round_s, "battles_per_s": len(records) / round_s, "samples_per_s": update["samples"] / round_s,
             "update_samples_per_s": update["processed"] / updated_s if updated_s else None,
             "play_s": play_s, "update_s": updated_s, "learner_idle_s": idle_s}
 
