@@ -129,8 +129,12 @@ class Job:
     released: float = field(default_factory=time.perf_counter)
     completed: float | None = None
 
+    def __post_init__(self) -> None:
+        self.playing = {spec.index for spec in self.specs}  # not finished yet
+
     def add(self, finished: Finished) -> None:
         index = finished.record["index"]
+        self.playing.discard(index)
         self.records[index] = finished.record
         if finished.episode is not None:
             self.episodes[index] = finished.episode
@@ -253,8 +257,8 @@ class PPORun:
     def _ready(self, number: int) -> bool:
         """Every battle that update `number` could train on is over: each battle of rounds up to `number` is
         finished or known to belong to a later update."""
-        return all(spec.index in job.records or self._update_of(job, spec.index) > number
-                   for job in self.rounds.values() if job.number <= number for spec in job.specs)
+        return all(self._update_of(job, index) > number
+                   for job in self.rounds.values() if job.number <= number for index in job.playing)
 
     def _batch(self, number: int) -> list[tuple[Job, int]]:
         """(round, battle index) of the battles update `number` trains on, in battle-index order."""
