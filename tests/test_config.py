@@ -30,6 +30,11 @@ def test_shipped_configs_are_valid(path):
      r"oracle\.offline is missing"),
     ({"oracle": {"kind": "ppo", "ppo": {"battles": 8, "workers": 1, "hyper": "nosuchppo"}}},
      r"oracle\.ppo\.hyper: unknown ppo config 'nosuchppo'"),
+    ({"oracle": {"kind": "ppo", "ppo": {"battles": 8, "workers": 1, "hyper": "ppo", "hyper_overrides": {"lag": 2}}}},
+     r"oracle\.ppo\.hyper_overrides: ppo config has unknown keys \['lag'\]"),
+    ({"oracle": {"kind": "ppo", "ppo": {"battles": 8, "workers": 1, "hyper": "ppo",
+                                        "hyper_overrides": {"defer_after_turns": -1}}}},
+     r"oracle\.ppo\.hyper_overrides: ppo config defer_after_turns must be int >= 0"),
     ({"battles_per_matchup": "many"}, "battles_per_matchup"),
     ({"backend": "websocket"}, "backend"),
     ({"batles_per_matchup": 10}, "batles_per_matchup"),
@@ -97,6 +102,11 @@ def test_the_oracles_are_checked_once_into_plain_params_that_retrain_exactly_on_
                                       "hyper": load_ppo_config("ppo")}
     config["oracle"]["ppo"]["workers"] = 7
     assert validate_config(copy.deepcopy(config)) == oracles
+    config["oracle"]["ppo"]["hyper_overrides"] = {"defer_after_turns": 48}
+    overridden = validate_config(copy.deepcopy(config))
+    assert asdict(overridden.options) == {"battles": 4096, "hyper": {**load_ppo_config("ppo"), "defer_after_turns": 48}}
+    assert overridden.refine.hyper["defer_after_turns"] == 48
+    del config["oracle"]["ppo"]["hyper_overrides"]
     config["oracle"]["kind"] = "offline"
     offline = validate_config(config).options
     assert asdict(offline)["train_config"]["epochs"] == config["oracle"]["offline"]["epochs"]

@@ -108,10 +108,14 @@ class Options:
 
 
 def check(config: dict) -> Options:
-    """The workflow config's `oracle.ppo` block (shape checked by config/schema.yaml), its hyper-parameters loaded."""
+    """The workflow config's `oracle.ppo` block (shape checked by config/schema.yaml), its hyper-parameters loaded
+    and `hyper_overrides` put over them (each key one of the file's)."""
     settings = config["oracle"]["ppo"]
-    return Options(battles=settings["battles"],
-                   hyper=checked_config_value("oracle.ppo.hyper", load_ppo_config, settings["hyper"]))
+    hyper = checked_config_value("oracle.ppo.hyper", load_ppo_config, settings["hyper"])
+    overrides = settings.get("hyper_overrides") or {}
+    if overrides:
+        hyper = checked_config_value("oracle.ppo.hyper_overrides", load_ppo_config, {**hyper, **overrides})
+    return Options(battles=settings["battles"], hyper=hyper)
 
 
 @dataclass
