@@ -20,7 +20,7 @@ import torch
 from pokepsro.core.files import read_jsonl
 
 RUN_SPECIFIC = {"wall_s", "finished_at", "battle_id", "showdown_battle", "workers", "seconds", "play_s", "update_s",
-                "battles_per_s", "samples_per_s", "update_samples_per_s", "eval_s", "learner_idle_s",
+                "round_s", "battles_per_s", "samples_per_s", "update_samples_per_s", "eval_s", "learner_idle_s",
                 "battles_bytes"}  # battles_bytes: the length of battles.jsonl, whose records hold run-specific fields
 COMPARED = (".json", ".jsonl", ".csv", ".npz", ".pt")
 
