@@ -258,11 +258,11 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defer", [0, 10])
-def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch, defer):
+def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypatch):
     """Weights travel to the workers every round (as files in shared memory); each battle's draws are its own, so the spread does not matter,
     nor does the code path of another CPU forced on the worker processes; nor, with long battles trained on later
-    (`defer_after_turns`), when the workers report their turns."""
+    (`defer_after_turns` 10: most battles here), when the workers report their turns. (Deferral off: the resume
+    test.)"""
     from pokepsro.learning.oracle import rollouts
 
     shared_memory = tmp_path / "shm"
@@ -276,11 +276,12 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypat
                 monkeypatch.setenv(name, value)
         task = ppo_task(tmp_path / f"workers{workers}", init, battles=16, round_battles=8, greedy_every=1,
                         greedy_battles=4, runtime={**RUNTIME, "workers": workers})
-        task.options.hyper["defer_after_turns"] = defer
+        task.options.hyper["defer_after_turns"] = 10
         runs[workers] = train_best_response("ppo", task)
     assert not list(shared_memory.iterdir())  # every weight file and folder removed
     assert outcomes(tmp_path / "workers1" / "work") == outcomes(tmp_path / "workers2" / "work")
     assert trained_in(tmp_path / "workers1" / "work") == trained_in(tmp_path / "workers2" / "work")
+    assert any(update > number for number, update in trained_in(tmp_path / "workers1" / "work").values())
     assert greedy_points(tmp_path / "workers1" / "work") == greedy_points(tmp_path / "workers2" / "work")
     one, two = (load_checkpoint(runs[w].checkpoint).model.state_dict() for w in (1, 2))
     for name, tensor in one.items():
