@@ -321,15 +321,12 @@ class PPORun:
             self.workers.submit(self.points[version], self.greedy.specs, version, greedy=True)
         first = min(self.untrained, default=self.committed + 1)
         for number in range(first, len(self.sizes) + 1):
-            if acting_version(number, self.lag) != version or number in self.rounds:
+            if (acting_version(number, self.lag) != version or number in self.rounds
+                    or (number <= self.committed and number not in self.untrained)):
                 continue
-            if number > self.committed:
-                specs = _schedule_round(self.task, self.team_set, self.learner, number, self.sizes, self.members)
-            elif number in self.untrained:
-                specs = [spec for spec in _schedule_round(self.task, self.team_set, self.learner, number, self.sizes,
-                                                          self.members) if spec.index in self.untrained[number]]
-            else:
-                continue
+            specs = _schedule_round(self.task, self.team_set, self.learner, number, self.sizes, self.members)
+            if number <= self.committed:
+                specs = [spec for spec in specs if spec.index in self.untrained[number]]
             self.rounds[number] = Job(number, version, specs)
             self.workers.submit(self.rounds[number], specs, version)
 
