@@ -222,12 +222,13 @@ class GymLeader(Gen1Player):
             return self.create_order(switch) if switch else self.choose_random_order(battle)
         active, opponent = facing
         moves = battle.available_moves
+        me, foe = gen1.combatant(active), gen1.combatant(opponent)  # read once: every estimate below uses them
         return self.create_order(
-            self.ko_move(moves, active, opponent)
+            self.ko_move(moves, me, foe)
             or self.emergency_switch(battle, active, opponent)
             or self.heal_move(moves, active)
             or self.setup_move(moves, active)
-            or self.best_damage_move(moves, active, opponent)
+            or self.best_damage_move(moves, active, opponent, me, foe)
         )
 
     def best_switch(self, battle: AbstractBattle) -> Pokemon | None:
@@ -239,8 +240,8 @@ class GymLeader(Gen1Player):
             return self.rng.choice(switches)
         return self.best_by(switches, lambda mon: matchup_score(mon, opponent))
 
-    def ko_move(self, moves: list[Move], active: Pokemon, opponent: Pokemon) -> Move | None:
-        chances = {move: gen1.ko_chance(move, active, opponent) for move in moves}
+    def ko_move(self, moves: list[Move], me: gen1.Combatant, foe: gen1.Combatant) -> Move | None:
+        chances = {move: gen1.hit_ko_chance(gen1.move_info(move), me, foe) for move in moves}
         likely = [move for move in moves if chances[move] >= self.LIKELY_KO]
         if not likely:
             return None
@@ -268,11 +269,12 @@ class GymLeader(Gen1Player):
             return self.rng.choice(setup)
         return None
 
-    def best_damage_move(self, moves: list[Move], active: Pokemon, opponent: Pokemon) -> Move:
+    def best_damage_move(self, moves: list[Move], active: Pokemon, opponent: Pokemon, me: gen1.Combatant,
+                         foe: gen1.Combatant) -> Move:
         """Highest expected damage; Explosion/Self-Destruct only once the user has little left to lose."""
         if active.current_hp_fraction >= self.SACRIFICE_BELOW_HP:
             moves = [move for move in moves if not gen1.is_self_destruct(move)] or moves
-        damage = {move: gen1.expected_damage(move, active, opponent) for move in moves}
+        damage = {move: gen1.turn_damage(gen1.move_info(move), me, foe) for move in moves}
         if max(damage.values()) > 0:
             return self.best_by(moves, damage.__getitem__)
         useful_status = [move for move in moves if gen1.can_inflict_status(move, opponent)]

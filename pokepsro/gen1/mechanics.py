@@ -308,7 +308,12 @@ def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
 
 def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
     """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
-    return move_info(move).accuracy if damage_if_hit(move, attacker, defender) >= current_hp(defender) else 0.0
+    return hit_ko_chance(move_info(move), combatant(attacker), combatant(defender))
+
+
+def hit_ko_chance(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
+    """`ko_chance` on pre-read data."""
+    return info.accuracy if hit_damage(info, attacker, defender) >= defender.current_hp else 0.0
 
 
 def can_inflict_status(move: Move, defender: Pokemon) -> bool:

@@ -31,6 +31,7 @@ moveset in the server request (Struggle / Recharge, which are not in the moveset
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Iterable, Sequence
 
@@ -253,13 +254,18 @@ def order_to_action(battle: AbstractBattle, order: BattleOrder) -> int | None:
 # -- the observation ------------------------------------------------------------------------------------------
 
 
+# log2(multiplier) / 2 for the Gen 1 chart's products (math.log2 for anything else, the same value)
+_HALF_LOG2 = {0.25: -1.0, 0.5: -0.5, 1.0: 0.0, 2.0: 0.5, 4.0: 1.0}
+
+
 def _effectiveness_features(info: MoveInfo | None, defender_types: Sequence | None) -> tuple[float, float]:
     if info is None or defender_types is None or info.status_move:
         return 0.0, 0.0
     multiplier = type_effectiveness(info.type, defender_types)
     if multiplier == 0:
         return 1.0, 0.0
-    return 0.0, float(np.log2(multiplier)) / 2
+    half_log2 = _HALF_LOG2.get(multiplier)
+    return 0.0, math.log2(multiplier) / 2 if half_log2 is None else half_log2
 
 
 def _move_block(out: np.ndarray, move_id: str, move: Move | None, defender_types: Sequence | None,
@@ -271,45 +277,62 @@ def _move_block(out: np.ndarray, move_id: str, move: Move | None, defender_types
     out[_MOVE_DYNAMIC:] = _STATIC_MOVES.get(move_id, _NO_STATIC)
 
 
-def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], defender_types: Sequence | None,
-                   legal_move_ids: Iterable[str] = ()) -> None:
-    legal_move_ids = set(legal_move_ids)
-    at = 0
-    out[at] = 1.0  # revealed
-    at += 1
-    out[at + _species_index(pokemon)] = 1.0
-    at += NUM_SPECIES
-    for pokemon_type in pokemon.types:
-        if pokemon_type in _TYPE_INDEX:
-            out[at + _TYPE_INDEX[pokemon_type]] = 1.0
-    at += len(TYPES)
-    base_stats = pokemon.base_stats
-    for offset, stat in enumerate(_BASE_STATS):
-        out[at + offset] = base_stats.get(stat, 0) / 255
-    at += len(_BASE_STATS)
-    out[at] = pokemon.current_hp_fraction
-    at += 1
-    if pokemon.status in _STATUSES:
-        out[at + _STATUSES.index(pokemon.status)] = 1.0
-    at += len(_STATUSES)
-    out[at] = float(pokemon.fainted)
-    out[at + 1] = min(pokemon.status_counter, 7) / 7
-    out[at + 2] = float(pokemon.active)
-    at += 3
+# A Pokémon block is its identity (revealed flag, species one-hot, types, base stats: fixed unless it transforms),
+# its state (HP, status, boosts, volatiles...) and its move blocks. Identities are read once per combination.
+_IDENTITY_DIM = 1 + NUM_SPECIES + len(TYPES) + len(_BASE_STATS)
+_STATE_DIM = 1 + len(_STATUSES) + 3 + len(_BOOSTS) + len(_VOLATILES) + 2
+_MOVES_START = _IDENTITY_DIM + _STATE_DIM
+_COUNTERS_AT = 1 + len(_STATUSES)  # fainted, status counter, active
+_BOOSTS_AT = _COUNTERS_AT + 3
+_VOLATILE_SLOT = {name: _BOOSTS_AT + len(_BOOSTS) + i for i, name in enumerate(_VOLATILES)}
+_IDENTITIES: dict[tuple, np.ndarray] = {}
+
+
+def _identity(pokemon: Pokemon) -> np.ndarray:
+    types, base_stats = tuple(pokemon.types), pokemon.base_stats
+    key = (pokemon.species, types, *map(base_stats.get, _BASE_STATS))
+    identity = _IDENTITIES.get(key)
+    if identity is None:
+        identity = np.zeros(_IDENTITY_DIM, dtype=np.float32)
+        identity[0] = 1.0  # revealed
+        identity[1 + _species_index(pokemon)] = 1.0
+        for pokemon_type in types:
+            if pokemon_type in _TYPE_INDEX:
+                identity[1 + NUM_SPECIES + _TYPE_INDEX[pokemon_type]] = 1.0
+        for offset, stat in enumerate(_BASE_STATS):
+            identity[1 + NUM_SPECIES + len(TYPES) + offset] = base_stats.get(stat, 0) / 255
+        _IDENTITIES[key] = identity
+    return identity
+
+
+def _state(pokemon: Pokemon) -> list[float]:
+    state = [0.0] * _STATE_DIM
+    state[0] = pokemon.current_hp_fraction
+    status = pokemon.status
+    if status in _STATUSES:
+        state[1 + _STATUSES.index(status)] = 1.0
+    state[_COUNTERS_AT] = float(status is Status.FNT)
+    state[_COUNTERS_AT + 1] = min(pokemon.status_counter, 7) / 7
+    state[_COUNTERS_AT + 2] = float(pokemon.active)
     boosts = pokemon.boosts
     for offset, stat in enumerate(_BOOSTS):
-        out[at + offset] = boosts.get(stat, 0) / 6
-    at += len(_BOOSTS)
-    effect_names = {effect.name for effect in pokemon.effects}
-    for offset, name in enumerate(_VOLATILES):
-        out[at + offset] = float(name in effect_names)
-    at += len(_VOLATILES)
-    out[at] = float(pokemon.must_recharge)
-    out[at + 1] = float(pokemon.transformed)
-    at += 2
+        state[_BOOSTS_AT + offset] = boosts.get(stat, 0) / 6
+    for effect in pokemon.effects:
+        slot = _VOLATILE_SLOT.get(effect.name)
+        if slot is not None:
+            state[slot] = 1.0
+    state[-2] = float(pokemon.must_recharge)
+    state[-1] = float(pokemon.transformed)
+    return state
+
+
+def _pokemon_block(out: np.ndarray, pokemon: Pokemon, move_ids: Sequence[str], defender_types: Sequence | None,
+                   legal_move_ids: Iterable[str] = ()) -> None:
+    out[:_IDENTITY_DIM] = _identity(pokemon)
+    out[_IDENTITY_DIM:_MOVES_START] = _state(pokemon)
     moves = pokemon.moves
     for slot, move_id in enumerate(move_ids[:NUM_MOVES]):
-        start = at + slot * MOVE_DIM
+        start = _MOVES_START + slot * MOVE_DIM
         _move_block(out[start:start + MOVE_DIM], move_id, moves.get(move_id), defender_types,
                     move_id in legal_move_ids)
 
