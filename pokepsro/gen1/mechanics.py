@@ -59,17 +59,24 @@ def _build_type_chart() -> dict[PokemonType, dict[PokemonType, float]]:
 
 
 TYPE_CHART: dict[PokemonType, dict[PokemonType, float]] = _build_type_chart()
+# The same chart keyed by the members' ids: an Enum member hashes through Python code (its name's hash), and the
+# encoder and the heuristics read the chart ~100 times per decision. Members are singletons that live as long as the
+# process, so an id names one type for good.
+_CHART_BY_ID: dict[int, dict[int, float]] = {
+    id(attacker): {id(defender): multiplier for defender, multiplier in row.items()}
+    for attacker, row in TYPE_CHART.items()
+}
 
 
 def type_effectiveness(move_type: PokemonType, defender_types: Iterable[PokemonType | None]) -> float:
     """Product of the chart entries; types outside Gen 1 (``???`` from Struggle, recharge) are neutral."""
     multiplier = 1.0
-    attacker_row = TYPE_CHART.get(move_type)
+    attacker_row = _CHART_BY_ID.get(id(move_type))
     if attacker_row is None:
         return multiplier
     for defender_type in defender_types:
         if defender_type is not None:
-            multiplier *= attacker_row.get(defender_type, 1.0)
+            multiplier *= attacker_row.get(id(defender_type), 1.0)
     return multiplier
 
 
