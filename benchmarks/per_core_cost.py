@@ -63,7 +63,11 @@ def play(root: Path, checkpoint: Path, opponent: str, battles: int, seed: int) -
 
 
 def run_child(root: Path, args: argparse.Namespace, opponent: str) -> dict:
-    env = {**os.environ, "POKEPSRO_SHOWDOWN_DIR": str(ROOT / "envs" / "showdown" / "node_modules" /
+    from pokepsro.battles.worker_pool import ONE_THREAD  # this checkout's, in the parent only
+
+    # One torch/BLAS thread, as every rollout and battle worker runs (worker_pool.ONE_THREAD): a second thread's
+    # spin-waits would be charged to the Python side (~40 ms per battle on 2 cores).
+    env = {**os.environ, **ONE_THREAD, "POKEPSRO_SHOWDOWN_DIR": str(ROOT / "envs" / "showdown" / "node_modules" /
                                                      "pokemon-showdown"), "PYTHONPATH": str(root)}
     command = [sys.executable, __file__, "--child", str(root), "--checkpoint", str(args.checkpoint),
                "--battles", str(args.battles), "--opponents", opponent, "--seed", str(args.seed)]
@@ -92,9 +96,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child is not None:
+    if args.child is not None:  # imports only the pokepsro under args.child
         print(json.dumps(play(args.child, args.checkpoint.resolve(), args.opponents[0], args.battles, args.seed)))
         return
+    sys.path.insert(0, str(ROOT))
     if not args.checkpoint.is_file():
         raise SystemExit(f"no checkpoint at {args.checkpoint}: pass --checkpoint (e.g. a bootstrap's refined.pt)")
     args.checkpoint = args.checkpoint.resolve()
