@@ -154,6 +154,31 @@ def test_a_battle_acts_alike_however_its_decisions_are_batched():
     assert draws([5, 3, 1, 0, 2, 4], 4, greedy=True) == draws(list(range(6)), 1, greedy=True)
 
 
+def test_every_op_that_picks_actions_runs_on_the_acting_threads(monkeypatch):
+    """Sampling too, not only the forward pass: in a thread left at 2 torch threads (a process that plays battles in
+    its own loop thread, as the CLI does), a second thread spin-waited after each small op, ~40 ms of CPU a battle."""
+    from pokepsro.core.numerics import ACTING_THREADS
+    from pokepsro.learning import model as model_module
+
+    seen = []
+    for name in ("log_softmax", "multinomial"):
+        original = getattr(torch, name)
+        monkeypatch.setattr(torch, name, lambda *args, _op=original, **kwargs: (
+            seen.append(torch.get_num_threads()), _op(*args, **kwargs))[1])
+    torch.manual_seed(0)
+    model = build_model(TINY_MODEL, OBS_DIM)
+    obs, mask = np.zeros((3, OBS_DIM), dtype=np.float32), np.ones((3, NUM_ACTIONS), dtype=bool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model_module.policy_act(model, obs, mask, temperature=0.5, generator=seeded_generator(1))
+        model_module.policy_act(model, obs, mask, temperature=0.5, row_generators=[seeded_generator(i) for i in range(3)])
+        assert torch.get_num_threads() == 2  # the caller's count comes back
+    finally:
+        torch.set_num_threads(threads)
+    assert seen and set(seen) == {ACTING_THREADS}
+
+
 def test_per_battle_rngs_follow_the_announced_seed_of_each_battle():
     rngs = PerBattleRngs(random.Random)
     assert rngs.get("battle-1") is None  # no seed announced: the player falls back on its own RNG
