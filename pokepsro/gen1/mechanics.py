@@ -265,7 +265,7 @@ def _fixed_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> f
 
 
 def hit_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
-    """`damage_if_hit` on pre-read data."""
+    """Mean HP damage when the move connects (rolls, crits and multi-hit averaged; accuracy not)."""
     if info.status_move:
         return 0.0
     effectiveness = type_effectiveness(info.type, defender.types)
@@ -291,7 +291,7 @@ def hit_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> floa
 
 
 def turn_damage(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
-    """`expected_damage` on pre-read data: accuracy-weighted, halved for charge/recharge moves."""
+    """Expected HP damage per turn spent: accuracy-weighted; charge/recharge moves cost two turns."""
     return per_turn(info, hit_damage(info, attacker, defender))
 
 
@@ -303,23 +303,8 @@ def per_turn(info: MoveInfo, hit: float) -> float:
     return damage
 
 
-def damage_if_hit(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    """Mean HP damage when the move connects (rolls, crits and multi-hit averaged; accuracy not)."""
-    return hit_damage(move_info(move), combatant(attacker), combatant(defender))
-
-
-def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    """Expected HP damage per turn spent: accuracy-weighted; charge/recharge moves cost two turns."""
-    return turn_damage(move_info(move), combatant(attacker), combatant(defender))
-
-
-def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
-    return hit_ko_chance(move_info(move), combatant(attacker), combatant(defender))
-
-
 def hit_ko_chance(info: MoveInfo, attacker: Combatant, defender: Combatant) -> float:
-    """`ko_chance` on pre-read data."""
+    """Rough chance the move faints the defender this turn: its accuracy if a mean hit is enough."""
     return info.accuracy if hit_damage(info, attacker, defender) >= defender.current_hp else 0.0
 
 
