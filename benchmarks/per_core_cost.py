@@ -137,7 +137,9 @@ def main() -> None:
             print(f"| {opponent} | {path} | {cells['python_ms']:.1f} | {cells['simulator_ms']:.1f} | "
                   f"{cells['battles_per_core_s']:.1f} | {speedup} | {same} |")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
+        from pokepsro.core.files import atomic_write_json
+
+        atomic_write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -133,3 +133,25 @@ def test_node_profile_summary_charges_real_battles_to_the_simulator_engine(tmp_p
     shares = {line.split("|")[1].strip(): float(line.split("|")[2].strip(" %")) for line in table.splitlines()[2:]}
     assert sum(shares.values()) == pytest.approx(100.0, abs=0.5), shares
     assert shares["simulator engine (sim/, lib/)"] > 10.0, shares
+
+
+@pytest.mark.slow
+def test_per_core_cost_compares_a_baseline_worktree_that_plays_the_same_battles(tmp_path):
+    """Against HEAD itself (a git worktree): both paths import their own pokepsro and play the same battles."""
+    from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+    from pokepsro.learning.model import build_model, save_checkpoint
+
+    tiny = {"architecture": "residual_mlp", "width": 16, "depth": 1, "expansion": 2}
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", build_model(tiny, OBS_DIM), model_config=tiny, obs_dim=OBS_DIM,
+                                 feature_version=FEATURE_VERSION, train_config={}, epoch=0, metrics={})
+    out = tmp_path / "per_core.json"
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "per_core_cost.py"), "--baseline", "HEAD", "--checkpoint", str(checkpoint),
+         "--battles", "4", "--repeats", "1", "--opponents", "gym_leader", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    row = json.loads(out.read_text())["matchups"]["gym_leader"]
+    assert row["same_battles"] is True
+    for path in ("baseline", "current"):
+        assert row[path]["python_ms"] > 0 and row[path]["simulator_ms"] > 0
+    assert "| gym_leader | current |" in completed.stdout and "| yes |" in completed.stdout
