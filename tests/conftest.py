@@ -7,9 +7,14 @@ import signal
 from pathlib import Path
 
 import pytest
+import torch
 
 from pokepsro.battles.showdown import ShowdownServer
 from pokepsro.gen1.teams import Team, TeamSet, pack_team_text
+from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
+from pokepsro.learning.model import build_model, save_checkpoint
+
+TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 
 EVS = "EVs: 252 HP / 252 Atk / 252 Def / 252 SpA / 252 Spe"
 TEAM_TEXTS = {
@@ -26,6 +31,14 @@ TEAM_TEXTS = {
                  ("Cloyster", "Blizzard", "Clamp", "Explosion", "Hyper Beam"),
                  ("Jolteon", "Thunderbolt", "Double Kick", "Pin Missile", "Thunder Wave")],
 }
+
+
+def write_tiny_checkpoint(path: Path, feature_version: str = FEATURE_VERSION, seed: int = 0) -> Path:
+    """An untrained TINY_MODEL policy (weights from `seed`): real checkpoints for tests that need any policy."""
+    torch.manual_seed(seed)
+    model = build_model(TINY_MODEL, OBS_DIM)
+    return save_checkpoint(path, model, model_config=TINY_MODEL, obs_dim=OBS_DIM, feature_version=feature_version,
+                           train_config={}, epoch=0, metrics={})
 
 
 def team_text(mons: list[tuple[str, ...]]) -> str:

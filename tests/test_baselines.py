@@ -25,16 +25,9 @@ from pokepsro.gen1.baselines import BASELINES, Gen1BossAI, GymLeader, baseline_c
 # ---------------------------------------------------------------------------------------------- type chart
 
 
-def damage_if_hit(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    return gen1.hit_damage(gen1.move_info(move), gen1.combatant(attacker), gen1.combatant(defender))
-
-
-def expected_damage(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    return gen1.turn_damage(gen1.move_info(move), gen1.combatant(attacker), gen1.combatant(defender))
-
-
-def ko_chance(move: Move, attacker: Pokemon, defender: Pokemon) -> float:
-    return gen1.hit_ko_chance(gen1.move_info(move), gen1.combatant(attacker), gen1.combatant(defender))
+def read(move: Move, attacker: Pokemon, defender: Pokemon) -> tuple:
+    """The arguments of gen1's damage estimates (`hit_damage`, `turn_damage`, `hit_ko_chance`), read once."""
+    return gen1.move_info(move), gen1.combatant(attacker), gen1.combatant(defender)
 
 
 def mon(species: str) -> Pokemon:
@@ -113,25 +106,25 @@ def test_multi_hit_and_fixed_damage():
     assert gen1.expected_hits(Move("bodyslam", gen=1)) == 1.0
     alakazam, chansey, gengar = (mon(s) for s in ("alakazam", "chansey", "gengar"))
     seismic = Move("seismictoss", gen=1)
-    assert damage_if_hit(seismic, alakazam, chansey) == 100.0
-    assert damage_if_hit(seismic, alakazam, gengar) == 0.0  # Ghost is immune to Fighting
-    assert damage_if_hit(Move("dragonrage", gen=1), alakazam, chansey) == 40.0
+    assert gen1.hit_damage(*read(seismic, alakazam, chansey)) == 100.0
+    assert gen1.hit_damage(*read(seismic, alakazam, gengar)) == 0.0  # Ghost is immune to Fighting
+    assert gen1.hit_damage(*read(Move("dragonrage", gen=1), alakazam, chansey)) == 40.0
 
 
 def test_expected_damage_orders_moves_sensibly():
     tauros, exeggutor, gengar = (mon(s) for s in ("tauros", "exeggutor", "gengar"))
     blizzard, bodyslam, hyperbeam = (Move(m, gen=1) for m in ("blizzard", "bodyslam", "hyperbeam"))
     # Super-effective Blizzard beats neutral STAB Body Slam on Exeggutor...
-    assert expected_damage(blizzard, tauros, exeggutor) > expected_damage(bodyslam, tauros, exeggutor)
+    assert gen1.turn_damage(*read(blizzard, tauros, exeggutor)) > gen1.turn_damage(*read(bodyslam, tauros, exeggutor))
     # ...Normal moves do nothing to Gengar, and Hyper Beam's recharge halves its value per turn.
-    assert expected_damage(bodyslam, tauros, gengar) == 0.0
-    assert expected_damage(hyperbeam, tauros, exeggutor) == pytest.approx(
-        damage_if_hit(hyperbeam, tauros, exeggutor) * 0.9 / 2)
+    assert gen1.turn_damage(*read(bodyslam, tauros, gengar)) == 0.0
+    assert gen1.turn_damage(*read(hyperbeam, tauros, exeggutor)) == pytest.approx(
+        gen1.hit_damage(*read(hyperbeam, tauros, exeggutor)) * 0.9 / 2)
     # A Tauros Body Slam on a full-HP Exeggutor is roughly a third of its HP, not a KO.
-    fraction = expected_damage(bodyslam, tauros, exeggutor) / gen1.max_hp(exeggutor)
+    fraction = gen1.turn_damage(*read(bodyslam, tauros, exeggutor)) / gen1.max_hp(exeggutor)
     assert 0.2 < fraction < 0.45
-    assert ko_chance(bodyslam, tauros, exeggutor) == 0.0
-    assert expected_damage(Move("amnesia", gen=1), tauros, exeggutor) == 0.0
+    assert gen1.hit_ko_chance(*read(bodyslam, tauros, exeggutor)) == 0.0
+    assert gen1.turn_damage(*read(Move("amnesia", gen=1), tauros, exeggutor)) == 0.0
 
 
 def test_status_and_move_kinds():
@@ -278,7 +271,7 @@ def test_gym_leader_sets_up_about_half_the_time_when_healthy():
 def test_gym_leader_takes_the_sure_ko_over_the_bigger_hit():
     tauros, exeggutor = mon("tauros"), mon("exeggutor")
     blizzard, bodyslam = Move("blizzard", gen=1), Move("bodyslam", gen=1)
-    assert expected_damage(blizzard, tauros, exeggutor) > expected_damage(bodyslam, tauros, exeggutor)
+    assert gen1.turn_damage(*read(blizzard, tauros, exeggutor)) > gen1.turn_damage(*read(bodyslam, tauros, exeggutor))
     full = make_battle(["tauros", "chansey"], "exeggutor")
     assert choices(make_player("gym_leader"), full, 50) == Counter({"blizzard": 50})
     low = make_battle(["tauros", "chansey"], "exeggutor", opponent_hp=15)
@@ -288,8 +281,8 @@ def test_gym_leader_takes_the_sure_ko_over_the_bigger_hit():
 def test_gym_leader_keeps_explosion_for_when_the_user_is_nearly_spent():
     exeggutor, snorlax = mon("exeggutor"), mon("snorlax")
     explosion, psychic = Move("explosion", gen=1), Move("psychic", gen=1)
-    assert expected_damage(explosion, exeggutor, snorlax) > expected_damage(psychic, exeggutor, snorlax)
-    assert ko_chance(explosion, exeggutor, snorlax) == 0.0
+    assert gen1.turn_damage(*read(explosion, exeggutor, snorlax)) > gen1.turn_damage(*read(psychic, exeggutor, snorlax))
+    assert gen1.hit_ko_chance(*read(explosion, exeggutor, snorlax)) == 0.0
     healthy = make_battle(["exeggutor", "chansey"], "snorlax")
     assert choices(make_player("gym_leader"), healthy, 50) == Counter({"psychic": 50})
     spent = make_battle(["exeggutor", "chansey"], "snorlax", hp={"exeggutor": 0.2})

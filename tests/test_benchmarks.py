@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_tiny_checkpoint
 
 from pokepsro.gen1.simulator import node_executable
 
@@ -138,12 +139,7 @@ def test_node_profile_summary_charges_real_battles_to_the_simulator_engine(tmp_p
 @pytest.mark.slow
 def test_per_core_cost_compares_a_baseline_worktree_that_plays_the_same_battles(tmp_path):
     """Against HEAD itself (a git worktree): both paths import their own pokepsro and play the same battles."""
-    from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
-    from pokepsro.learning.model import build_model, save_checkpoint
-
-    tiny = {"architecture": "residual_mlp", "width": 16, "depth": 1, "expansion": 2}
-    checkpoint = save_checkpoint(tmp_path / "tiny.pt", build_model(tiny, OBS_DIM), model_config=tiny, obs_dim=OBS_DIM,
-                                 feature_version=FEATURE_VERSION, train_config={}, epoch=0, metrics={})
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.pt")
     out = tmp_path / "per_core.json"
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / "per_core_cost.py"), "--baseline", "HEAD", "--checkpoint", str(checkpoint),

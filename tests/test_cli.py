@@ -104,9 +104,9 @@ def test_train_rejects_replay_weight_outside_unit_interval(tmp_path, capsys):
     (["INIT", "--opponent", "gym_leader", "--ppo-config", "nosuchppo"], "unknown ppo config 'nosuchppo'"),
 ])
 def test_best_response_bad_input_exits_2_and_writes_nothing(args, message, tmp_path, capsys):
-    from test_oracle import write_checkpoint
+    from conftest import write_tiny_checkpoint
 
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     out = tmp_path / "br"
     argv = ["best-response", *[str(init) if arg == "INIT" else arg for arg in args], "--out", str(out),
             "--battles", "8"]
@@ -119,7 +119,7 @@ def test_best_response_bad_input_exits_2_and_writes_nothing(args, message, tmp_p
 def checkpoint_vs_workflow(tmp_path: Path, *cli_flags: str) -> tuple[list[tuple], list[tuple], str]:
     """The bootstrap checkpoint against `random`: battles of the workflow's evaluation (acting from the config),
     and the same battles from `pokepsro evaluate` with `cli_flags`; plus what the CLI printed."""
-    from test_oracle import write_checkpoint
+    from conftest import write_tiny_checkpoint
 
     from pokepsro.core.files import REPO_ROOT, read_jsonl, read_yaml
     from pokepsro.core.seeding import derive_seed
@@ -129,7 +129,7 @@ def checkpoint_vs_workflow(tmp_path: Path, *cli_flags: str) -> tuple[list[tuple]
 
     config = read_yaml(REPO_ROOT / "config" / "config.yaml")
     validate_config(config)
-    checkpoint = write_checkpoint(tmp_path / "bootstrap.pt")
+    checkpoint = write_tiny_checkpoint(tmp_path / "bootstrap.pt")
     workflow = bootstrap_eval_stage(
         checkpoint=checkpoint, opponents=["random"], out=tmp_path / "bootstrap_eval.json", battles=6,
         team_set="competitive", seed=5, battle={key: config[key] for key in ("battle_format", "max_turns",

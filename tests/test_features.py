@@ -456,9 +456,8 @@ def test_move_damage_follows_the_damage_maths_and_type_chart():
     assert blizzard["damage"] > 2 * body_slam["damage"] > 0
     tauros, rhydon = battle.active_pokemon, battle.opponent_active_pokemon
     for slot, move_id in enumerate(TAUROS[1]):
-        expected = min(gen1.turn_damage(gen1.move_info(tauros.moves[move_id]), gen1.combatant(tauros),
-                                            gen1.combatant(rhydon)) / gen1.max_hp(rhydon),
-                       features.DAMAGE_CAP)
+        hit = gen1.turn_damage(gen1.move_info(tauros.moves[move_id]), gen1.combatant(tauros), gen1.combatant(rhydon))
+        expected = min(hit / gen1.max_hp(rhydon), features.DAMAGE_CAP)
         assert slots[slot]["damage"] == pytest.approx(expected, rel=1e-6)
         assert slots[slot]["ko_chance"] == 0.0
 

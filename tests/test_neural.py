@@ -10,32 +10,25 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODEL, write_tiny_checkpoint
 
 from pokepsro.battles.api import run_battles
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.core.errors import UsageError
 from pokepsro.core.seeding import PerBattleRngs
 from pokepsro.gen1.baselines import RandomBaseline
-from pokepsro.learning.features import FEATURE_VERSION, NUM_ACTIONS, OBS_DIM
-from pokepsro.learning.model import build_model, load_model_config, save_checkpoint
+from pokepsro.learning.features import NUM_ACTIONS, OBS_DIM
+from pokepsro.learning.model import build_model, load_model_config
 from pokepsro.learning.neural import BatchedPolicy, NeuralPlayer, seeded_generator, shared_policy
 from pokepsro.learning.recording import TrajectoryWriter, make_recording
 from pokepsro.learning.trajectories import read_shard, shard_paths
 
-TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 SMALL_MODEL = load_model_config("small")  # the default size, whose float32 rows differ by batch size
-
-
-def write_checkpoint(path, feature_version: str = FEATURE_VERSION):
-    torch.manual_seed(0)
-    model = build_model(TINY_MODEL, OBS_DIM)
-    return save_checkpoint(path, model, model_config=TINY_MODEL, obs_dim=OBS_DIM, feature_version=feature_version,
-                           train_config={}, epoch=0, metrics={})
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "epoch_0.pt")
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "epoch_0.pt")
 
 
 class ErrorCountingNeuralPlayer(NeuralPlayer):
@@ -51,7 +44,7 @@ class ErrorCountingNeuralPlayer(NeuralPlayer):
 
 
 def test_feature_version_mismatch_is_refused(tmp_path):
-    stale = write_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
+    stale = write_tiny_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
     with pytest.raises(UsageError, match="feature version"):
         shared_policy(stale, device="cpu")
 

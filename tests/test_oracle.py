@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODEL, write_tiny_checkpoint
 
 from pokepsro.battles.api import run_battles
 from pokepsro.battles.spec import schedule_matchup
@@ -20,22 +21,14 @@ from pokepsro.core.errors import UsageError
 from pokepsro.core.files import read_jsonl
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM
-from pokepsro.learning.model import build_model, load_checkpoint, save_checkpoint
+from pokepsro.learning.model import build_model, load_checkpoint
 from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_response
 from pokepsro.learning.oracle.ppo import load_ppo_config
 from pokepsro.metagame.population import Population, heuristic_entry, player_factories, player_factory
 
-TINY_MODEL = {"architecture": "residual_mlp", "width": 32, "depth": 1, "expansion": 2}
 BATTLE = {"battle_format": "gen1ou", "max_turns": 300, "battle_timeout_s": 300}
 RUNTIME = {"concurrency": 8, "backend": "direct", "workers": 1, "parallel_matchups": 1}
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OMP_NUM_THREADS": "1"}
-
-
-def write_checkpoint(path: Path, feature_version: str = FEATURE_VERSION, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    model = build_model(TINY_MODEL, OBS_DIM)
-    return save_checkpoint(path, model, model_config=TINY_MODEL, obs_dim=OBS_DIM, feature_version=feature_version,
-                           train_config={}, epoch=0, metrics={})
 
 
 def ppo_task(tmp_path: Path, init: Path, *, battles: int, round_battles: int, opponents=("max_base_power",),
@@ -125,7 +118,7 @@ def outcomes(work: Path) -> list[tuple]:
 def test_a_killed_ppo_job_resumes_from_its_last_round_and_reproduces_an_unbroken_run(tmp_path, defer):
     """With `defer_after_turns` 10 most battles here last longer, so updates train on battles of earlier rounds and
     a commit leaves battles of its round to a later update: the resumed run replays those too."""
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     # The unbroken run takes the code path of another CPU (see test_numerics.py): the pinned path ignores it.
     unbroken = subprocess.run([sys.executable, "-c", RUN_ORACLE.format(tests=str(Path(__file__).parent),
                                                                        tmp=str(tmp_path / "unbroken"), init=str(init),
@@ -187,7 +180,7 @@ def test_a_long_battle_is_trained_on_one_update_later_per_defer_after_turns_turn
 def test_records_appended_past_the_last_commit_are_cut_off_on_resume(tmp_path):
     """A kill after a round's records were appended but before its state was committed leaves records no state
     counts (here a whole one and a torn one): the resumed job cuts them off, so each battle is counted once."""
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     task = ppo_task(tmp_path, init, battles=16, round_battles=8)
     train_best_response("ppo", task)
     battles = tmp_path / "work" / "battles.jsonl"
@@ -200,13 +193,13 @@ def test_records_appended_past_the_last_commit_are_cut_off_on_resume(tmp_path):
 
 
 def test_bad_oracle_input_is_refused_before_any_battle(tmp_path):
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     with pytest.raises(UsageError, match="unknown oracle 'dqn'"):
         train_best_response("dqn", ppo_task(tmp_path, init, battles=8, round_battles=8))
     with pytest.raises(UsageError, match="σ has 1 entries but the population has 2 members"):
         ppo_task(tmp_path, init, battles=8, round_battles=8, opponents=("random", "max_base_power"),
                  sigma=np.ones(1))
-    stale = write_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
+    stale = write_tiny_checkpoint(tmp_path / "stale.pt", feature_version="gen1-v0")
     with pytest.raises(UsageError, match=f"gen1-v0.*{FEATURE_VERSION}"):
         train_best_response("ppo", ppo_task(tmp_path, stale, battles=8, round_battles=8))
     assert not (tmp_path / "work").exists()  # nothing written
@@ -226,12 +219,12 @@ def test_greedy_eval_points_are_greedy_unrecorded_and_leave_training_alone(tmp_p
     """Points at round 0 (the start checkpoint), every 2nd round and the last, each on the same battles past the
     training budget; round 0's are the start checkpoint's greedy battles; the training battles and weights are
     those of a run without the points."""
-    from pokepsro.learning.oracle.ppo_oracle import GreedyEvaluation
     from pokepsro.battles.spec import learner_key
+    from pokepsro.learning.oracle.ppo_oracle import GreedyEvaluation
     from pokepsro.learning.oracle.rollouts import greedy_key
     from pokepsro.metagame.population import PolicyEntry
 
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     task = ppo_task(tmp_path / "eval", init, battles=24, round_battles=8, greedy_every=2, greedy_battles=6)
     result = train_best_response("ppo", task)
     plain = train_best_response("ppo", ppo_task(tmp_path / "plain", init, battles=24, round_battles=8))
@@ -268,7 +261,7 @@ def test_rollout_workers_play_the_same_rounds_as_one_process(tmp_path, monkeypat
     shared_memory = tmp_path / "shm"
     shared_memory.mkdir()
     monkeypatch.setattr(rollouts, "SHARED_MEMORY", shared_memory)
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     runs = {}
     for workers in (1, 2):
         if workers == 2:
@@ -304,7 +297,7 @@ TINY_BUDGET_PPO = {"lr": 3e-3, "epochs": 4, "kl_coef": 0.0, "temperature": 1.0, 
 def tiny_budget_rates(folder: Path, seed: int, battles: int = 256, **ppo_overrides) -> tuple[float, float]:
     """Greedy win rates against `random` (the same 100 battles) of untrained weights drawn from `seed`, before and
     after 256 PPO battles seeded by `seed` (benchmarks/calibrate_ppo_test.py runs it over many seeds)."""
-    init = write_checkpoint(folder / "init.pt", seed=seed)
+    init = write_tiny_checkpoint(folder / "init.pt", seed=seed)
     task = ppo_task(folder, init, battles=battles, round_battles=32, opponents=("random",), seed=seed)
     task.options.hyper.update({**TINY_BUDGET_PPO, **ppo_overrides})
     trained = train_best_response("ppo", task).checkpoint

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from conftest import write_tiny_checkpoint
 from poke_env.concurrency import POKE_LOOP
 from poke_env.player import Player
 from poke_env.ps_client.account_configuration import AccountConfiguration
-from test_oracle import write_checkpoint
 
 from pokepsro.battles.showdown import free_port
 from pokepsro.cli import main
@@ -35,7 +35,7 @@ PASSWORD = "sentinel-Pa55word-9"
 def write_mixture(tmp_path: Path) -> tuple[Path, Path]:
     """σ = ½ max_base_power + ½ a (tiny, untrained) neural checkpoint."""
     members = Population((heuristic_entry("max_base_power"),
-                          PolicyEntry(name="tiny_net", kind="checkpoint", spec=str(write_checkpoint(tmp_path / "net.pt")),
+                          PolicyEntry(name="tiny_net", kind="checkpoint", spec=str(write_tiny_checkpoint(tmp_path / "net.pt")),
                                       options={"greedy": True})))
     members.save(tmp_path / "population.json")
     write_meta_strategy(tmp_path / "meta_strategy.json", members.names, [0.5, 0.5])

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_neural import write_checkpoint
+from conftest import write_tiny_checkpoint
 
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.metagame.matrix import InteractionMatrix, PairCounts
@@ -31,7 +31,7 @@ TIMING = ("battle_id", "wall_s", "finished_at")  # the room tag carries a per-ru
 def stage(tmp_path_factory) -> Path:
     """σ_{-1} over three heuristics, and the grown matrix (with PSRO_BR0's row) played on `variety`."""
     folder = tmp_path_factory.mktemp("stage")
-    write_checkpoint(folder / "br.pt")
+    write_tiny_checkpoint(folder / "br.pt")
     Population(tuple(heuristic_entry(name) for name in MEMBERS)).save(folder / "population.json")
     write_meta_strategy(folder / "meta_strategy.json", MEMBERS, [0.4, 0.3, 0.3])
     names = MEMBERS + ["PSRO_BR0"]

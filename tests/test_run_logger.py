@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_tiny_checkpoint
 from test_analysis import (
     CYCLE,
     NAMES,
@@ -19,7 +20,7 @@ from test_analysis import (
     write_run,
     write_stage,
 )
-from test_oracle import ppo_task, write_checkpoint
+from test_oracle import ppo_task
 
 from pokepsro.cli import main
 from pokepsro.core.errors import UsageError
@@ -97,7 +98,7 @@ def torch_threads():
 
 def test_oracle_rounds_and_stage_numbers_land_in_one_wandb_group(tmp_path, wandb_offline):
     logger = LoggerSettings(kind="wandb", group=default_run_group(tmp_path / "results", 7))
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     result = train_best_response("ppo", ppo_task(tmp_path, init, battles=8, round_battles=4, logger=logger))
     results = tmp_path / "results"
     phase0, iteration = results / "phase0", results / "iteration_0"
@@ -157,7 +158,7 @@ def test_workflow_run_group_is_stable_per_results_folder_and_seed(tmp_path):
 
 
 def test_logger_none_writes_no_event_files(tmp_path):
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     train_best_response("ppo", ppo_task(tmp_path, init, battles=4, round_battles=4, logger=LoggerSettings("none")))
     assert (tmp_path / "work" / "metrics.csv").is_file()
     assert not (tmp_path / "work" / "tensorboard").exists()
@@ -176,7 +177,7 @@ def test_config_with_wandb_but_no_package_says_how_to_install_it(no_wandb):
 
 
 def test_cli_with_wandb_but_no_package_is_one_line_before_any_work(tmp_path, capsys, no_wandb):
-    init = write_checkpoint(tmp_path / "init.pt")
+    init = write_tiny_checkpoint(tmp_path / "init.pt")
     code = main(["best-response", str(init), "--opponent", "random", "--out", str(tmp_path / "br"), "--battles", "4",
                  "--logger", "wandb"])
     err = capsys.readouterr().err
