@@ -1,8 +1,7 @@
-"""Generate the shipped `variety` and `standard` team sets deterministically from a table of common Gen 1 OU sets.
+"""Generate the shipped `variety` team set deterministically from a table of common Gen 1 OU sets.
 
-`python -m pokepsro.gen1.teamgen` rewrites config/teams/gen1ou/variety/ and standard/ byte for byte, so the
-shipped sets are reproducible: the same seed, table and count always give the same files. No `standard` team
-has the line-up (the six species) of a `heldout` team, so held-out evaluation stays on unseen teams.
+`python -m pokepsro.gen1.teamgen` rewrites config/teams/gen1ou/variety/ byte for byte, so the shipped set
+is reproducible: the same seed, table and count always give the same files.
 """
 
 from __future__ import annotations
@@ -10,13 +9,10 @@ from __future__ import annotations
 import argparse
 import random
 from pathlib import Path
-from collections.abc import Iterable, Sequence, Set
-from typing import NamedTuple
-
-from poke_env.data.normalize import to_id_str
+from typing import NamedTuple, Sequence
 
 from pokepsro.core.files import atomic_output_dir
-from pokepsro.gen1.teams import load_team_set, teams_root
+from pokepsro.gen1.teams import teams_root
 
 TEAM_SIZE = 6
 DEFAULT_SEED = 1996  # Pokémon Red/Green's release year; any fixed value works.
@@ -136,32 +132,6 @@ GEN1_SPECIES: tuple[SpeciesEntry, ...] = (
     _entry(UU, "Butterfree", ("Sleep Powder", "Psychic", "Stun Spore", "Mega Drain")),
 )
 
-# `standard`: the OU regulars only, weighted like the hand-made `competitive` teams (Tauros, Chansey and Snorlax in
-# nearly every team, Exeggutor in most, Alakazam or Starmie in about half, two of the others): the same meta as
-# `competitive`, in hundreds of line-ups instead of 25.
-STANDARD_WEIGHTS = {"Tauros": 200, "Chansey": 200, "Snorlax": 200, "Exeggutor": 60, "Alakazam": 16, "Starmie": 16}
-STANDARD_SPECIES: tuple[SpeciesEntry, ...] = tuple(
-    entry._replace(weight=STANDARD_WEIGHTS.get(entry.species, OU)) for entry in GEN1_SPECIES if entry.weight >= OU)
-
-
-class GeneratedSet(NamedTuple):
-    """A shipped team set drawn from a species table: file names `<prefix>_001.txt`..."""
-
-    table: tuple[SpeciesEntry, ...]
-    prefix: str
-    count: int
-    avoids_held_out_line_ups: bool
-
-
-GENERATED_SETS = {
-    # `variety` predates the line-up rule and stays as shipped, byte for byte: one of its teams (var_021) has the
-    # line-up of a held-out team, with other movesets, so no held-out team is a `variety` team.
-    "variety": GeneratedSet(GEN1_SPECIES, "var", DEFAULT_COUNT, avoids_held_out_line_ups=False),
-    "standard": GeneratedSet(STANDARD_SPECIES, "std", 400, avoids_held_out_line_ups=True),
-}
-HELD_OUT_SET = "heldout"
-
-
 def format_pokemon(spec: SetSpec) -> str:
     """One Pokémon in Showdown export text."""
     return "\n".join([spec.species, GEN1_EVS_LINE, *(f"- {move}" for move in spec.moves)]) + "\n"
@@ -188,26 +158,14 @@ def draw_team(rng: random.Random, table: Sequence[SpeciesEntry] = GEN1_SPECIES) 
     return tuple(team)
 
 
-def line_up(species: Iterable[str]) -> frozenset[str]:
-    """A team's six species as ids, order ignored."""
-    return frozenset(to_id_str(name) for name in species)
-
-
-def held_out_line_ups(battle_format: str = "gen1ou") -> set[frozenset[str]]:
-    """The line-ups of the shipped held-out teams, which no generated team may repeat."""
-    teams = load_team_set(HELD_OUT_SET, battle_format).teams
-    return {line_up(mon.split("|")[1] or mon.split("|")[0] for mon in team.packed.split("]")) for team in teams}
-
-
-def generate_teams(count: int, seed: int = DEFAULT_SEED, table: Sequence[SpeciesEntry] = GEN1_SPECIES,
-                   excluded_line_ups: Set[frozenset[str]] = frozenset()) -> list[tuple[SetSpec, ...]]:
-    """`count` teams, no two with the same six sets (order within a team ignored), none with an excluded line-up."""
+def generate_teams(count: int, seed: int = DEFAULT_SEED) -> list[tuple[SetSpec, ...]]:
+    """`count` teams, no two with the same six sets (order within a team ignored)."""
     rng = random.Random(seed)
     seen: set[frozenset[SetSpec]] = set()
     teams: list[tuple[SetSpec, ...]] = []
     while len(teams) < count:
-        team = draw_team(rng, table)
-        if frozenset(team) not in seen and line_up(spec.species for spec in team) not in excluded_line_ups:
+        team = draw_team(rng)
+        if frozenset(team) not in seen:
             seen.add(frozenset(team))
             teams.append(team)
     return teams
@@ -217,42 +175,29 @@ def team_text(team: Sequence[SetSpec]) -> str:
     return "\n".join(format_pokemon(spec) for spec in team)
 
 
-def write_team_set(name: str, out_dir: Path, count: int | None = None, seed: int = DEFAULT_SEED) -> list[Path]:
-    """Replace `out_dir` with the generated set's team files; the folder appears only when complete."""
-    spec = GENERATED_SETS[name]
-    count = spec.count if count is None else count
+def write_variety_set(out_dir: Path, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[Path]:
+    """Replace `out_dir` with `count` team files var_001.txt...; the folder appears only when complete."""
     width = max(3, len(str(count)))
-    excluded = held_out_line_ups() if spec.avoids_held_out_line_ups else frozenset()
-    teams = generate_teams(count, seed, spec.table, excluded)
     with atomic_output_dir(out_dir) as tmp:
-        for number, team in enumerate(teams, start=1):
-            (tmp / f"{spec.prefix}_{number:0{width}d}.txt").write_text(team_text(team), encoding="utf-8")
+        for number, team in enumerate(generate_teams(count, seed), start=1):
+            (tmp / f"var_{number:0{width}d}.txt").write_text(team_text(team), encoding="utf-8")
     return sorted(out_dir.glob("*.txt"))
 
 
-def shipped_dir(name: str) -> Path:
-    return teams_root() / "gen1ou" / name
+def default_out_dir() -> Path:
+    return teams_root() / "gen1ou" / "variety"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pokepsro.gen1.teamgen", description=__doc__)
-    parser.add_argument("sets", nargs="*", metavar="SET",
-                        help=f"which generated sets to write ({', '.join(sorted(GENERATED_SETS))}; default: all)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder for one SET (default: the shipped one)")
-    parser.add_argument("--count", type=int, default=None, help="number of teams (default: the shipped count)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the shipped variety set)")
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="number of teams")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args(argv)
-    names = args.sets or sorted(GENERATED_SETS)
-    unknown = [name for name in names if name not in GENERATED_SETS]
-    if unknown:
-        parser.error(f"no generated set {unknown[0]!r}; choose from {', '.join(sorted(GENERATED_SETS))}")
-    if args.count is not None and args.count < 1:
+    if args.count < 1:
         parser.error(f"--count must be at least 1, got {args.count}")
-    if args.out is not None and len(names) != 1:
-        parser.error("--out needs exactly one SET, e.g. `python -m pokepsro.gen1.teamgen standard --out my_teams`")
-    for name in names:
-        paths = write_team_set(name, args.out or shipped_dir(name), args.count, args.seed)
-        print(f"wrote {len(paths)} {name} teams to {paths[0].parent}")
+    paths = write_variety_set(args.out or default_out_dir(), args.count, args.seed)
+    print(f"wrote {len(paths)} teams to {paths[0].parent}")
 
 
 if __name__ == "__main__":
