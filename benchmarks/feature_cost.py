@@ -13,7 +13,6 @@ lookup). Also reports the heuristic's own decision time for scale. Times are the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pokepsro.battles.api import run_battles
+from pokepsro.core.files import atomic_write_json
 from pokepsro.battles.spec import schedule_matchup
 from pokepsro.gen1.baselines import BASELINES
 from pokepsro.gen1.teams import load_team_set
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         row = result[kind]
         print(f"| {label} | {row['mean_us']:.0f} | {row['median_us']:.0f} | {row['p90_us']:.0f} |")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+        atomic_write_json(args.json, result)
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import resource
 import subprocess
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pokepsro.battles.api import run_battles  # noqa: E402
 from pokepsro.battles.spec import schedule_matchup  # noqa: E402
+from pokepsro.core.files import atomic_write_json  # noqa: E402
 from pokepsro.gen1.baselines import BASELINES  # noqa: E402
 from pokepsro.gen1.teams import load_team_set  # noqa: E402
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM  # noqa: E402
@@ -231,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         single = [r["battles_per_s"] for r in rows if r["mode"] != "batched"][0]
         print(f"\nbatched / one-at-a-time: {sum(batched) / len(batched) / single:.2f}x")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"opponent": args.opponent, "rows": rows}, indent=1))
+        atomic_write_json(args.json, {"opponent": args.opponent, "rows": rows})
     return 0
 
 

@@ -15,7 +15,6 @@ curve PNG per σ and all figures as JSON under --out. `--ppo KEY=VALUE` override
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import shutil
@@ -29,6 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pokepsro.core.files import atomic_write_json  # noqa: E402
 from pokepsro.core.seeding import derive_seed  # noqa: E402
 from pokepsro.gen1.teams import load_team_set  # noqa: E402
 from pokepsro.learning.oracle import BestResponseTask, ppo_oracle, train_best_response  # noqa: E402
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [run_one(sigma, args, ppo) for sigma in args.sigma]
     print_table(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    atomic_write_json(args.out / "results.json", results)
     return 0
 
 
