@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pokepsro.battles.api import run_battles
-from pokepsro.core.files import atomic_write_json
 from pokepsro.battles.spec import schedule_matchup
+from pokepsro.core.files import atomic_write_json
 from pokepsro.gen1.baselines import BASELINES
 from pokepsro.gen1.teams import load_team_set
 from pokepsro.learning.features import FEATURE_VERSION, OBS_DIM, action_mask, encode_battle

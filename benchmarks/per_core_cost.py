@@ -137,6 +137,7 @@ def main() -> None:
             print(f"| {opponent} | {path} | {cells['python_ms']:.1f} | {cells['simulator_ms']:.1f} | "
                   f"{cells['battles_per_core_s']:.1f} | {speedup} | {same} |")
     if args.json is not None:
+        # Imported here, not at the top: a child imports the pokepsro of its own worktree (`play`).
         from pokepsro.core.files import atomic_write_json
 
         atomic_write_json(args.json, results)
